@@ -1,0 +1,1 @@
+"""Dataset-card templates, installed as ``rnn_zoo.cards``."""

@@ -1,0 +1,59 @@
+"""The ``rnn-zoo`` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rnn_zoo import __version__
+from rnn_zoo.errors import ZooError
+
+
+class _Cli(click.Group):
+    """A group that turns ZooError (and a missing file) into one clear line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZooError as error:
+            raise click.ClickException(str(error)) from None
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted; finished shards are kept and a rerun resumes") from None
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rnn-zoo")
+def main() -> None:
+    """Build, inspect, verify and publish zoos of trained LSTMs for weight-space learning.
+
+    A zoo is a folder that is at once a Hugging Face dataset repo (parquet + card) and a
+    torch-native weight store (safetensors). Load one with
+    datasets.load_dataset("rnn-zoo/<name>") or rnn_zoo.load_weights(...).
+    """
+
+
+@main.command()
+@click.argument("zoo", type=click.Path(path_type=Path))
+def info(zoo: Path) -> None:
+    """Summarise ZOO: rows and runs per split, tasks, metrics, sizes on disk, format version."""
+    from rnn_zoo.summary import zoo_summary
+
+    click.echo(zoo_summary(zoo))
+
+
+@main.command()
+@click.argument("zoo", type=click.Path(path_type=Path))
+def verify(zoo: Path) -> None:
+    """Check ZOO: sha256 of every shard, schema, and parquet == safetensors weights bit for bit."""
+    from tqdm import tqdm
+
+    from rnn_zoo.verify import verify_zoo
+
+    def progress(entries: list) -> Any:
+        return tqdm(entries, desc="verifying shards", unit="shard", leave=False)
+
+    opened = verify_zoo(zoo, progress=progress)
+    rows = sum(opened.num_rows(split) for split in opened.splits)
+    click.echo(f"ok: {opened.root} ({rows:,} rows in {', '.join(opened.splits)}) verified")

@@ -1,0 +1,61 @@
+"""A short text summary of a zoo, as ``rnn-zoo info`` prints it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rnn_zoo.load import locate_zoo
+
+
+def zoo_summary(zoo: str | Path) -> str:
+    """Rows, runs and tasks per split, metrics at the last snapshot, sizes on disk, format version."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    opened = locate_zoo(zoo)
+    schema = opened.schema
+    spec = schema.spec
+    lines = [
+        f"zoo      {opened.root}  ({opened.manifest.get('pretty_name', opened.name)})",
+        f"format   v{opened.manifest['format_version']}",
+        f"member   LSTM {spec.input_size} -> {spec.num_layers} x {spec.hidden_size} -> "
+        f"{spec.output_size} ({spec.num_parameters:,} parameters)",
+        "",
+        f"{'split':<12}{'runs':>8}{'rows':>10}{'tasks':>8}",
+    ]
+    names = [column.name for column in schema.table_columns]
+    metrics = [c.name for c in schema.metadata if not c.shape and c.dtype.startswith("float")]
+    tables = {}
+    for split in opened.splits:
+        files = [opened.root / shard["data_file"] for shard in opened.shards(split)]
+        table = pa.concat_tables([pq.read_table(path, columns=names) for path in files])
+        tables[split] = table
+        runs = len(set(table.column("run_id").to_pylist()))
+        tasks = _count_distinct(table.column("task").to_pylist()) if "task" in names else 0
+        lines.append(f"{split:<12}{runs:>8,}{table.num_rows:>10,}{tasks:>8,}")
+    if metrics:
+        lines += ["", "metrics at the last snapshot (mean, min - max):"]
+        for split, table in tables.items():
+            last = table.filter(pa.compute.equal(table["step"], pa.compute.max(table["step"])))
+            for metric in metrics:
+                values = np.asarray(last.column(metric).to_numpy(), dtype=np.float64)
+                lines.append(
+                    f"  {split:<12}{metric:<22}{values.mean():8.4f}   {values.min():.4f} - {values.max():.4f}"
+                )
+    data_size, weight_size = (_folder_bytes(opened.root / folder) for folder in ("data", "weights"))
+    lines += ["", f"on disk  data/ {_megabytes(data_size)}, weights/ {_megabytes(weight_size)}"]
+    return "\n".join(lines)
+
+
+def _count_distinct(values: list) -> int:
+    return len({tuple(value) if isinstance(value, list) else value for value in values})
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
