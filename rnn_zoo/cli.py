@@ -52,7 +52,7 @@ def verify(zoo: Path) -> None:
     from rnn_zoo.verify import verify_zoo
 
     def progress(entries: list) -> Any:
-        return tqdm(entries, desc="verifying shards", unit="shard", leave=False)
+        return tqdm(entries, desc="verifying shards", unit="shard", leave=False, disable=None)
 
     opened = verify_zoo(zoo, progress=progress)
     rows = sum(opened.num_rows(split) for split in opened.splits)

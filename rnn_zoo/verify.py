@@ -10,14 +10,15 @@ from typing import Any
 import numpy as np
 
 from rnn_zoo.errors import ZooError
+from rnn_zoo.load import locate_zoo
 from rnn_zoo.schema import Column, ZooSchema
 from rnn_zoo.store import find_shards, sha256
-from rnn_zoo.zoo import Zoo, open_zoo
+from rnn_zoo.zoo import Zoo
 
 
-def verify_zoo(root: str | Path, progress: Callable[[Iterable], Iterable] = iter) -> Zoo:
+def verify_zoo(root: str | Path | Zoo, progress: Callable[[Iterable], Iterable] = iter) -> Zoo:
     """Raise ZooError naming the first bad shard; return the opened zoo when all is well."""
-    zoo = open_zoo(root)
+    zoo = locate_zoo(root)
     schema = zoo.schema
     on_disk = {split: [s.data_file for s in shards] for split, shards in find_shards(zoo.root).items()}
     indexed = {split: [s["data_file"] for s in zoo.shards(split)] for split in zoo.splits}

@@ -1,0 +1,69 @@
+"""Read one split's weights as stacked tensors: rnn_zoo.load_weights versus datasets.
+
+Writes a zoo of random members (formal-language sized rows: 13,766 parameters, 100 probe
+sequences of 42 symbols with float16 log-probabilities), then, in one run, times
+
+  (a) rnn_zoo.load_weights(zoo, "train")                        safetensors, memory-mapped
+  (b) load_dataset(zoo, split="train").with_format("torch")     parquet -> arrow -> torch
+      and stacking every parameter column of the split.
+
+(b) is timed twice: cold (datasets converts the parquet into its arrow cache first) and warm.
+The last line is the ratio of (b) warm to (a): the conservative one.
+
+    python benchmarks/load_throughput.py [--members 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--members", type=int, default=2000, help="rows in the train split (even)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ["HF_DATASETS_CACHE"] = str(Path(scratch, "cache"))
+        import datasets
+
+        import rnn_zoo
+        from rnn_zoo.synthetic import synthetic_schema, write_synthetic_zoo
+
+        root = Path(scratch, "zoo")
+        print(f"writing a zoo with {args.members} train members ...", flush=True)
+        schema = synthetic_schema(probes=100, length=42)
+        write_synthetic_zoo(root, {"train": args.members // 2}, steps=(0, 100), schema=schema)
+        names = schema.spec.parameter_names
+
+        def via_datasets() -> dict:
+            rows = datasets.load_dataset(str(root), split="train").with_format("torch")
+            return {name: rows[name][:] for name in names}
+
+        bulk_seconds, bulk = timed(lambda: rnn_zoo.load_weights(root, "train").params)
+        cold_seconds, _ = timed(via_datasets)
+        warm_seconds, stacked = timed(via_datasets)
+        assert all(bulk[name].shape == stacked[name].shape for name in names)
+        print(f"load_weights (safetensors)         {bulk_seconds:8.3f} s")
+        print(
+            f"load_dataset + torch format, cold  {cold_seconds:8.3f} s   ({cold_seconds / bulk_seconds:.1f}x)"
+        )
+        print(
+            f"load_dataset + torch format, warm  {warm_seconds:8.3f} s   ({warm_seconds / bulk_seconds:.1f}x)"
+        )
+        print(f"speedup {warm_seconds / bulk_seconds:.1f}")
+
+
+def timed(function):
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+if __name__ == "__main__":
+    main()
