@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,14 @@ def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def zoo_copy(zoo_dir: Path, tmp_path: Path) -> Path:
     """A private copy of ``zoo_dir`` that a test may damage."""
     return Path(shutil.copytree(zoo_dir, tmp_path / "zoo"))
+
+
+@pytest.fixture(scope="session")
+def one_thread() -> Iterator[None]:
+    """Torch on one thread: tiny training tensors gain nothing from a second (busy) core."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
