@@ -153,10 +153,11 @@ def build_zoo(
     """Build (or resume) the zoo of ``recipe`` in ``out``; finalise it unless ``part`` is given."""
     family = task_family(recipe)
     mine = part_of(plan_shards(plan_runs(family, recipe), recipe.runs_per_shard), part)
+    size = population_size(family, recipe, device, population)
     claim_output(out, recipe, part)
     pending = [plan for plan in mine if not shard_done(out, plan.shard)]
     runs = [run for plan in pending for run in plan.runs]
-    size = min(population_size(family, recipe, device, population), max(1, len(runs)))
+    size = min(size, max(1, len(runs)))
     report = BuildReport(
         out, False, family.summary_metric, population=size, shards=[plan.shard for plan in mine]
     )

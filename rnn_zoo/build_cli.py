@@ -56,13 +56,12 @@ def run_build(
     out: Path | None,
     population: int | None,
     part: str | None,
-    threads: int | None,
+    threads: int,
 ) -> None:
     """Resolve the recipe, build, and print a summary."""
     import torch
 
-    if threads is not None:
-        torch.set_num_threads(max(1, threads))
+    torch.set_num_threads(max(1, threads))
     recipe = load_recipe(task, preset, overrides)
     out = out or Path("rnn-zoo") / task
     started = time.perf_counter()

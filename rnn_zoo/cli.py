@@ -70,7 +70,14 @@ def verify(zoo: Path) -> None:
 @click.option(
     "--shard", "part", help="Build only part i of n (0-based), e.g. 0/4; combine with `rnn-zoo merge`."
 )
-@click.option("--threads", type=int, help="CPU threads for torch [default: torch's choice].")
+@click.option(
+    "--threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="CPU threads for torch; a population's small per-member ops gain little from more, "
+    "so to use more cores run --shard parts side by side.",
+)
 def build(
     task: str,
     preset: str,
@@ -80,7 +87,7 @@ def build(
     out: Path | None,
     population: int | None,
     part: str | None,
-    threads: int | None,
+    threads: int,
 ) -> None:
     """Train a zoo from the recipe builders/TASK.toml and write it as a format-v1 zoo directory.
 
