@@ -7,7 +7,8 @@ The same members (seeds, tasks, batches, schedule) are trained for the same step
   (b) all at once with rnn_zoo's population trainer.
 
 Both times, the per-run ratio and the largest parameter difference between the two ways
-are printed; the last line is ``speedup X.Y`` (per run, (a) / (b)). Snapshot evaluation and
+are printed (float rounding differs between nn.LSTM and the batched forward, and AdamW's
+normalised steps let it grow over many steps: about 1e-5 after 20 steps, 1e-1 after 200); the last line is ``speedup X.Y`` (per run, (a) / (b)). Snapshot evaluation and
 writing are not timed: this measures training only. On CPU both ways run on the same number
 of torch threads (--threads, default 1, so the comparison is not skewed by a busy core).
 
