@@ -53,35 +53,43 @@ class HubZoo(Zoo):
     """A zoo read from one commit of a Hub dataset repo; ``root`` is its snapshot in the cache."""
 
     repo_id: str
+    revision: str | None
     commit: str
 
     def fetch(self, files: Iterable[str]) -> None:
         """Download these files of the zoo (at this zoo's commit) into the cache, if not there yet."""
-        wanted = sorted(set(files))
-        missing = [name for name in wanted if not (self.root / name).is_file()]
+        missing = sorted({name for name in files if not (self.root / name).is_file()})
         if missing:
-            _download(self.repo_id, self.commit, missing, what=f"{len(missing)} file(s) of it")
+            what = f"{len(missing)} file(s) this needs, such as {missing[0]}, were never downloaded"
+            _download(self.repo_id, self.commit, missing, what=what, asked=self.revision)
 
 
 def fetch_zoo(repo_id: str, revision: str | None = None) -> HubZoo:
     """Open the zoo at ``revision`` (default: main) of the Hub dataset repo ``repo_id``."""
-    snapshot = _download(repo_id, revision, [MANIFEST, INDEX, CARD], what="its manifest")
+    files = [MANIFEST, INDEX, CARD]
+    snapshot = _download(repo_id, revision, files, what="its manifest was never downloaded", asked=revision)
     opened = open_zoo(snapshot)
-    return HubZoo(opened.root, opened.manifest, opened.index, repo_id=repo_id, commit=snapshot.name)
+    return HubZoo(
+        opened.root, opened.manifest, opened.index, repo_id=repo_id, revision=revision, commit=snapshot.name
+    )
 
 
-def _download(repo_id: str, revision: str | None, files: list[str], *, what: str) -> Path:
-    """Snapshot ``files`` of the repo into the cache; return the snapshot folder."""
+def _download(repo_id: str, revision: str | None, files: list[str], *, what: str, asked: str | None) -> Path:
+    """Snapshot ``files`` of the repo at ``revision`` into the cache; return the snapshot folder.
+
+    ``what`` says what is missing if the files are not cached; ``asked`` is the revision the
+    user gave, for messages.
+    """
     from huggingface_hub import snapshot_download
 
-    with _hub_errors(repo_id, revision, what):
+    with _hub_errors(repo_id, asked, what):
         snapshot = Path(
             snapshot_download(repo_id, repo_type=REPO_TYPE, revision=revision, allow_patterns=files)
         )
     # Offline, a snapshot folder may be returned without the files asked for.
     absent = [name for name in files if name != CARD and not (snapshot / name).is_file()]
     if absent:
-        raise ZooError(_not_cached(repo_id, revision, what, f"{absent[0]} is missing from the cache"))
+        raise ZooError(_not_cached(repo_id, asked, what))
     return snapshot
 
 
@@ -103,23 +111,24 @@ def _hub_errors(repo_id: str, revision: str | None, what: str) -> Iterator[None]
             f"id, or log in with `hf auth login` / set HF_TOKEN"
         ) from None
     except errors.LocalEntryNotFoundError as error:
-        raise ZooError(_not_cached(repo_id, revision, what, _first_line(error))) from None
+        raise ZooError(_not_cached(repo_id, revision, what, reason=_first_line(error))) from None
     except errors.HfHubHTTPError as error:
         raise ZooError(f"the Hub refused to send {repo_id}{at}: {_first_line(error)}") from None
 
 
-def _not_cached(repo_id: str, revision: str | None, what: str, detail: str) -> str:
+def _not_cached(repo_id: str, revision: str | None, what: str, reason: str = "") -> str:
     from huggingface_hub.constants import is_offline_mode
 
     at = f" at revision {revision!r}" if revision else ""
     if is_offline_mode():
         return (
-            f"zoo {repo_id}{at} is not in the Hugging Face cache ({what} was never downloaded) and "
-            f"HF_HUB_OFFLINE is set: load it once online, or unset HF_HUB_OFFLINE"
+            f"zoo {repo_id}{at} is not in the Hugging Face cache ({what}) and HF_HUB_OFFLINE is "
+            f"set: load it once online, or unset HF_HUB_OFFLINE"
         )
+    because = f" ({reason})" if reason else ""
     return (
-        f"zoo {repo_id}{at} could not be downloaded and {what} is not cached ({detail}); "
-        f"check the network connection and try again"
+        f"zoo {repo_id}{at} could not be downloaded{because} and is not in the Hugging Face cache "
+        f"({what}): check the network connection and try again"
     )
 
 
