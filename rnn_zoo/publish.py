@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.hub import CARD, REPO_TYPE, check_repo_id
@@ -22,6 +23,10 @@ from rnn_zoo.hub_card import check_card
 from rnn_zoo.store import FORMAT_VERSION
 from rnn_zoo.verify import verify_zoo
 from rnn_zoo.zoo import INDEX, MANIFEST, Zoo
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import CommitInfo
 
 # Shards a previous push may have left that this zoo does not have (say, after a rebuild with
 # other shard counts) would be read as rows of this zoo, so the push deletes them.
@@ -50,11 +55,13 @@ def zoo_files(zoo: Zoo) -> list[str]:
 
 
 def stage_zoo(zoo: Zoo, folder: Path, repo_id: str | None = None) -> list[str]:
-    """Put exactly the zoo's files into ``folder`` (hard links where possible); return their paths.
+    """Put exactly the zoo's files into ``folder`` (as symbolic links); return their paths.
 
     With ``repo_id``, the card's loading examples name that repo instead of the default
     ``rnn-zoo/<name>``; everything else is the zoo's own bytes.
     """
+    if not (zoo.root / CARD).is_file():
+        raise ZooError(f"zoo {zoo.root} has no {CARD} (its dataset card); rebuild the zoo to write it")
     files = zoo_files(zoo)
     for name in files:
         target = folder / name
@@ -74,8 +81,8 @@ def card_for_repo(zoo: Zoo, repo_id: str) -> str:
 
 def _link_or_copy(source: Path, target: Path) -> None:
     try:
-        os.link(source, target)
-    except OSError:  # another file system, or links not allowed
+        os.symlink(source.resolve(), target)
+    except OSError:  # a file system without symbolic links
         shutil.copyfile(source, target)
 
 
@@ -91,7 +98,7 @@ def commit_message(zoo: Zoo) -> str:
     return f"Upload zoo {zoo.name} ({', '.join(parts)})"
 
 
-def _build_setting(manifest: Any, key: str) -> Any:
+def _build_setting(manifest: Mapping[str, Any], key: str) -> Any:
     for section in ("build", "recipe"):
         value = manifest.get(section, {}).get(key)
         if value is not None:
@@ -111,8 +118,8 @@ def commit_description(zoo: Zoo) -> str:
 
 
 def upload_release(
-    api: Any, folder: Path, files: list[str], release: Release, *, message: str, description: str
-) -> Any:
+    api: HfApi, folder: Path, files: list[str], release: Release, *, message: str, description: str
+) -> CommitInfo:
     """Send a staged zoo: create the repo (and branch), upload the allowed files, add the tag.
 
     ``api`` is a ``huggingface_hub.HfApi`` that carries the token. Returns the CommitInfo.
@@ -148,7 +155,7 @@ def resolve_token(token: str | None) -> str:
     return token
 
 
-def hub_api(token: str) -> Any:
+def hub_api(token: str) -> HfApi:
     """An ``HfApi`` client that sends ``token`` and names rnn-zoo in its user agent."""
     from huggingface_hub import HfApi
 
@@ -157,7 +164,9 @@ def hub_api(token: str) -> Any:
     return HfApi(token=token, library_name="rnn-zoo", library_version=__version__)
 
 
-def push_zoo(root: str | Path, release: Release, *, token: str | None = None, api: Any = None) -> Any:
+def push_zoo(
+    root: str | Path, release: Release, *, token: str | None = None, api: HfApi | None = None
+) -> CommitInfo:
     """Check and publish the zoo at ``root``; return the CommitInfo of the upload.
 
     Checks, in order, before anything is sent: the repo id's form, a token, ``verify_zoo``, and

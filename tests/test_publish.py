@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from fnmatch import fnmatch
 from pathlib import Path
 from unittest.mock import create_autospec
 
@@ -108,6 +109,9 @@ def test_push_sends_the_zoo_in_one_named_commit(zoo: Zoo, api: HfApi) -> None:
         assert api.staged[name] == (zoo.root / name).read_bytes()
     assert kwargs["commit_message"] == "Upload zoo synthetic (rnn-zoo 0.1.0, format v1, seed 0)"
     assert "train: 6 rows from 3 runs" in kwargs["commit_description"]
+    stale = ["data/train-00002-of-00003.parquet", "weights/ood-00001-of-00002.safetensors"]
+    assert all(any(fnmatch(path, p) for p in kwargs["delete_patterns"]) for path in stale)
+    assert not any(fnmatch(path, p) for p in kwargs["delete_patterns"] for path in ("README.md", "zoo.json"))
     api.create_tag.assert_called_once_with(
         repo_id=REPO_ID, repo_type="dataset", tag="v1.0", revision=OID, tag_message=kwargs["commit_message"]
     )
@@ -172,6 +176,7 @@ BAD_INPUTS = {  # case: (damage to the zoo, repo id, token in the environment, e
     "nested repo": (NO_DAMAGE, "a/b/c", "hf_test", "not a Hub repo id"),
     "double dash": (NO_DAMAGE, "some--one/zoo", "hf_test", "not a Hub repo id"),
     "flipped byte": (flip_a_byte, REPO_ID, "hf_test", "sha256 does not match"),
+    "no card": (lambda zoo: (zoo.root / "README.md").unlink(), REPO_ID, "hf_test", "has no README.md"),
     **{
         f"card: {case}": (lambda zoo, yaml=yaml: break_card(zoo, yaml), REPO_ID, "hf_test", message)
         for case, (yaml, message) in BAD_CARDS.items()
