@@ -111,9 +111,9 @@ def _hub_errors(repo_id: str, revision: str | None, what: str) -> Iterator[None]
             f"id, or log in with `hf auth login` / set HF_TOKEN"
         ) from None
     except errors.LocalEntryNotFoundError as error:
-        raise ZooError(_not_cached(repo_id, revision, what, reason=_first_line(error))) from None
+        raise ZooError(_not_cached(repo_id, revision, what, reason=first_line(error))) from None
     except errors.HfHubHTTPError as error:
-        raise ZooError(f"the Hub refused to send {repo_id}{at}: {_first_line(error)}") from None
+        raise ZooError(f"the Hub refused to send {repo_id}{at}: {first_line(error)}") from None
 
 
 def _not_cached(repo_id: str, revision: str | None, what: str, reason: str = "") -> str:
@@ -132,6 +132,7 @@ def _not_cached(repo_id: str, revision: str | None, what: str, reason: str = "")
     )
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (huggingface_hub's run over several), or its type."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.hub import CARD, REPO_TYPE, check_repo_id
+from rnn_zoo.hub import CARD, REPO_TYPE, check_repo_id, first_line
 from rnn_zoo.hub_card import check_card
 from rnn_zoo.store import FORMAT_VERSION
 from rnn_zoo.verify import verify_zoo
@@ -169,26 +170,46 @@ def push_zoo(
 ) -> CommitInfo:
     """Check and publish the zoo at ``root``; return the CommitInfo of the upload.
 
-    Checks, in order, before anything is sent: the repo id's form, a token, ``verify_zoo``, and
-    the card's metadata. ``api`` defaults to ``hub_api(token)``.
+    Checks, in order, before anything is sent: the repo id's form, that the Hub may be reached
+    (HF_HUB_OFFLINE unset), a token, ``verify_zoo``, and the card's metadata. ``api`` defaults
+    to ``hub_api(token)``.
     """
-    from huggingface_hub.errors import HfHubHTTPError
-
     check_repo_id(release.repo_id)
+    _check_online(release.repo_id)
     token = resolve_token(token)
     zoo = verify_zoo(root)
     with tempfile.TemporaryDirectory(prefix="rnn-zoo-push-") as folder:
         files = stage_zoo(zoo, Path(folder), release.repo_id)
         check_card(Path(folder) / CARD, Path(folder))
-        try:
+        message, description = commit_message(zoo), commit_description(zoo)
+        with _push_errors(release.repo_id):
             return upload_release(
-                api or hub_api(token),
-                Path(folder),
-                files,
-                release,
-                message=commit_message(zoo),
-                description=commit_description(zoo),
+                api or hub_api(token), Path(folder), files, release, message=message, description=description
             )
-        except HfHubHTTPError as error:
-            first = str(error).strip().splitlines()[0]
-            raise ZooError(f"the Hub refused the push to {release.repo_id}: {first}") from None
+
+
+def _check_online(repo_id: str) -> None:
+    from huggingface_hub.constants import is_offline_mode
+
+    if is_offline_mode():
+        raise ZooError(f"cannot push to {repo_id}: HF_HUB_OFFLINE is set; unset it to reach the Hub")
+
+
+@contextmanager
+def _push_errors(repo_id: str) -> Iterator[None]:
+    """The Hub's refusals and lost connections as one-line ZooErrors."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        from httpx2 import TransportError  # the HTTP client of huggingface_hub 2.x
+    except ImportError:
+        TransportError = ConnectionError
+    try:
+        yield
+    except HfHubHTTPError as error:
+        raise ZooError(f"the Hub refused the push to {repo_id}: {first_line(error)}") from None
+    except (TransportError, ConnectionError) as error:
+        raise ZooError(
+            f"the push to {repo_id} lost its connection to the Hub ({first_line(error)}); "
+            f"run the same command again to resume it"
+        ) from None

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from hub_sandbox import REPO_ID, isolate_hugging_face, make_small_zoo
-from huggingface_hub import DatasetCard, HfApi
+from huggingface_hub import DatasetCard, HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import CommitInfo
 
@@ -41,7 +41,7 @@ def built_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def zoo(built_zoo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Zoo:
     """A fresh copy of the small zoo, with junk lying beside its files, in a sandboxed HF home."""
-    isolate_hugging_face(monkeypatch, tmp_path / "hf", offline=True)
+    isolate_hugging_face(monkeypatch, tmp_path / "hf", offline=False)
     root = tmp_path / "zoo"
     shutil.copytree(built_zoo, root)
     for name in JUNK:
@@ -222,6 +222,19 @@ def test_cli_push(zoo: Zoo, api: HfApi, monkeypatch: pytest.MonkeyPatch) -> None
     assert f"datasets/{REPO_ID}" in result.output and OID[:12] in result.output
     assert api.create_repo.call_args.kwargs["private"] is True
     assert api.create_tag.call_args.kwargs["tag"] == "v1"
+
+
+def test_offline_push_sends_nothing(zoo: Zoo, api: HfApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ZooError, match=f"cannot push to {REPO_ID}: HF_HUB_OFFLINE is set"):
+        push_zoo(zoo.root, Release(REPO_ID), token="hf_test", api=api)
+    assert api.method_calls == []
+
+
+def test_lost_connection_says_how_to_resume(zoo: Zoo, api: HfApi) -> None:
+    api.upload_folder.side_effect = httpx2.ConnectError("Name or service not known")
+    with pytest.raises(ZooError, match="lost its connection.*run the same command again"):
+        push_zoo(zoo.root, Release(REPO_ID), token="hf_test", api=api)
 
 
 def test_hub_refusal_is_one_line(zoo: Zoo, api: HfApi) -> None:
