@@ -84,5 +84,5 @@ def push(
 
     release = Release(repo_id=repo_id, private=private, revision=revision, tag=tag)
     commit = push_zoo(zoo, release, token=token)
-    where = f"{repo_id}@{revision}" if revision else repo_id
-    click.echo(f"pushed {zoo} to https://huggingface.co/datasets/{where} (commit {commit.oid[:12]})")
+    branch = f" (branch {revision})" if revision else ""
+    click.echo(f"pushed {zoo} to {repo_id}{branch}: {commit.commit_url}")

@@ -224,7 +224,7 @@ def test_cli_push(zoo: Zoo, api: HfApi, monkeypatch: pytest.MonkeyPatch) -> None
     args = ["push", str(zoo.root), "--repo-id", REPO_ID, "--token", "hf_flag", "--tag", "v1", "--private"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert f"datasets/{REPO_ID}" in result.output and OID[:12] in result.output
+    assert f"to {REPO_ID}: https://huggingface.co/datasets/{REPO_ID}/commit/{OID}" in result.output
     assert api.create_repo.call_args.kwargs["private"] is True
     assert api.create_tag.call_args.kwargs["tag"] == "v1"
 
