@@ -57,7 +57,8 @@ def cache_repo(cache: Path, zoo: Zoo, commit: str, ref: str, files: Iterable[str
         blob.write_bytes(data)
         link = storage / "snapshots" / commit / name
         link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(os.path.relpath(blob, link.parent))
+        if not link.is_symlink():  # already cached
+            link.symlink_to(os.path.relpath(blob, link.parent))
     (storage / "refs").mkdir(exist_ok=True)
     (storage / "refs" / ref).write_text(commit)
     return storage / "snapshots" / commit
@@ -153,3 +154,31 @@ def test_local_directory_wins_over_the_hub(cache: Path, zoos: tuple[Zoo, Zoo]) -
 def test_unknown_zoo_name(cache: Path, name: str) -> None:
     with pytest.raises(ZooError, match=f"no zoo at '{name}'.*not a Hub id ORG/NAME"):
         load_zoo(name)
+
+
+def test_load_weights_downloads_only_its_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zoos: tuple[Zoo, Zoo]
+) -> None:
+    """Online, against a stand-in for the Hub that serves the zoo and records each request."""
+    import huggingface_hub
+    from huggingface_hub.utils import filter_repo_objects
+
+    cache = isolate_hugging_face(monkeypatch, tmp_path / "hf", offline=False)
+    zoo, requests = zoos[0], []
+    everything = [p.relative_to(zoo.root).as_posix() for p in zoo.root.rglob("*") if p.is_file()]
+
+    def serve(repo_id: str, *, repo_type: str, revision: str | None, allow_patterns: list[str]) -> str:
+        assert (repo_id, repo_type) == (REPO_ID, "dataset")
+        requests.append((revision, sorted(allow_patterns)))
+        wanted = list(filter_repo_objects(everything, allow_patterns=allow_patterns))
+        return str(cache_repo(cache, zoo, MAIN, "main", wanted))
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", serve)
+    weights = load_weights(REPO_ID, "train")
+    assert torch.equal(weights.params["head.weight"], load_weights(zoo.root, "train").params["head.weight"])
+    assert requests == [
+        (None, ["README.md", "weights/index.json", "zoo.json"]),
+        (MAIN, sorted(split_files(zoo, "train"))),  # pinned to the commit the index came from
+    ]
+    load_weights(REPO_ID, "train")
+    assert len(requests) == 3  # the manifest is asked for again (main may have moved), the shards not
