@@ -27,4 +27,4 @@ def eval_mask(count: int) -> np.ndarray:
 def split_indices(count: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (int64, ascending) of the train images and of the eval images among ``count``."""
     is_eval = eval_mask(count)
-    return np.flatnonzero(~is_eval), np.flatnonzero(is_eval)
+    return np.flatnonzero(~is_eval).astype(np.int64), np.flatnonzero(is_eval).astype(np.int64)
