@@ -57,7 +57,8 @@ def source_index(angles: torch.Tensor, side: int = SIDE) -> torch.Tensor:
         raise ZooError(
             f"Rotation angles must have shape (n,), not {tuple(angles.shape)}; pass one per member."
         )
-    fixed = torch.tensor([pillow_affine(a, side) for a in angles.tolist()], dtype=torch.int64)  # (n, 6)
+    fixed = torch.tensor([pillow_affine(a, side) for a in angles.tolist()], dtype=torch.int64)
+    fixed = fixed.reshape(-1, 6)  # (n, 6), also for n = 0
     y, x = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
     x, y = x.reshape(1, -1), y.reshape(1, -1)  # (1, p) output pixel coordinates, p = side * side
     a0, a1, a2, a3, a4, a5 = fixed.T.unsqueeze(-1)  # each (n, 1)
@@ -85,10 +86,12 @@ def rotate(images: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     return gather_pixels(images.reshape(n, b, side * side), index).reshape(n, b, side, side)
 
 
-def check_images(images: torch.Tensor, members: int) -> None:
-    """Raise unless ``images`` is (members, b, side, side) with square images."""
-    if images.ndim != 4 or images.shape[0] != members or images.shape[2] != images.shape[3]:
+def check_images(images: torch.Tensor, members: int, side: int | None = None) -> None:
+    """Raise unless ``images`` is (members, b, side, side): square, and ``side`` wide if given."""
+    square = images.ndim == 4 and images.shape[2] == images.shape[3]
+    if not square or images.shape[0] != members or (side is not None and images.shape[3] != side):
+        wanted = f"{side}, {side}" if side else "side, side"
         raise ZooError(
             f"Images of shape {tuple(images.shape)} do not fit {members} members; "
-            "pass (n members, b images, side, side)."
+            f"pass (n members, b images, {wanted})."
         )

@@ -24,7 +24,7 @@ MEAN, STD = 0.1307, 0.3081
 
 def to_sequences(images: torch.Tensor) -> torch.Tensor:
     """images (n, b, 28, 28) uint8 -> (n, b, 50, 16) float32 member inputs."""
-    check_images(images, len(images))
+    check_images(images, len(images), SIDE)
     n, b = images.shape[:2]
     rows = SIDE // TILE
     tiles = images.reshape(n, b, rows, TILE, rows, TILE)  # (n, b, tile row, pixel row, tile col, pixel col)
@@ -63,7 +63,7 @@ class SequenceMaker:
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """images (n, b, 28, 28) uint8 -> (n, b, 50, 16) float32."""
-        check_images(images, len(self.index))
+        check_images(images, len(self.index), SIDE)
         n, b = images.shape[:2]
         tiles = gather_pixels(images.reshape(n, b, SIDE * SIDE), self.index)  # (n, b, 784)
         return normalise_with_bos(tiles.reshape(n, b, TILES, TILE * TILE))

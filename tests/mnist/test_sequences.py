@@ -50,6 +50,13 @@ def test_bos_tile_is_zero_after_normalisation() -> None:
     assert white[1:].flatten().tolist() == pytest.approx([0.8693 / 0.3081] * 784, abs=1e-6)
 
 
+def test_values_equal_torchvision_arithmetic() -> None:
+    """ToTensor (float, / 255) then Normalize (float32 mean and std tensors), for every byte."""
+    constant = torch.arange(256, dtype=torch.uint8)[:, None, None].expand(256, 28, 28)  # image v is all v
+    expected = torch.arange(256).float().div(255).sub_(torch.tensor([0.1307])).div_(torch.tensor([0.3081]))
+    assert torch.equal(to_sequences(constant[None])[0, :, 1:], expected[:, None, None].expand(256, 49, 16))
+
+
 def test_maker_is_rotation_then_tiling(real_digits) -> None:
     generator = torch.Generator().manual_seed(7)
     angles = torch.rand(6, generator=generator) * 360
@@ -61,6 +68,12 @@ def test_maker_is_rotation_then_tiling(real_digits) -> None:
 def test_maker_checks_the_member_count() -> None:
     with pytest.raises(ZooError, match="do not fit 3 members"):
         SequenceMaker(torch.zeros(3))(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 32, 32), (1, 1, 28, 14)])
+def test_only_mnist_sized_images_are_tiled(shape) -> None:
+    with pytest.raises(ZooError, match=r"pass \(n members, b images, 28, 28\)"):
+        to_sequences(torch.zeros(shape, dtype=torch.uint8))
 
 
 def test_pixels_must_be_bytes() -> None:
