@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 
@@ -9,14 +11,6 @@ from rnn_zoo import symmetry
 from rnn_zoo.lstm import MemberSpec, member_from_params
 
 SPECS = [MemberSpec(6, 8, 2, 6), MemberSpec(3, 5, 3, 2), MemberSpec(4, 7, 1, 3)]
-
-
-def make_params(spec: MemberSpec, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return {
-        name: 0.5 * torch.randn((n, *shape), generator=generator)
-        for name, shape in spec.parameter_shapes().items()
-    }
 
 
 def member_outputs(params: dict[str, torch.Tensor], spec: MemberSpec, x: torch.Tensor) -> torch.Tensor:
@@ -30,18 +24,8 @@ def member_inputs(spec: MemberSpec, n: int) -> torch.Tensor:
     return torch.randn(n, 3, 7, spec.input_size, generator=torch.Generator().manual_seed(1))
 
 
-def break_one_gate_block(params: dict[str, torch.Tensor], spec: MemberSpec) -> dict[str, torch.Tensor]:
-    """Shuffle only the input-gate rows of layer 0's input weights: not a symmetry."""
-    h = spec.hidden_size
-    broken = dict(params)
-    weight = params["lstm.weight_ih_l0"].clone()
-    weight[:, :h] = weight[:, :h].roll(1, dims=1)
-    broken["lstm.weight_ih_l0"] = weight
-    return broken
-
-
 @pytest.mark.parametrize("spec", SPECS, ids=str)
-def test_permuted_members_compute_the_same_function(spec: MemberSpec) -> None:
+def test_permuted_members_compute_the_same_function(spec: MemberSpec, make_params: Callable) -> None:
     params = make_params(spec, 4)
     perms = symmetry.random_permutations(spec, 4, torch.Generator().manual_seed(2))
     permuted = symmetry.permute(params, spec, perms)
@@ -50,7 +34,7 @@ def test_permuted_members_compute_the_same_function(spec: MemberSpec) -> None:
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
-def test_permutation_really_moves_every_hidden_tensor(spec: MemberSpec) -> None:
+def test_permutation_really_moves_every_hidden_tensor(spec: MemberSpec, make_params: Callable) -> None:
     params = make_params(spec, 3)
     perms = symmetry.random_permutations(spec, 3, torch.Generator().manual_seed(3))
     permuted = symmetry.permute(params, spec, perms)
@@ -60,7 +44,7 @@ def test_permutation_really_moves_every_hidden_tensor(spec: MemberSpec) -> None:
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
-def test_permute_then_invert_is_identity(spec: MemberSpec) -> None:
+def test_permute_then_invert_is_identity(spec: MemberSpec, make_params: Callable) -> None:
     params = make_params(spec, 5)
     perms = symmetry.random_permutations(spec, 5, torch.Generator().manual_seed(4))
     restored = symmetry.permute(symmetry.permute(params, spec, perms), spec, symmetry.invert(perms))
@@ -68,7 +52,7 @@ def test_permute_then_invert_is_identity(spec: MemberSpec) -> None:
         assert torch.equal(restored[name], params[name]), name
 
 
-def test_permute_matches_hand_indexing_of_one_member() -> None:
+def test_permute_matches_hand_indexing_of_one_member(make_params: Callable) -> None:
     spec = MemberSpec(2, 3, 2, 2)
     params = make_params(spec, 1)
     perm0, perm1 = torch.tensor([2, 0, 1]), torch.tensor([1, 2, 0])
@@ -82,18 +66,20 @@ def test_permute_matches_hand_indexing_of_one_member() -> None:
     assert torch.equal(permuted["head.weight"][0], params["head.weight"][0][:, perm1])
 
 
-def test_identity_permutations_change_nothing() -> None:
+def test_identity_permutations_change_nothing(make_params: Callable) -> None:
     spec = SPECS[0]
     params = make_params(spec, 2)
     same = symmetry.permute(params, spec, symmetry.identity_permutations(spec, 2))
     assert all(torch.equal(same[name], params[name]) for name in spec.parameter_names)
 
 
-def test_breaking_one_gate_block_changes_the_function() -> None:
+def test_breaking_one_gate_block_changes_the_function(
+    make_params: Callable, break_symmetry: Callable
+) -> None:
     spec = SPECS[0]
     params = make_params(spec, 2)
     x = member_inputs(spec, 2)
-    broken = member_outputs(break_one_gate_block(params, spec), spec, x)
+    broken = member_outputs(break_symmetry(params, spec), spec, x)
     assert (broken - member_outputs(params, spec, x)).abs().max() > 1e-3
 
 
@@ -108,7 +94,7 @@ def test_random_permutations_follow_the_generator() -> None:
         assert torch.equal(perm.sort(dim=-1).values, torch.arange(spec.hidden_size).expand(3, -1))
 
 
-def test_wrong_number_of_permutations_is_rejected() -> None:
+def test_wrong_number_of_permutations_is_rejected(make_params: Callable) -> None:
     spec = SPECS[0]
     with pytest.raises(ValueError, match="expected 2 permutations"):
         symmetry.permute(make_params(spec, 1), spec, symmetry.identity_permutations(spec, 1)[:1])
