@@ -193,3 +193,29 @@ def test_bad_encoder_names_and_options_are_named(name: str, config: dict, match:
 def test_token_probes_need_at_least_two_symbols(name: str) -> None:
     with pytest.raises(ZooError, match="input_kind='tokens' needs members with input_size >= 2"):
         encoders.build(name, MemberSpec(1, 8, 2, 3))
+
+
+def test_cli_lists_every_encoder_with_its_size_and_invariance() -> None:
+    from click.testing import CliRunner
+
+    from rnn_zoo.cli import main
+
+    result = CliRunner().invoke(main, ["encoders", "--member", "6", "8", "2", "6"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line.split() for line in result.output.splitlines()[2:]}
+    assert list(lines) == NAMES
+    for name, cls in encoders.ENCODERS.items():
+        count = sum(p.numel() for p in encoders.build(name, SPEC).parameters())
+        assert lines[name][1:3] == [f"{count:,}", "yes" if cls.invariant else "no"]
+
+
+def test_cli_names_a_bad_member_size_in_one_line() -> None:
+    from click.testing import CliRunner
+
+    from rnn_zoo.cli import main
+
+    result = CliRunner().invoke(main, ["encoders", "--member", "6", "0", "2", "6"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: option --member: MemberSpec.hidden_size must be a positive integer, got 0"
+    ]
