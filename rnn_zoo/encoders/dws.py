@@ -121,11 +121,29 @@ class EquivariantLayer(nn.Module):
         )
 
     def forward(self, features: Features) -> Features:
-        out: Features = {}
+        # Sum terms that spread alike while they are still small, then spread each sum once.
+        reduced: dict[tuple[str, str], Tensor] = {}
+        sums: dict[tuple[str, str], Tensor] = {}
         for term in self.terms:
-            update = EXPAND[term.expand](self.maps[term.key](REDUCE[term.reduce](features[term.source])))
-            out[term.target] = update if term.target not in out else out[term.target] + update
+            update = self.maps[term.key](_reduce(features, term.source, term.reduce, reduced))
+            group = (term.target, term.expand)
+            sums[group] = update if group not in sums else sums[group] + update
+        out: Features = {}
+        for (target, expand), update in sums.items():
+            spread = EXPAND[expand](update)
+            out[target] = spread if target not in out else out[target] + spread
         return out
+
+
+def _reduce(features: Features, source: str, reduce: str, cache: dict[tuple[str, str], Tensor]) -> Tensor:
+    """REDUCE[reduce](features[source]), computed once per layer; each full-size reduction
+    costs a full-size tensor in the backward pass, so an edge's mean comes from its row means."""
+    if (source, reduce) not in cache:
+        if reduce == "mean" and features[source].dim() == 4:
+            cache[source, reduce] = pool(_reduce(features, source, "row_means", cache))
+        else:
+            cache[source, reduce] = REDUCE[reduce](features[source])
+    return cache[source, reduce]
 
 
 @dataclass(frozen=True)

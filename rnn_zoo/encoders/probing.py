@@ -63,7 +63,7 @@ class ProbingConfig(EncoderConfig):
 
 
 class _ProbingEncoder(Encoder):
-    """Shared parts: the input kind, the LSTM reader of the member's outputs, the final MLP."""
+    """Shared parts: the input kind, the check that the members can take it, the final MLP."""
 
     config_class = ProbingConfig
     invariant = True
@@ -76,9 +76,7 @@ class _ProbingEncoder(Encoder):
                 f"option input_kind={config.input_kind!r} needs members with input_size >= "
                 f"{self.kind.min_input_size}, got {spec.input_size}"
             )
-        r = config.reader_width
-        self.reader = nn.LSTM(spec.output_size, r, config.reader_layers, batch_first=True)
-        self.to_embedding = mlp((r, *config.widths, config.embedding_size))
+        self.to_embedding = mlp((config.reader_width, *config.widths, config.embedding_size))
 
     def summarize(self, top_hidden: Tensor, n: int) -> Tensor:
         """The reader's last top-layer state (n s, r) -> embeddings (n, e), averaged over probes."""
@@ -95,6 +93,7 @@ class NonInteractiveProbingEncoder(_ProbingEncoder):
         super().__init__(spec, config)
         # raw probe values before the input kind's activation, (s, t, i)
         self.probes = nn.Parameter(torch.randn(config.probes, config.probe_length, spec.input_size))
+        self.reader = nn.LSTM(spec.output_size, config.reader_width, config.reader_layers, batch_first=True)
 
     def encode(self, params: Params) -> Tensor:
         n = params[self.spec.parameter_names[0]].shape[0]
@@ -105,27 +104,38 @@ class NonInteractiveProbingEncoder(_ProbingEncoder):
 
 
 class InteractiveProbingEncoder(_ProbingEncoder):
-    """Each probe step decoded from the reader's state; member and reader advance step by step."""
+    """Each probe step decoded from the reader's state; member and reader advance step by step.
+
+    The reader is a stack of LSTM cells (the same weights as an ``nn.LSTM``): stepping
+    ``nn.LSTM`` one time step at a time is many times slower on CPU.
+    """
 
     name = "probing"
     description = "interactive probing: each probe decoded from the reader's state"
 
     def __init__(self, spec: MemberSpec, config: ProbingConfig) -> None:
         super().__init__(spec, config)
-        shape = (config.reader_layers, config.probes, config.reader_width)
-        # a learned start state per probe sequence, so parallel sequences can differ
-        self.start_hidden = nn.Parameter(0.1 * torch.randn(shape))
-        self.start_cell = nn.Parameter(0.1 * torch.randn(shape))
-        self.to_probe = nn.Linear(config.reader_width, spec.input_size)
+        r = config.reader_width
+        self.reader = nn.ModuleList(
+            nn.LSTMCell(spec.output_size if layer == 0 else r, r) for layer in range(config.reader_layers)
+        )
+        # a learned start state per layer and probe sequence, so parallel sequences can differ
+        self.start_hidden = nn.Parameter(0.1 * torch.randn(config.reader_layers, config.probes, r))
+        self.start_cell = nn.Parameter(0.1 * torch.randn(config.reader_layers, config.probes, r))
+        self.to_probe = nn.Linear(r, spec.input_size)
 
     def encode(self, params: Params) -> Tensor:
         n = params[self.spec.parameter_names[0]].shape[0]
         s = self.config.probes
-        hidden = self.start_hidden.repeat(1, n, 1)  # (layers, n s, r), member-major
-        cell = self.start_cell.repeat(1, n, 1)
+        # per reader layer, (n s, r), member-major like the probes' reshape to (n, s, ...)
+        hidden = list(self.start_hidden.repeat(1, n, 1).unbind(0))
+        cell = list(self.start_cell.repeat(1, n, 1).unbind(0))
         member_state = None
         for _ in range(self.config.probe_length):
             x = self.kind.activation(self.to_probe(hidden[-1])).reshape(n, s, -1)  # (n, s, i)
             answer, member_state = lstm.step(params, self.spec, x, member_state)  # (n, s, o)
-            _, (hidden, cell) = self.reader(answer.reshape(n * s, 1, -1), (hidden, cell))
+            layer_input = answer.reshape(n * s, -1)
+            for layer, reader_cell in enumerate(self.reader):
+                hidden[layer], cell[layer] = reader_cell(layer_input, (hidden[layer], cell[layer]))
+                layer_input = hidden[layer]
         return self.summarize(hidden[-1], n)
