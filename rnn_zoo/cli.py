@@ -86,3 +86,30 @@ def push(
     commit = push_zoo(zoo, release, token=token)
     branch = f" (branch {revision})" if revision else ""
     click.echo(f"pushed {zoo} to {repo_id}{branch}: {commit.commit_url}")
+
+
+@main.command(name="encoders")
+@click.option(
+    "--member",
+    nargs=4,
+    type=int,
+    default=(6, 32, 2, 6),
+    show_default=True,
+    metavar="INPUT HIDDEN LAYERS OUTPUT",
+    help="Member size to count parameters at (default: the paper's formal-language member).",
+)
+def encoders_command(member: tuple[int, int, int, int]) -> None:
+    """List the weight encoders: name, parameter count at default size, permutation invariance."""
+    from rnn_zoo.encoders import summaries
+    from rnn_zoo.lstm import MemberSpec
+
+    try:
+        spec = MemberSpec(*member)
+    except ValueError as error:
+        raise ZooError(f"option --member: {error}") from None
+    rows = summaries(spec)
+    click.echo(f"members: {member[2]} x {member[1]} LSTM, {spec.num_parameters:,} parameters each")
+    click.echo(f"{'encoder':<24}{'parameters':>12}  {'invariant':<11}description")
+    for row in rows:
+        invariant = "yes" if row.invariant else "no"
+        click.echo(f"{row.name:<24}{row.parameters:>12,}  {invariant:<11}{row.description}")
