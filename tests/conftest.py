@@ -1,0 +1,76 @@
+"""Shared fixtures: tiny zoos written once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rnn_zoo import lstm
+from rnn_zoo.schema import Column, ZooSchema
+from rnn_zoo.store import ShardId, ZooInfo, write_shard
+from rnn_zoo.synthetic import synthetic_rows, synthetic_schema, write_synthetic_zoo
+from rnn_zoo.zoo import Zoo, finalize_zoo
+
+TINY_SPEC = lstm.MemberSpec(6, 8, 2, 6)
+TINY_RUNS = {"train": 12, "validation": 4, "ood": 6}
+TINY_STEPS = (0, 100, 200)
+
+
+@pytest.fixture(scope="session")
+def token_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
+    """A token zoo of 2 x 8 members: 36 train, 12 validation, 18 OOD rows; 4 probes of 10 tokens."""
+    schema = synthetic_schema(TINY_SPEC, probes=4, length=10)
+    return write_synthetic_zoo(
+        tmp_path_factory.mktemp("token-zoo"), TINY_RUNS, steps=TINY_STEPS, schema=schema, seed=1
+    )
+
+
+@pytest.fixture(scope="session")
+def real_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
+    """An MNIST-style zoo: real-valued inputs (3 probes x 5 steps x 4 inputs), 3 outputs per step."""
+    spec = lstm.MemberSpec(4, 8, 1, 3)
+    schema = ZooSchema(
+        spec,
+        metadata=(Column("task", "float32", (), "angle"),),
+        probes=(
+            Column("sequences", "float16", (3, 5, 4), "inputs"),
+            Column("log_probs", "float16", (3, 5, 3), "member log-probabilities"),
+        ),
+    )
+    root = tmp_path_factory.mktemp("real-zoo")
+    generator = torch.Generator().manual_seed(2)
+    for split, runs in (("train", 6), ("validation", 2), ("ood", 2)):
+        params = {
+            name: torch.randn((runs, *shape), generator=generator)
+            for name, shape in spec.parameter_shapes().items()
+        }
+        sequences = torch.randn(runs, 3, 5, 4, generator=generator).half()
+        with torch.no_grad():
+            outputs, _ = lstm.forward(params, spec, sequences.float())
+        rows = {
+            "model_id": np.array([f"{split}{run}" for run in range(runs)]),
+            "run_id": np.arange(runs),
+            "step": np.zeros(runs, dtype=np.int64),
+            "task": torch.rand(runs, generator=generator).numpy() * 360,
+            "sequences": sequences.numpy(),
+            "log_probs": outputs.log_softmax(-1).half().numpy(),
+            **{name: tensor.numpy() for name, tensor in params.items()},
+        }
+        write_shard(root, schema, ShardId(split, 0, 1), rows)
+    return finalize_zoo(root, ZooInfo("real", "Real", "real-valued inputs", schema))
+
+
+@pytest.fixture(scope="session")
+def probeless_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A zoo with weights and metadata but no sequences/log_probs columns."""
+    full = synthetic_schema(TINY_SPEC, probes=2, length=4)
+    schema = ZooSchema(TINY_SPEC, metadata=full.metadata)
+    root = tmp_path_factory.mktemp("probeless-zoo")
+    rows = synthetic_rows(full, range(2), (0,), torch.Generator().manual_seed(0))
+    rows = {name: value for name, value in rows.items() if name not in ("sequences", "log_probs")}
+    write_shard(root, schema, ShardId("train", 0, 1), rows)
+    finalize_zoo(root, ZooInfo("bare", "Bare", "no probes", schema))
+    return root
