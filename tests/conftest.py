@@ -29,6 +29,32 @@ def token_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
 
 
 @pytest.fixture(scope="session")
+def bias_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
+    """A token zoo whose members output softmax(head.bias) at every step (their LSTM weights are 0).
+
+    What a member does is then visible in a few of its weights, so an encoder can learn it
+    from a few dozen members: emulation on this zoo must generalise to validation members.
+    """
+    schema = synthetic_schema(TINY_SPEC, probes=4, length=10)
+    root = tmp_path_factory.mktemp("bias-zoo")
+    generator = torch.Generator().manual_seed(3)
+    first = 0
+    for split, runs in {"train": 30, "validation": 6, "ood": 6}.items():
+        rows = synthetic_rows(schema, range(first, first + runs), TINY_STEPS, generator)
+        first += runs
+        params = {name: torch.from_numpy(rows[name]) for name in TINY_SPEC.parameter_names}
+        params = {name: torch.zeros_like(t) if name.startswith("lstm.") else t for name, t in params.items()}
+        params["head.bias"] = 2 * torch.randn(params["head.bias"].shape, generator=generator)
+        inputs = torch.nn.functional.one_hot(torch.from_numpy(rows["sequences"]).long()[:, :, :-1], 6).float()
+        with torch.no_grad():
+            outputs, _ = lstm.forward(params, TINY_SPEC, inputs)
+        rows.update({name: tensor.numpy() for name, tensor in params.items()})
+        rows["log_probs"] = outputs.log_softmax(-1).half().numpy()
+        write_shard(root, schema, ShardId(split, 0, 1), rows)
+    return finalize_zoo(root, ZooInfo("bias", "Bias", "members that output softmax(head.bias)", schema))
+
+
+@pytest.fixture(scope="session")
 def real_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
     """An MNIST-style zoo: real-valued inputs (3 probes x 5 steps x 4 inputs), 3 outputs per step."""
     spec = lstm.MemberSpec(4, 8, 1, 3)
