@@ -20,13 +20,13 @@ from rnn_zoo.properties import (
 CONFIG = DownstreamConfig(steps=150, supervised_steps=150, batch=64, lr=1e-2, supervised_lr=1e-2, hidden=32)
 
 
-def make_tables() -> dict[str, pa.Table]:
+def make_tables(validation: int = 4, ood: int = 6) -> dict[str, pa.Table]:
     """Formal-language-like metadata: train 36 tasks, validation 4 and OOD 6 tasks, 2 rows per task.
 
     Train tasks cover every value of the first two differences, so a predictor can generalise.
     """
     tables = {}
-    for split, tasks in (("train", 36), ("validation", 4), ("ood", 6)):
+    for split, tasks in (("train", 36), ("validation", validation), ("ood", ood)):
         differences = np.stack([np.arange(tasks) % 6, (np.arange(tasks) // 6 + 3 * len(tables)) % 6], 1) - 3
         third = (np.arange(tasks) + 2 * (np.arange(tasks) // 6) + len(tables)) % 6 - 3
         differences = np.concatenate([differences, third[:, None]], 1)
@@ -57,10 +57,11 @@ def test_ood_rows_are_split_by_task_and_validation_is_never_fitted():
 def make_leak_probe(seed: int = 0) -> tuple[torch.Tensor, dict, object]:
     """Performance = +x on fitted rows and -x on scored rows, x the first embedding coordinate.
 
-    A predictor that never saw a scored row learns +x and scores R^2 near -3 on scored rows;
-    one that saw them as well could not be that wrong.
+    A predictor that never saw a scored row learns +x and scores R^2 near -3 on scored rows.
+    There are as many scored rows as fitted ones, so a predictor that saw the validation or
+    the OOD-test rows as well learns a much flatter slope and cannot be that wrong.
     """
-    data = downstream_rows(make_tables(), seed=seed)
+    data = downstream_rows(make_tables(validation=36, ood=72), seed=seed)
     n = data.table.num_rows
     x = torch.randn(n, generator=torch.Generator().manual_seed(seed))
     sign = -torch.ones(n)
