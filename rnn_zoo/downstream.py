@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from rnn_zoo.configs import resolve_config
 from rnn_zoo.errors import ZooError
 from rnn_zoo.properties import Property, column_values, get_property
+from rnn_zoo.seeding import seeded_init
 
 Inputs = Tensor | Mapping[str, Tensor]  # embeddings (n, e) or a parameter dict (n, ...)
 EVALUATED = ("validation", "ood")
@@ -150,7 +151,10 @@ def fit_predictor(
     with torch.no_grad():
         sample = take(inputs, rows[:1])
         width_in = (sample if encoder is None else encoder.eval()(sample)).shape[-1]
-    head = nn.Sequential(nn.Linear(width_in, config.hidden), nn.ReLU(), nn.Linear(config.hidden, width_out))
+    with seeded_init(seed):
+        head = nn.Sequential(
+            nn.Linear(width_in, config.hidden), nn.ReLU(), nn.Linear(config.hidden, width_out)
+        )
     model = Predictor(head, encoder, shift, scale).to(rows.device).train()
     steps, lr = (
         (config.steps, config.lr) if encoder is None else (config.supervised_steps, config.supervised_lr)

@@ -24,6 +24,7 @@ from rnn_zoo.load import load_weights
 from rnn_zoo.losses import get_loss
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.probes import Probes, load_probes
+from rnn_zoo.seeding import seeded_init
 from rnn_zoo.store import atomic_path, write_json
 
 Params = dict[str, Tensor]
@@ -123,7 +124,8 @@ def build_emulator(encoder: nn.Module, data: EmulationData, config: EmulationCon
     sizes = EmulatorConfig(
         spec.input_size, spec.output_size, width, config.emulator_hidden, config.emulator_layers
     )
-    return Emulator(sizes)
+    with seeded_init(config.seed):
+        return Emulator(sizes)
 
 
 def emulation_loss(

@@ -25,6 +25,7 @@ from torch import Tensor
 from rnn_zoo.errors import ZooError
 from rnn_zoo.load import locate_zoo
 from rnn_zoo.lstm import MemberSpec
+from rnn_zoo.schema import Column
 from rnn_zoo.verify import column_to_numpy
 from rnn_zoo.zoo import Zoo
 
@@ -66,10 +67,7 @@ def load_probes(zoo: str | Path | Zoo, split: str) -> Probes:
 
     opened = locate_zoo(zoo)
     schema = opened.schema
-    columns = {column.name: column for column in schema.probes}
-    missing = [name for name in PROBE_COLUMNS if name not in columns]
-    if missing:
-        raise ZooError(f"zoo {opened.root} has no probe data (sequences/log_probs); {REBUILD_HINT}")
+    columns = require_probes(opened)
     arrays: dict[str, list[np.ndarray]] = {name: [] for name in PROBE_COLUMNS}
     for shard in opened.shards(split):
         table = pq.read_table(opened.root / shard["data_file"], columns=list(PROBE_COLUMNS))
@@ -79,6 +77,14 @@ def load_probes(zoo: str | Path | Zoo, split: str) -> Probes:
     kind = _probe_kind(sequences, log_probs, schema.spec, opened.root)
     sequences = sequences.long() if kind == "tokens" else sequences.float()
     return Probes(sequences, log_probs.float(), kind)
+
+
+def require_probes(zoo: Zoo) -> dict[str, Column]:
+    """The zoo's probe columns by name; ZooError when it has none."""
+    columns = {column.name: column for column in zoo.schema.probes}
+    if any(name not in columns for name in PROBE_COLUMNS):
+        raise ZooError(f"zoo {zoo.root} has no probe data (sequences/log_probs); {REBUILD_HINT}")
+    return columns
 
 
 def _probe_kind(sequences: Tensor, log_probs: Tensor, spec: MemberSpec, root: Path) -> str:

@@ -1,0 +1,128 @@
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from rnn_zoo.bench import bench_config, run_bench
+from rnn_zoo.errors import ZooError
+from rnn_zoo.lstm import MemberSpec
+from rnn_zoo.synthetic import synthetic_schema, write_synthetic_zoo
+
+
+class FlatLinear(nn.Module):
+    """A stand-in encoder: flattened weights -> linear map to 4 dimensions."""
+
+    def __init__(self, spec, input_kind: str, width: int = 4) -> None:
+        super().__init__()
+        self.names, self.input_kind = spec.parameter_names, input_kind
+        self.linear = nn.Linear(spec.num_parameters, width)
+
+    def forward(self, params):
+        return self.linear(torch.cat([params[name].flatten(1) for name in self.names], dim=1))
+
+
+def build_test_encoder(name, spec, *, input_kind, **options):
+    return FlatLinear(spec, input_kind, **options)
+
+
+ENCODERS = ["flat", "probing"]
+
+
+def make_config(**overrides):
+    emulation = dict(steps=4, validate_every=2, batch_members=8, emulator_hidden=16)
+    downstream = dict(steps=5, supervised_steps=3, batch=16, hidden=8)
+    return bench_config("tiny", seeds=2, emulation=emulation, downstream=downstream, **overrides)
+
+
+@pytest.fixture(scope="module")
+def bench_out(token_zoo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    events = []
+    results = run_bench(
+        token_zoo,
+        ENCODERS,
+        make_config(),
+        out,
+        encoder_builder=build_test_encoder,
+        encoder_options={"probing": {"width": 3}},
+        event=lambda kind, info: events.append((kind, dict(info))),
+    )
+    return out, results, events
+
+
+def test_results_hold_every_encoder_property_split_and_seed(bench_out):
+    out, returned, _ = bench_out
+    results = json.loads((out / "results.json").read_text())
+    assert results["properties"] == ["task", "performance", "training-step"]
+    for encoder in ENCODERS:
+        assert set(results["runs"][encoder]) == {"0", "1"}
+        for record in results["runs"][encoder].values():
+            assert record["emulation"]["best_validation_loss"] > 0
+            for prop in results["properties"]:
+                for mode in ("pre-trained", "supervised"):
+                    assert set(record["downstream"][prop][mode]) == {"validation", "ood"}
+        for prop in results["properties"]:
+            for mode in ("pre-trained", "supervised"):
+                for split in ("validation", "ood"):
+                    assert results["summary"][encoder]["downstream"][prop][mode][split]
+    assert (
+        results["zoo"]["fingerprint"] == returned["zoo"]["fingerprint"]
+        and len(results["zoo"]["fingerprint"]) == 64
+    )
+    assert results["versions"]["torch"] == torch.__version__.split("+")[0] or results["versions"]["torch"]
+
+
+def test_report_has_the_paper_numbers_beside_ours(bench_out):
+    out, results, _ = bench_out
+    report = (out / "report.md").read_text()
+    assert "| flat | " in report and "| 0.045 |" in report  # paper, formal languages
+    assert "| probing | " in report and "| 0.015 |" in report
+    assert "**task** — exact_match" in report
+    for plot in results["plots"]:
+        assert (out / plot).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_checkpoints_and_options_reach_the_encoders(bench_out):
+    out, _, events = bench_out
+    assert (out / "checkpoints/probing/seed1/encoder.safetensors").is_file()
+    config = json.loads((out / "checkpoints/probing/seed1/config.json").read_text())
+    assert config["encoder"] == {"name": "probing", "seed": 1}
+    assert config["emulator"]["embedding_size"] == 3  # the option given for probing only
+    steps = [info["step"] for kind, info in events if kind == "emulation" and "loss" in info]
+    assert steps == [1, 2, 3, 4] * 4
+
+
+def test_seeds_repeat_exactly(token_zoo):
+    config = make_config(properties=["performance"])
+    config = type(config)(**{**config.__dict__, "seeds": 1, "supervised": False})
+    first, second = (
+        run_bench(token_zoo, ["flat"], config, encoder_builder=build_test_encoder) for _ in range(2)
+    )
+    for runs in (first["runs"], second["runs"]):
+        del runs["flat"]["0"]["emulation"]["seconds"], runs["flat"]["0"]["emulation"]["steps_per_second"]
+    assert first["runs"] == second["runs"]
+
+
+def test_a_property_the_zoo_lacks_is_refused(token_zoo):
+    with pytest.raises(ZooError, match="no property 'rotation'"):
+        run_bench(
+            token_zoo, ["flat"], make_config(properties=["rotation"]), encoder_builder=build_test_encoder
+        )
+
+
+def test_a_zoo_without_probes_is_refused(probeless_zoo):
+    with pytest.raises(ZooError, match="no probe data"):
+        run_bench(probeless_zoo, ["flat"], make_config(), encoder_builder=build_test_encoder)
+
+
+def test_a_zoo_missing_a_split_is_refused(tmp_path):
+    from rnn_zoo.synthetic import synthetic_schema, write_synthetic_zoo
+
+    from .conftest import TINY_SPEC
+
+    zoo = write_synthetic_zoo(
+        tmp_path, {"train": 2, "validation": 1}, schema=synthetic_schema(TINY_SPEC, probes=2, length=4)
+    )
+    with pytest.raises(ZooError, match="too few members for the benchmark: no ood split"):
+        run_bench(zoo, ["flat"], make_config(), encoder_builder=build_test_encoder)
