@@ -117,12 +117,7 @@ def test_a_zoo_without_probes_is_refused(probeless_zoo):
 
 
 def test_a_zoo_missing_a_split_is_refused(tmp_path):
-    from rnn_zoo.synthetic import synthetic_schema, write_synthetic_zoo
-
-    from .conftest import TINY_SPEC
-
-    zoo = write_synthetic_zoo(
-        tmp_path, {"train": 2, "validation": 1}, schema=synthetic_schema(TINY_SPEC, probes=2, length=4)
-    )
+    schema = synthetic_schema(MemberSpec(6, 4, 1, 6), probes=2, length=4)
+    zoo = write_synthetic_zoo(tmp_path, {"train": 2, "validation": 1}, schema=schema)
     with pytest.raises(ZooError, match="too few members for the benchmark: no ood split"):
         run_bench(zoo, ["flat"], make_config(), encoder_builder=build_test_encoder)
