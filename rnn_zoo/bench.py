@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from rnn_zoo.cloning import Accept, clone_record
 from rnn_zoo.downstream import DownstreamConfig, downstream_config, downstream_rows, embed, evaluate_property
 from rnn_zoo.emulation import (
     Augment,
@@ -30,6 +31,7 @@ from rnn_zoo.load import locate_zoo
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.probes import require_probes
 from rnn_zoo.properties import available_properties, column_shapes, get_property
+from rnn_zoo.report import bench_results, write_plots, write_report
 from rnn_zoo.seeding import seeded_init
 
 ENCODERS = ("layer-stats", "flat", "param-transformer", "dws", "probing-noninteractive", "probing")
@@ -58,9 +60,16 @@ class BenchConfig:
     supervised: bool = True
     device: str = "cpu"
     split_seed: int = 0  # which OOD tasks the predictors may fit on
+    clone_members: int = 256  # validation members whose emulator clone is evaluated (0: none)
+    clone_samples: int = 1_000  # sequences each clone generates (token zoos)
+    bos: int = 4  # the BOS token id that generation starts from (token zoos)
 
 
-BENCH_SEEDS = {"tiny": 2, "small": 3, "paper": 15}
+BENCH_PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"seeds": 2, "clone_members": 16, "clone_samples": 100},
+    "small": {"seeds": 3, "clone_members": 64, "clone_samples": 300},
+    "paper": {"seeds": 15},
+}
 
 
 def bench_config(
@@ -74,11 +83,12 @@ def bench_config(
     downstream: Mapping[str, Any] | None = None,
 ) -> BenchConfig:
     """Defaults < preset (tiny, small, paper) < explicit arguments; ``steps`` = emulation steps."""
-    if preset is not None and preset not in BENCH_SEEDS:
-        raise ZooError(f"unknown bench preset {preset!r}; choose one of: {', '.join(BENCH_SEEDS)}")
+    if preset is not None and preset not in BENCH_PRESETS:
+        raise ZooError(f"unknown bench preset {preset!r}; choose one of: {', '.join(BENCH_PRESETS)}")
     emulation_overrides = {"steps": steps, **(emulation or {})}
+    values = {**BENCH_PRESETS.get(preset or "", {}), **({"seeds": seeds} if seeds else {})}
     return BenchConfig(
-        seeds=seeds or BENCH_SEEDS.get(preset or "paper", 15),
+        **values,
         emulation=emulation_config(preset, **emulation_overrides),
         downstream=downstream_config(preset, **(downstream or {})),
         properties=tuple(properties) if properties else None,
@@ -130,6 +140,7 @@ def run_seed(
     make_encoder: Callable[[], nn.Module],
     *,
     augment: Augment | None = None,
+    accept: Accept | None = None,
     checkpoint: Path | None = None,
     event: Event | None = None,
 ) -> tuple[dict[str, Any], Tensor, Any]:
@@ -167,6 +178,8 @@ def run_seed(
         },
         "downstream": {},
     }
+    if config.clone_members:
+        record["cloned"] = _clone(result.emulator, embeddings, data, config, accept, seed)
     for prop in data.properties:
         if event:
             event("downstream", {"encoder": name, "seed": seed, "property": prop})
@@ -179,6 +192,32 @@ def run_seed(
     return record, embeddings, result
 
 
+def _clone(
+    emulator: Any, embeddings: Tensor, data: BenchData, config: BenchConfig, accept: Accept | None, seed: int
+) -> dict[str, Any] | None:
+    """Cloned performance of the first ``clone_members`` validation members."""
+    validation = data.splits["validation"]
+    count = min(config.clone_members, len(validation))
+    rows = data.rows.rows["validation"][:count]  # the validation split's first rows, in order
+    probes = replace(
+        validation.probes,
+        sequences=validation.probes.sequences[:count],
+        log_probs=validation.probes.log_probs[:count],
+    )
+    metadata = data.rows.table.take(rows.numpy())
+    return clone_record(
+        emulator,
+        embeddings[rows],
+        probes,
+        validation.spec,
+        metadata,
+        accept=accept,
+        bos=config.bos,
+        samples=config.clone_samples,
+        seed=seed,
+    )
+
+
 def seeded(factory: Callable[[], nn.Module], seed: int) -> Callable[[], nn.Module]:
     """``factory`` whose module initialisation is repeatable: it runs under its own seeded RNG."""
 
@@ -187,13 +226,6 @@ def seeded(factory: Callable[[], nn.Module], seed: int) -> Callable[[], nn.Modul
             return factory()
 
     return make
-
-
-def config_record(config: BenchConfig) -> dict[str, Any]:
-    """The resolved config as JSON-ready data."""
-    record = asdict(config)
-    record["properties"] = list(config.properties) if config.properties else None
-    return record
 
 
 def run_bench(
@@ -205,12 +237,14 @@ def run_bench(
     encoder_builder: EncoderBuilder = build_encoder,
     encoder_options: Mapping[str, Mapping[str, Any]] | None = None,
     augment_for: Callable[[str, MemberSpec], Augment | None] | None = None,
+    accept: Accept | None = None,
     event: Event | None = None,
 ) -> dict[str, Any]:
     """Benchmark ``encoders`` on ``zoo``; with ``out``, write results.json, report.md, plots, checkpoints.
 
     ``encoder_builder(name, spec, input_kind=..., **options)`` makes a fresh encoder;
-    ``augment_for(name, spec)`` gives the weight augmentation used while pre-training it.
+    ``augment_for(name, spec)`` gives the weight augmentation used while pre-training it;
+    ``accept(samples, tasks)`` judges sequences generated by emulator clones (token zoos).
     """
     config = config or BenchConfig()
     data = bench_data(zoo, config)
@@ -233,6 +267,7 @@ def run_bench(
                 config,
                 seeded(factory, seed),
                 augment=augment,
+                accept=accept,
                 checkpoint=checkpoint,
                 event=event,
             )
@@ -240,61 +275,6 @@ def run_bench(
             embeddings.setdefault(name, embedded)
     results = bench_results(data, config, list(encoders), runs)
     if out is not None:
-        from rnn_zoo.report import write_report
-
         results["plots"] = write_plots(Path(out), results, embeddings, data.rows.table)
         write_report(out, results)
     return results
-
-
-def bench_results(
-    data: BenchData, config: BenchConfig, encoders: list[str], runs: dict[str, Any]
-) -> dict[str, Any]:
-    """Every number of every seed, their summaries, the config, versions and the zoo's identity."""
-    from rnn_zoo.report import summarize, versions, zoo_family, zoo_fingerprint
-
-    root = data.zoo.root
-    return {
-        "zoo": {
-            "name": data.zoo.name,
-            "root": str(root),
-            "fingerprint": zoo_fingerprint(root),
-            "family": zoo_family(data.rows.table),
-            "rows": {split: len(data.splits[split]) for split in SPLITS},
-            "scored_rows": {split: len(rows) for split, rows in data.rows.rows.items()},
-        },
-        "versions": versions(),
-        "config": config_record(config),
-        "encoders": encoders,
-        "properties": list(data.properties),
-        "seeds": list(range(config.seeds)),
-        "runs": runs,
-        "summary": summarize(runs),
-    }
-
-
-def write_plots(
-    out: Path, results: Mapping[str, Any], embeddings: Mapping[str, Tensor], table: Any
-) -> list[str]:
-    """PCA of each encoder's embeddings (seed 0) and the training curves; relative PNG paths."""
-    from rnn_zoo.plots import plot_embedding_pca, plot_training_curves, task_colours
-    from rnn_zoo.properties import column_values
-
-    colours = {}
-    if "task" in table.column_names:
-        colours["task"] = task_colours(column_values(table, "task"))
-    for column in ("performance", "eval_accuracy", "step"):
-        if column in table.column_names:
-            colours[column] = column_values(table, column).astype(float)
-            break
-    written = []
-    for encoder, embedded in embeddings.items():
-        name = f"plots/pca-{encoder}.png"
-        plot_embedding_pca(out / name, embedded, colours, encoder)
-        written.append(name)
-    curves = {
-        name: [seed["emulation"]["curve"] for seed in seeds.values()]
-        for name, seeds in results["runs"].items()
-    }
-    plot_training_curves(out / "plots/training-curves.png", curves)
-    return [*written, "plots/training-curves.png"]

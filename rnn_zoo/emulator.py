@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+State = tuple[Tensor, Tensor]  # nn.LSTM's (h, c), each (layers, n, d)
+
 
 @dataclass(frozen=True)
 class EmulatorConfig:
@@ -43,8 +45,19 @@ class Emulator(nn.Module):
 
     def forward(self, embedding: Tensor, inputs: Tensor) -> Tensor:
         """Log-probabilities of the member's outputs after every input step."""
+        return self.run(inputs, embedding=embedding)[0]
+
+    def run(
+        self, inputs: Tensor, state: State | None = None, *, embedding: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        """(n, t, i) inputs from ``state`` -> (n, t, o) log-probabilities and the new state.
+
+        Give ``embedding`` (n, e) when ``inputs`` start at the first step: it is added there.
+        Stepping with the returned state continues the sequence (as when sampling from it).
+        """
         steps = self.from_input(inputs)  # (n, t, d)
-        condition = self.from_embedding(nn.functional.normalize(embedding, dim=-1))  # (n, d)
-        first = steps[:, :1] + condition.unsqueeze(1)
-        hidden, _ = self.lstm(torch.cat([first, steps[:, 1:]], dim=1))
-        return self.to_output(hidden).log_softmax(-1)  # (n, t, o)
+        if embedding is not None:
+            condition = self.from_embedding(nn.functional.normalize(embedding, dim=-1))  # (n, d)
+            steps = torch.cat([steps[:, :1] + condition.unsqueeze(1), steps[:, 1:]], dim=1)
+        hidden, state = self.lstm(steps, state)
+        return self.to_output(hidden).log_softmax(-1), state

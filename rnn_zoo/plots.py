@@ -42,7 +42,9 @@ def plot_embedding_pca(path: Path, embeddings: Tensor, colours: Mapping[str, np.
     """One scatter of the first two principal components per colouring (e.g. task, performance)."""
     plt = _pyplot()
     points = principal_components(embeddings).numpy()
-    figure, axes = plt.subplots(1, len(colours), figsize=(4.5 * len(colours), 4), squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(colours), figsize=(4.8 * len(colours), 4), squeeze=False, layout="constrained"
+    )
     for axis, (label, values) in zip(axes[0], colours.items(), strict=True):
         scatter = axis.scatter(points[:, 0], points[:, 1], c=values, s=6, cmap="viridis")
         figure.colorbar(scatter, ax=axis, label=label)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch import Tensor
 
 from rnn_zoo.properties import get_property
 from rnn_zoo.statistics import bootstrap_ci
@@ -74,6 +77,11 @@ def summarize(runs: Mapping[str, Mapping[str, Any]], seed: int = 0) -> dict[str,
             "emulation_loss": bootstrap_ci(losses, generator=generator).to_dict(),
             "downstream": downstream,
         }
+        cloned = [record.get("cloned") or {} for record in records]
+        for key in ("pearson_r", "agreement"):
+            values = [entry[key] for entry in cloned if key in entry and entry[key] == entry[key]]
+            if values:
+                summary[encoder][f"cloned_{key}"] = bootstrap_ci(values, generator=generator).to_dict()
     return summary
 
 
@@ -114,6 +122,22 @@ def downstream_table(results: Mapping[str, Any], prop: str) -> str:
     return "\n".join(lines)
 
 
+def cloned_section(results: Mapping[str, Any]) -> list[str]:
+    """Lines of the cloned-performance table, or none when no clone was evaluated."""
+    rows = []
+    for encoder, summary in results["summary"].items():
+        for key, label in (
+            ("cloned_pearson_r", "correlation with the member's performance"),
+            ("cloned_agreement", "last-step agreement with the member"),
+        ):
+            if key in summary:
+                rows.append(f"| {encoder} | {label} | {_cell(summary[key])} |")
+    if not rows:
+        return []
+    header = ["", "## Cloned performance (emulator conditioned on a validation member's embedding)", ""]
+    return header + ["| encoder | measure | mean [95% CI] |", "|---|---|---|", *rows]
+
+
 def render_report(results: Mapping[str, Any]) -> str:
     """report.md: what was run, the emulation table, one downstream table per property, plots."""
     zoo = results["zoo"]
@@ -138,6 +162,7 @@ def render_report(results: Mapping[str, Any]) -> str:
     ]
     for prop in results["properties"]:
         parts += ["", downstream_table(results, prop)]
+    parts += cloned_section(results)
     if results.get("plots"):
         parts += ["", "## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in results["plots"]]
     return "\n".join(parts) + "\n"
@@ -148,3 +173,71 @@ def write_report(out: str | Path, results: Mapping[str, Any]) -> None:
     out = Path(out)
     write_json(out / "results.json", results)
     write_text(out / "report.md", render_report(results))
+
+
+def write_plots(
+    out: Path, results: Mapping[str, Any], embeddings: Mapping[str, Tensor], table: Any
+) -> list[str]:
+    """PCA of each encoder's embeddings (seed 0) and the training curves; relative PNG paths."""
+    from rnn_zoo.plots import plot_cloned, plot_embedding_pca, plot_training_curves, task_colours
+    from rnn_zoo.properties import column_values
+
+    colours = {}
+    if "task" in table.column_names:
+        colours["task"] = task_colours(column_values(table, "task"))
+    for column in ("performance", "eval_accuracy", "step"):
+        if column in table.column_names:
+            colours[column] = column_values(table, column).astype(float)
+            break
+    written = []
+    for encoder, embedded in embeddings.items():
+        name = f"plots/pca-{encoder}.png"
+        plot_embedding_pca(out / name, embedded, colours, encoder)
+        written.append(name)
+    curves = {
+        name: [seed["emulation"]["curve"] for seed in seeds.values()]
+        for name, seeds in results["runs"].items()
+    }
+    plot_training_curves(out / "plots/training-curves.png", curves)
+    written.append("plots/training-curves.png")
+    pairs = {
+        name: (np.array(cloned["original"]), np.array(cloned["cloned"]))
+        for name, seeds in results["runs"].items()
+        if "original" in (cloned := next(iter(seeds.values())).get("cloned") or {})
+    }
+    if pairs:
+        plot_cloned(out / "plots/cloned-performance.png", pairs)
+        written.append("plots/cloned-performance.png")
+    return written
+
+
+def config_record(config: Any) -> dict[str, Any]:
+    """The resolved config as JSON-ready data."""
+    record = asdict(config)
+    record["properties"] = list(config.properties) if config.properties else None
+    return record
+
+
+def bench_results(data: Any, config: Any, encoders: list[str], runs: dict[str, Any]) -> dict[str, Any]:
+    """Every number of every seed, their summaries, the config, versions and the zoo's identity.
+
+    ``data`` is the benchmark's BenchData, ``config`` its BenchConfig.
+    """
+    root = data.zoo.root
+    return {
+        "zoo": {
+            "name": data.zoo.name,
+            "root": str(root),
+            "fingerprint": zoo_fingerprint(root),
+            "family": zoo_family(data.rows.table),
+            "rows": {split: len(members) for split, members in data.splits.items()},
+            "scored_rows": {split: len(rows) for split, rows in data.rows.rows.items()},
+        },
+        "versions": versions(),
+        "config": config_record(config),
+        "encoders": encoders,
+        "properties": list(data.properties),
+        "seeds": list(range(config.seeds)),
+        "runs": runs,
+        "summary": summarize(runs),
+    }

@@ -44,3 +44,14 @@ def bootstrap_ci(
     tail = (1 - confidence) / 2
     low, high = torch.quantile(means, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
     return Interval(float(sample.mean()), low, high)
+
+
+def pearson(first: Sequence[float], second: Sequence[float]) -> float:
+    """Pearson correlation of two equally long samples; nan when either is constant."""
+    a = torch.tensor([float(v) for v in first], dtype=torch.float64)
+    b = torch.tensor([float(v) for v in second], dtype=torch.float64)
+    if len(a) != len(b) or len(a) < 2:
+        raise ZooError("a correlation needs two samples of the same length, at least 2")
+    a, b = a - a.mean(), b - b.mean()
+    denominator = (a.pow(2).sum() * b.pow(2).sum()).sqrt()
+    return float(a @ b / denominator) if denominator > 0 else float("nan")

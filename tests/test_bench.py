@@ -29,6 +29,12 @@ def build_test_encoder(name, spec, *, input_kind, **options):
 ENCODERS = ["flat", "probing"]
 
 
+def accept_with_eos(samples, tasks):
+    """A stand-in acceptance rule: the sequence contains EOS (id 5)."""
+    assert samples.shape[0] == len(tasks) and samples.shape[2] == 10
+    return (samples == 5).any(-1)
+
+
 def make_config(**overrides):
     emulation = dict(steps=4, validate_every=2, batch_members=8, emulator_hidden=16)
     downstream = dict(steps=5, supervised_steps=3, batch=16, hidden=8)
@@ -46,6 +52,7 @@ def bench_out(token_zoo, tmp_path_factory):
         out,
         encoder_builder=build_test_encoder,
         encoder_options={"probing": {"width": 3}},
+        accept=accept_with_eos,
         event=lambda kind, info: events.append((kind, dict(info))),
     )
     return out, results, events
@@ -121,3 +128,14 @@ def test_a_zoo_missing_a_split_is_refused(tmp_path):
     zoo = write_synthetic_zoo(tmp_path, {"train": 2, "validation": 1}, schema=schema)
     with pytest.raises(ZooError, match="too few members for the benchmark: no ood split"):
         run_bench(zoo, ["flat"], make_config(), encoder_builder=build_test_encoder)
+
+
+def test_clones_are_scored_against_their_members(bench_out):
+    out, results, _ = bench_out
+    for encoder in ENCODERS:
+        cloned = results["runs"][encoder]["0"]["cloned"]
+        assert len(cloned["original"]) == len(cloned["cloned"]) == 12  # every validation member (< 16)
+        assert all(0 <= value <= 1 for value in cloned["cloned"]) and -1 <= cloned["pearson_r"] <= 1
+        assert "cloned_pearson_r" in results["summary"][encoder]
+    assert "plots/cloned-performance.png" in results["plots"]
+    assert "## Cloned performance" in (out / "report.md").read_text()
