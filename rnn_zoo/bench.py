@@ -42,8 +42,12 @@ Event = Callable[[str, Mapping[str, Any]], None]
 
 def build_encoder(name: str, spec: MemberSpec, *, input_kind: str, **config: Any) -> nn.Module:
     """The one lookup of encoders by name; probing encoders are told the zoo's input kind."""
-    from rnn_zoo.encoders import build
-
+    try:
+        from rnn_zoo.encoders import build
+    except ImportError:
+        raise ZooError(
+            "this rnn-zoo has no encoder suite (rnn_zoo.encoders); install a version with it"
+        ) from None
     if name.startswith("probing"):
         config = {"input_kind": input_kind, **config}
     return build(name, spec, **config)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from rnn_zoo import lstm
 from rnn_zoo.schema import Column, ZooSchema
@@ -100,3 +101,26 @@ def probeless_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_shard(root, schema, ShardId("train", 0, 1), rows)
     finalize_zoo(root, ZooInfo("bare", "Bare", "no probes", schema))
     return root
+
+
+class FlatLinear(nn.Module):
+    """A stand-in encoder: flattened weights -> linear map to ``width`` dimensions."""
+
+    def __init__(self, spec: lstm.MemberSpec, input_kind: str, width: int = 4) -> None:
+        super().__init__()
+        self.names, self.input_kind = spec.parameter_names, input_kind
+        self.linear = nn.Linear(spec.num_parameters, width)
+
+    def forward(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.linear(torch.cat([params[name].flatten(1) for name in self.names], dim=1))
+
+
+@pytest.fixture(scope="session")
+def encoder_builder():
+    """An encoder builder with the registry's signature, building a FlatLinear for any name."""
+    return flat_linear_builder
+
+
+def flat_linear_builder(name: str, spec: lstm.MemberSpec, *, input_kind: str, **options: int) -> nn.Module:
+    """An encoder builder with the registry's signature that builds FlatLinear whatever the name."""
+    return FlatLinear(spec, input_kind, **options)

@@ -2,29 +2,11 @@ import json
 
 import pytest
 import torch
-from torch import nn
 
 from rnn_zoo.bench import bench_config, run_bench
 from rnn_zoo.errors import ZooError
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.synthetic import synthetic_schema, write_synthetic_zoo
-
-
-class FlatLinear(nn.Module):
-    """A stand-in encoder: flattened weights -> linear map to 4 dimensions."""
-
-    def __init__(self, spec, input_kind: str, width: int = 4) -> None:
-        super().__init__()
-        self.names, self.input_kind = spec.parameter_names, input_kind
-        self.linear = nn.Linear(spec.num_parameters, width)
-
-    def forward(self, params):
-        return self.linear(torch.cat([params[name].flatten(1) for name in self.names], dim=1))
-
-
-def build_test_encoder(name, spec, *, input_kind, **options):
-    return FlatLinear(spec, input_kind, **options)
-
 
 ENCODERS = ["flat", "probing"]
 
@@ -42,7 +24,7 @@ def make_config(**overrides):
 
 
 @pytest.fixture(scope="module")
-def bench_out(token_zoo, tmp_path_factory):
+def bench_out(token_zoo, tmp_path_factory, encoder_builder):
     out = tmp_path_factory.mktemp("bench")
     events = []
     results = run_bench(
@@ -50,7 +32,7 @@ def bench_out(token_zoo, tmp_path_factory):
         ENCODERS,
         make_config(),
         out,
-        encoder_builder=build_test_encoder,
+        encoder_builder=encoder_builder,
         encoder_options={"probing": {"width": 3}},
         accept=accept_with_eos,
         event=lambda kind, info: events.append((kind, dict(info))),
@@ -100,34 +82,32 @@ def test_checkpoints_and_options_reach_the_encoders(bench_out):
     assert steps == [1, 2, 3, 4] * 4
 
 
-def test_seeds_repeat_exactly(token_zoo):
+def test_seeds_repeat_exactly(token_zoo, encoder_builder):
     config = make_config(properties=["performance"])
     config = type(config)(**{**config.__dict__, "seeds": 1, "supervised": False})
     first, second = (
-        run_bench(token_zoo, ["flat"], config, encoder_builder=build_test_encoder) for _ in range(2)
+        run_bench(token_zoo, ["flat"], config, encoder_builder=encoder_builder) for _ in range(2)
     )
     for runs in (first["runs"], second["runs"]):
         del runs["flat"]["0"]["emulation"]["seconds"], runs["flat"]["0"]["emulation"]["steps_per_second"]
     assert first["runs"] == second["runs"]
 
 
-def test_a_property_the_zoo_lacks_is_refused(token_zoo):
+def test_a_property_the_zoo_lacks_is_refused(token_zoo, encoder_builder):
     with pytest.raises(ZooError, match="no property 'rotation'"):
-        run_bench(
-            token_zoo, ["flat"], make_config(properties=["rotation"]), encoder_builder=build_test_encoder
-        )
+        run_bench(token_zoo, ["flat"], make_config(properties=["rotation"]), encoder_builder=encoder_builder)
 
 
-def test_a_zoo_without_probes_is_refused(probeless_zoo):
+def test_a_zoo_without_probes_is_refused(probeless_zoo, encoder_builder):
     with pytest.raises(ZooError, match="no probe data"):
-        run_bench(probeless_zoo, ["flat"], make_config(), encoder_builder=build_test_encoder)
+        run_bench(probeless_zoo, ["flat"], make_config(), encoder_builder=encoder_builder)
 
 
-def test_a_zoo_missing_a_split_is_refused(tmp_path):
+def test_a_zoo_missing_a_split_is_refused(tmp_path, encoder_builder):
     schema = synthetic_schema(MemberSpec(6, 4, 1, 6), probes=2, length=4)
     zoo = write_synthetic_zoo(tmp_path, {"train": 2, "validation": 1}, schema=schema)
     with pytest.raises(ZooError, match="too few members for the benchmark: no ood split"):
-        run_bench(zoo, ["flat"], make_config(), encoder_builder=build_test_encoder)
+        run_bench(zoo, ["flat"], make_config(), encoder_builder=encoder_builder)
 
 
 def test_clones_are_scored_against_their_members(bench_out):
