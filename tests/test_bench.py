@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import pytest
@@ -40,7 +41,7 @@ def bench_out(token_zoo, tmp_path_factory, encoder_builder):
     return out, results, events
 
 
-def test_results_hold_every_encoder_property_split_and_seed(bench_out):
+def test_results_hold_every_encoder_property_split_and_seed(bench_out, token_zoo):
     out, returned, _ = bench_out
     results = json.loads((out / "results.json").read_text())
     assert results["properties"] == ["task", "performance", "training-step"]
@@ -55,11 +56,11 @@ def test_results_hold_every_encoder_property_split_and_seed(bench_out):
             for mode in ("pre-trained", "supervised"):
                 for split in ("validation", "ood"):
                     assert results["summary"][encoder]["downstream"][prop][mode][split]
+    index = (token_zoo.root / "weights" / "index.json").read_bytes()
     assert (
-        results["zoo"]["fingerprint"] == returned["zoo"]["fingerprint"]
-        and len(results["zoo"]["fingerprint"]) == 64
+        results["zoo"]["fingerprint"] == hashlib.sha256(index).hexdigest() == returned["zoo"]["fingerprint"]
     )
-    assert results["versions"]["torch"] == torch.__version__.split("+")[0] or results["versions"]["torch"]
+    assert results["versions"]["torch"].startswith(torch.__version__.split("+")[0])
 
 
 def test_report_has_the_paper_numbers_beside_ours(bench_out):
