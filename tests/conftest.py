@@ -15,6 +15,10 @@ from rnn_zoo.store import ShardId, ZooInfo, write_shard
 from rnn_zoo.synthetic import synthetic_rows, synthetic_schema, write_synthetic_zoo
 from rnn_zoo.zoo import Zoo, finalize_zoo
 
+# The tests' tensors are tiny: a second intra-op thread only adds synchronisation, which on a
+# busy 2-core machine costs up to a second per LSTM call. One thread keeps the suite fast.
+torch.set_num_threads(1)
+
 TINY_SPEC = lstm.MemberSpec(6, 8, 2, 6)
 TINY_RUNS = {"train": 12, "validation": 4, "ood": 6}
 TINY_STEPS = (0, 100, 200)
