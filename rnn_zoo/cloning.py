@@ -8,6 +8,7 @@ stored sequences, and its last-step prediction is compared with the member's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -123,5 +124,10 @@ def clone_record(
         "metric": "fraction of generated sequences accepted",
         "original": original,
         "cloned": cloned.tolist(),
-        "pearson_r": pearson(original, cloned.tolist()),
+        "pearson_r": _finite(pearson(original, cloned.tolist())),
     }
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: an undefined correlation (a constant sample) is stored as null."""
+    return None if math.isnan(value) else value

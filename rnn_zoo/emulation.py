@@ -143,7 +143,8 @@ def validation_loss(
     encoder: nn.Module, emulator: Emulator, data: EmulationData, config: EmulationConfig
 ) -> float:
     """Mean loss over the first ``validation_members`` members and their first sequences."""
-    encoder.eval(), emulator.eval()
+    encoder.eval()
+    emulator.eval()
     device = data.probes.log_probs.device
     count = min(len(data), config.validation_members or len(data))
     sequences = torch.arange(min(config.validation_sequences, data.probes.log_probs.shape[1]), device=device)
@@ -152,7 +153,8 @@ def validation_loss(
         members = torch.arange(start, min(start + config.batch_members, count), device=device)
         chosen = sequences.expand(len(members), -1)
         total += emulation_loss(encoder, emulator, data, members, chosen, config.loss).item() * len(members)
-    encoder.train(), emulator.train()
+    encoder.train()
+    emulator.train()
     return total / count
 
 

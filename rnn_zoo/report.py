@@ -79,7 +79,7 @@ def summarize(runs: Mapping[str, Mapping[str, Any]], seed: int = 0) -> dict[str,
         }
         cloned = [record.get("cloned") or {} for record in records]
         for key in ("pearson_r", "agreement"):
-            values = [entry[key] for entry in cloned if key in entry and entry[key] == entry[key]]
+            values = [entry[key] for entry in cloned if entry.get(key) is not None]
             if values:
                 summary[encoder][f"cloned_{key}"] = bootstrap_ci(values, generator=generator).to_dict()
     return summary
