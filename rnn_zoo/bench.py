@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +110,9 @@ class BenchData:
     rows: Any
     properties: tuple[str, ...]
 
-    @property
+    @cached_property
     def all_params(self) -> dict[str, Tensor]:
-        """Parameters of every member, train then validation then OOD rows (the rows' order)."""
+        """Parameters of every member, train then validation then OOD rows (the rows' order); built once."""
         names = self.splits["train"].params
         return {name: torch.cat([self.splits[split].params[name] for split in SPLITS]) for name in names}
 
@@ -169,31 +170,45 @@ def run_seed(
         encoder_config={"name": name, "seed": seed},
         callback=on_step,
     )
-    seconds = time.perf_counter() - started
-    params = data.all_params
-    embeddings = embed(result.encoder, params).cpu()
+    seconds = time.perf_counter() - started  # wall time, validation included
+    embeddings = embed(result.encoder, data.all_params).cpu()
     record = {
         "emulation": {
             "best_validation_loss": result.best_validation_loss,
             "best_step": result.best_step,
             "curve": result.curve,
             "seconds": seconds,
-            "steps_per_second": emulation.steps / seconds,
         },
-        "downstream": {},
+        "downstream": _downstream(name, seed, data, config, embeddings, make_encoder, event),
     }
     if config.clone_members:
         record["cloned"] = _clone(result.emulator, embeddings, data, config, accept, seed)
+    return record, embeddings, result
+
+
+def _downstream(
+    name: str,
+    seed: int,
+    data: BenchData,
+    config: BenchConfig,
+    embeddings: Tensor,
+    make_encoder: Callable[[], nn.Module],
+    event: Event | None,
+) -> dict[str, Any]:
+    """Scores per property: an MLP on the frozen embeddings and, if asked, the supervised baseline."""
+    params = data.all_params
+    scores: dict[str, Any] = {}
     for prop in data.properties:
         if event:
             event("downstream", {"encoder": name, "seed": seed, "property": prop})
-        scores = {"pre-trained": evaluate_property(embeddings, data.rows, prop, config.downstream, seed=seed)}
+        scores[prop] = {
+            "pre-trained": evaluate_property(embeddings, data.rows, prop, config.downstream, seed=seed)
+        }
         if config.supervised:
-            scores["supervised"] = evaluate_property(
+            scores[prop]["supervised"] = evaluate_property(
                 params, data.rows, prop, config.downstream, encoder_factory=make_encoder, seed=seed
             )
-        record["downstream"][prop] = scores
-    return record, embeddings, result
+    return scores
 
 
 def _clone(
