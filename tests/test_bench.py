@@ -120,3 +120,11 @@ def test_clones_are_scored_against_their_members(bench_out):
         assert "cloned_pearson_r" in results["summary"][encoder]
     assert "plots/cloned-performance.png" in results["plots"]
     assert "## Cloned performance" in (out / "report.md").read_text()
+
+
+def test_a_real_valued_zoo_gets_its_properties_and_clone_agreement(real_zoo, encoder_builder, tmp_path):
+    results = run_bench(real_zoo, ["flat"], make_config(), tmp_path, encoder_builder=encoder_builder)
+    assert results["properties"] == ["rotation", "training-step"]
+    assert results["zoo"]["family"] == "mnist"
+    assert 0 <= results["runs"]["flat"]["0"]["cloned"]["agreement"] <= 1
+    assert "| 0.024 |" in (tmp_path / "report.md").read_text()  # the paper's MNIST number for flat
