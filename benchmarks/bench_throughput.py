@@ -6,7 +6,7 @@ plus a baseline encoder that ignores the weights (a learned constant embedding),
 encoders' own cost shows. The last line printed is the ratio of the slowest encoder's step
 time to the baseline's, alone: `ratio 3.2`.
 
-    python benchmarks/bench_throughput.py [--device cuda] [--steps 30] [--encoders flat,dws]
+    python benchmarks/bench_throughput.py [--device cuda] [--steps 30] [--encoders flat,dws] [--threads 1]
 """
 
 from __future__ import annotations
@@ -67,7 +67,10 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--encoders", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     spec = MemberSpec(6, 32, 2, 6)
     with tempfile.TemporaryDirectory() as root:
         schema = synthetic_schema(spec, probes=100, length=42)
@@ -76,7 +79,9 @@ def main() -> None:
     factories = available_encoders()
     chosen = [name for name in args.encoders.split(",") if name] or list(factories)
     baseline = steps_per_second(ConstantEncoder().to(args.device), train, validation, args.steps)
-    print(f"device {args.device}, batch 64 x 1 sequence of 41 steps, emulator 2 x 256")
+    print(
+        f"device {args.device} ({torch.get_num_threads()} threads), batch 64 x 1 sequence of 41 steps, emulator 2 x 256"
+    )
     print(f"{'baseline (constant embedding)':32s} {baseline:8.1f} steps/s")
     slowest = baseline
     for name in chosen:
