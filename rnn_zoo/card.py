@@ -66,6 +66,7 @@ def render_card(manifest: Mapping[str, Any], template: str | None = None) -> str
         ),
         "columns_table": columns_table(schema),
         "repo_id": f"rnn-zoo/{manifest['name']}",
+        "rnn_zoo_version": manifest.get("versions", {}).get("rnn-zoo", "unknown"),
         "num_parameters": f"{spec.num_parameters:,}",
         **spec.to_dict(),
     }

@@ -29,6 +29,7 @@ def zoo_summary(zoo: str | Path) -> str:
     metrics = [c.name for c in schema.metadata if not c.shape and c.dtype.startswith("float")]
     tables = {}
     for split in opened.splits:
+        opened.fetch(shard["data_file"] for shard in opened.shards(split))  # a zoo on the Hub
         files = [opened.root / shard["data_file"] for shard in opened.shards(split)]
         table = pa.concat_tables([pq.read_table(path, columns=names) for path in files])
         tables[split] = table

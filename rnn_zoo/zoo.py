@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,12 @@ class Zoo:
 
     def num_rows(self, split: str) -> int:
         return int(self.index["splits"][split]["rows"]) if split in self.index["splits"] else 0
+
+    def fetch(self, files: Iterable[str]) -> None:
+        """Make these files (paths relative to ``root``) readable; a local zoo has them all already.
+
+        A zoo opened from the Hub (rnn_zoo.hub.HubZoo) downloads them into the cache.
+        """
 
 
 def open_zoo(root: str | Path) -> Zoo:

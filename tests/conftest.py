@@ -1,16 +1,32 @@
-"""Shared fixtures: small real zoos written through the library's own store."""
+"""Shared fixtures: small real zoos written through the library's own store (random
+members with their real outputs), random batched members, a symmetry-breaking edit, and a
+stand-in encoder for the emulation and benchmark machinery."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from torch import nn
 
-from rnn_zoo.synthetic import write_synthetic_zoo
+from rnn_zoo import load_weights, lstm
+from rnn_zoo.load import ZooWeights
+from rnn_zoo.lstm import MemberSpec
+from rnn_zoo.schema import Column, ZooSchema
+from rnn_zoo.store import ShardId, ZooInfo, write_shard
+from rnn_zoo.synthetic import synthetic_rows, synthetic_schema, write_synthetic_zoo
+from rnn_zoo.zoo import Zoo, finalize_zoo
+
+# The tests' tensors are tiny: a second intra-op thread only adds synchronisation, which on a
+# busy 2-core machine costs up to a second per LSTM call. One thread keeps the suite fast.
+torch.set_num_threads(1)
 
 SPLIT_RUNS = {"train": 5, "validation": 2, "ood": 2}
+Params = dict[str, torch.Tensor]
 
 
 @pytest.fixture(scope="session")
@@ -27,12 +43,150 @@ def zoo_copy(zoo_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(zoo_dir, tmp_path / "zoo"))
 
 
-@pytest.fixture(scope="session")
-def one_thread() -> Iterator[None]:
-    """Torch on one thread: tiny training tensors gain nothing from a second (busy) core."""
-    import torch
+def random_params(spec: MemberSpec, n: int, seed: int = 0) -> Params:
+    """n members of ``spec`` with normal weights of scale 0.5."""
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        name: 0.5 * torch.randn((n, *shape), generator=generator)
+        for name, shape in spec.parameter_shapes().items()
+    }
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
+def shuffle_input_gate_rows(params: Params, spec: MemberSpec) -> Params:
+    """Roll only the input-gate rows of layer 0's input weights: not a symmetry of the member."""
+    h = spec.hidden_size
+    weight = params["lstm.weight_ih_l0"].clone()
+    weight[:, :h] = weight[:, :h].roll(1, dims=1)
+    return {**params, "lstm.weight_ih_l0": weight}
+
+
+@pytest.fixture
+def make_params() -> Callable[..., Params]:
+    return random_params
+
+
+@pytest.fixture
+def break_symmetry() -> Callable[[Params, MemberSpec], Params]:
+    return shuffle_input_gate_rows
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo_weights(zoo_dir: Path) -> ZooWeights:
+    """The train split of the shared synthetic zoo of paper-sized members."""
+    return load_weights(zoo_dir, "train")
+
+
+TINY_SPEC = lstm.MemberSpec(6, 8, 2, 6)
+TINY_RUNS = {"train": 12, "validation": 4, "ood": 6}
+TINY_STEPS = (0, 100, 200)
+
+
+@pytest.fixture(scope="session")
+def token_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
+    """A token zoo of 2 x 8 members: 36 train, 12 validation, 18 OOD rows; 4 probes of 10 tokens."""
+    schema = synthetic_schema(TINY_SPEC, probes=4, length=10)
+    return write_synthetic_zoo(
+        tmp_path_factory.mktemp("token-zoo"), TINY_RUNS, steps=TINY_STEPS, schema=schema, seed=1
+    )
+
+
+@pytest.fixture(scope="session")
+def bias_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
+    """A token zoo whose members output softmax(head.bias) at every step (their LSTM weights are 0).
+
+    The biases share a common part, so the emulator alone lowers the loss with any encoder.
+
+    What a member does is then visible in a few of its weights, so an encoder can learn it
+    from a few dozen members: emulation on this zoo must generalise to validation members.
+    """
+    schema = synthetic_schema(TINY_SPEC, probes=4, length=10)
+    root = tmp_path_factory.mktemp("bias-zoo")
+    generator = torch.Generator().manual_seed(3)
+    first = 0
+    for split, runs in {"train": 30, "validation": 6, "ood": 6}.items():
+        rows = synthetic_rows(schema, range(first, first + runs), TINY_STEPS, generator)
+        first += runs
+        params = {name: torch.from_numpy(rows[name]) for name in TINY_SPEC.parameter_names}
+        params = {name: torch.zeros_like(t) if name.startswith("lstm.") else t for name, t in params.items()}
+        # A shared preference (learnable by the emulator alone) plus each member's own part
+        # (learnable only through the embedding).
+        shared = torch.linspace(-2.0, 2.0, TINY_SPEC.output_size)
+        params["head.bias"] = shared + 1.5 * torch.randn(params["head.bias"].shape, generator=generator)
+        inputs = torch.nn.functional.one_hot(torch.from_numpy(rows["sequences"]).long()[:, :, :-1], 6).float()
+        with torch.no_grad():
+            outputs, _ = lstm.forward(params, TINY_SPEC, inputs)
+        rows.update({name: tensor.numpy() for name, tensor in params.items()})
+        rows["log_probs"] = outputs.log_softmax(-1).half().numpy()
+        write_shard(root, schema, ShardId(split, 0, 1), rows)
+    return finalize_zoo(root, ZooInfo("bias", "Bias", "members that output softmax(head.bias)", schema))
+
+
+@pytest.fixture(scope="session")
+def real_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
+    """An MNIST-style zoo: real-valued inputs (3 probes x 5 steps x 4 inputs), 3 outputs per step."""
+    spec = lstm.MemberSpec(4, 8, 1, 3)
+    schema = ZooSchema(
+        spec,
+        metadata=(Column("task", "float32", (), "angle"),),
+        probes=(
+            Column("sequences", "float16", (3, 5, 4), "inputs"),
+            Column("log_probs", "float16", (3, 5, 3), "member log-probabilities"),
+        ),
+    )
+    root = tmp_path_factory.mktemp("real-zoo")
+    generator = torch.Generator().manual_seed(2)
+    for split, runs in (("train", 6), ("validation", 2), ("ood", 2)):
+        params = {
+            name: torch.randn((runs, *shape), generator=generator)
+            for name, shape in spec.parameter_shapes().items()
+        }
+        sequences = torch.randn(runs, 3, 5, 4, generator=generator).half()
+        with torch.no_grad():
+            outputs, _ = lstm.forward(params, spec, sequences.float())
+        rows = {
+            "model_id": np.array([f"{split}{run}" for run in range(runs)]),
+            "run_id": np.arange(runs),
+            "step": np.zeros(runs, dtype=np.int64),
+            "task": torch.rand(runs, generator=generator).numpy() * 360,
+            "sequences": sequences.numpy(),
+            "log_probs": outputs.log_softmax(-1).half().numpy(),
+            **{name: tensor.numpy() for name, tensor in params.items()},
+        }
+        write_shard(root, schema, ShardId(split, 0, 1), rows)
+    return finalize_zoo(root, ZooInfo("real", "Real", "real-valued inputs", schema))
+
+
+@pytest.fixture(scope="session")
+def probeless_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A zoo with weights and metadata but no sequences/log_probs columns."""
+    full = synthetic_schema(TINY_SPEC, probes=2, length=4)
+    schema = ZooSchema(TINY_SPEC, metadata=full.metadata)
+    root = tmp_path_factory.mktemp("probeless-zoo")
+    rows = synthetic_rows(full, range(2), (0,), torch.Generator().manual_seed(0))
+    rows = {name: value for name, value in rows.items() if name not in ("sequences", "log_probs")}
+    write_shard(root, schema, ShardId("train", 0, 1), rows)
+    finalize_zoo(root, ZooInfo("bare", "Bare", "no probes", schema))
+    return root
+
+
+class FlatLinear(nn.Module):
+    """A stand-in encoder: flattened weights -> linear map to ``width`` dimensions."""
+
+    def __init__(self, spec: lstm.MemberSpec, input_kind: str, width: int = 4) -> None:
+        super().__init__()
+        self.names, self.input_kind = spec.parameter_names, input_kind
+        self.linear = nn.Linear(spec.num_parameters, width)
+
+    def forward(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.linear(torch.cat([params[name].flatten(1) for name in self.names], dim=1))
+
+
+@pytest.fixture(scope="session")
+def encoder_builder():
+    """An encoder builder with the registry's signature, building a FlatLinear for any name."""
+    return flat_linear_builder
+
+
+def flat_linear_builder(name: str, spec: lstm.MemberSpec, *, input_kind: str, **options: int) -> nn.Module:
+    """An encoder builder with the registry's signature that builds FlatLinear whatever the name."""
+    return FlatLinear(spec, input_kind, **options)

@@ -17,7 +17,6 @@ from rnn_zoo.store import sha256
 from rnn_zoo.tasks import task_family
 from rnn_zoo.verify import verify_zoo
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = load_recipe("formal-languages", "tiny")
 CPU = resolve_device("cpu")
 
@@ -28,7 +27,7 @@ def shard_hashes(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def tiny_zoo(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
+def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny") / "zoo"
     build_zoo(TINY, root, device=CPU)
     return root

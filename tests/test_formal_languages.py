@@ -12,9 +12,6 @@ from rnn_zoo import lstm
 from rnn_zoo.lstm import Member, MemberSpec
 from rnn_zoo.tasks import formal_languages as fl
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 SYMBOL_IDS = {"a": fl.A, "b": fl.B, "c": fl.C, "d": fl.D, "^": fl.BOS, "$": fl.EOS}
 
 

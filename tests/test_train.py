@@ -10,7 +10,6 @@ from rnn_zoo.lstm import Member, MemberSpec
 from rnn_zoo.tasks.formal_languages import FormalLanguageOptions, FormalLanguages, draw_tasks
 from rnn_zoo.train import Run, TrainConfig, init_members, train_population, unflatten
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 SPEC = MemberSpec(6, 32, 2, 6)
 FAMILY = FormalLanguages(SPEC, FormalLanguageOptions(performance_samples=4, probe_sequences=2))
 CONFIG = TrainConfig(

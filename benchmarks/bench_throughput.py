@@ -1,0 +1,95 @@
+"""Emulation training throughput: steps per second per encoder at batch 64 members x 1 sequence.
+
+Runs on a synthetic zoo of the paper's formal-language member size (2 x 32 LSTMs, 6 symbols,
+probe sequences of 42 tokens). Every encoder in the registry (rnn_zoo.encoders) is measured,
+plus a baseline encoder that ignores the weights (a learned constant embedding), so the
+encoders' own cost shows. The last line printed is the ratio of the slowest encoder's step
+time to the baseline's, alone: `ratio 3.2`.
+
+    python benchmarks/bench_throughput.py [--device cuda] [--steps 30] [--encoders flat,dws] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import torch
+from torch import nn
+
+from rnn_zoo.emulation import EmulationConfig, emulation_data, train_emulation
+from rnn_zoo.lstm import MemberSpec
+from rnn_zoo.synthetic import synthetic_schema, write_synthetic_zoo
+
+
+class ConstantEncoder(nn.Module):
+    """The baseline: the same learned embedding for every member (no cost from the weights)."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        self.embedding = nn.Parameter(torch.randn(width))
+
+    def forward(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        n = next(iter(params.values())).shape[0]
+        return self.embedding.expand(n, -1)
+
+
+def available_encoders() -> dict[str, object]:
+    """Encoder factories by name: the registry's when it is installed, else none."""
+    try:
+        import rnn_zoo.encoders  # noqa: F401
+        from rnn_zoo.bench import ENCODERS, build_encoder
+    except ImportError:
+        return {}
+    return {
+        name: (lambda spec, name=name: build_encoder(name, spec, input_kind="tokens")) for name in ENCODERS
+    }
+
+
+def steps_per_second(encoder: nn.Module, train, validation, steps: int) -> float:
+    """Emulation steps per second after two warm-up steps (validation excluded)."""
+    config = EmulationConfig(steps=2, validate_every=10**9)
+    train_emulation(encoder, train, validation, config)
+    config = EmulationConfig(steps=steps, validate_every=10**9, validation_members=1)
+    if train.probes.log_probs.is_cuda:
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    train_emulation(encoder, train, validation, config)
+    if train.probes.log_probs.is_cuda:
+        torch.cuda.synchronize()
+    return steps / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--encoders", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec = MemberSpec(6, 32, 2, 6)
+    with tempfile.TemporaryDirectory() as root:
+        schema = synthetic_schema(spec, probes=100, length=42)
+        zoo = write_synthetic_zoo(root, {"train": 128, "validation": 8, "ood": 8}, steps=(0,), schema=schema)
+        train, validation = (emulation_data(zoo, split).to(args.device) for split in ("train", "validation"))
+    factories = available_encoders()
+    chosen = [name for name in args.encoders.split(",") if name] or list(factories)
+    baseline = steps_per_second(ConstantEncoder().to(args.device), train, validation, args.steps)
+    print(
+        f"device {args.device} ({torch.get_num_threads()} threads), batch 64 x 1 sequence of 41 steps, emulator 2 x 256"
+    )
+    print(f"{'baseline (constant embedding)':32s} {baseline:8.1f} steps/s")
+    slowest = baseline
+    for name in chosen:
+        encoder = factories[name](spec).to(args.device)
+        rate = steps_per_second(encoder, train, validation, args.steps)
+        slowest = min(slowest, rate)
+        print(f"{name:32s} {rate:8.1f} steps/s")
+    print(f"ratio {baseline / slowest:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""DWS: layers equivariant to the member's hidden-unit permutations, invariant pooling, MLP.
+
+The weights are laid out as node, edge and global feature sets (:mod:`weight_space`, derived
+from the one symmetry declaration). Each layer updates every set from linear maps of sets and
+of their permutation-respecting reductions (means over unit axes, diagonals, transposes),
+broadcast back along unit axes; an edge set within one layer (hh weights) also sees its
+transpose and diagonal, because there the same permutation acts on rows and columns. The
+encoder is therefore invariant to exactly the symmetry of :mod:`rnn_zoo.symmetry` and nothing
+more: shuffling one gate block, or only the columns of an hh weight, changes the embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from rnn_zoo.encoders.encoder import Encoder, EncoderConfig, mlp
+from rnn_zoo.encoders.weight_space import (
+    GLOBAL,
+    Features,
+    WeightLayout,
+    edge_key,
+    node_key,
+    to_features,
+    weight_layout,
+)
+from rnn_zoo.lstm import MemberSpec, Params
+
+
+def pool(x: Tensor) -> Tensor:
+    """Mean over every unit axis: (n, [h, [h,]] c) -> (n, c), the same for any permutation."""
+    return x.flatten(1, -2).mean(dim=1) if x.dim() > 2 else x
+
+
+# Reductions of a set that a permutation moves along, and how a result spreads over a target.
+REDUCE: dict[str, Callable[[Tensor], Tensor]] = {
+    "same": lambda x: x,
+    "transpose": lambda edge: edge.transpose(1, 2),  # (n, h, h, c)
+    "row_means": lambda edge: edge.mean(dim=2),  # (n, h, c): one per row unit
+    "column_means": lambda edge: edge.mean(dim=1),  # (n, h, c): one per column unit
+    "diagonal": lambda edge: edge.diagonal(dim1=1, dim2=2).transpose(1, 2),  # (n, h, c)
+    "mean": pool,  # (n, c)
+}
+
+
+EXPAND: dict[str, Callable[[Tensor], Tensor]] = {
+    "as_is": lambda x: x,
+    "along_rows": lambda units: units.unsqueeze(2),  # (n, h, c) -> (n, h, 1, c), unit = row
+    "along_columns": lambda units: units.unsqueeze(1),  # (n, h, c) -> (n, 1, h, c), unit = column
+    "on_diagonal": lambda units: torch.diag_embed(units.transpose(1, 2)).permute(0, 2, 3, 1),
+    "to_units": lambda pooled: pooled.unsqueeze(1),  # (n, c) -> (n, 1, c)
+    "to_pairs": lambda pooled: pooled[:, None, None],  # (n, c) -> (n, 1, 1, c)
+}
+
+
+@dataclass(frozen=True)
+class Term:
+    """target += linear(REDUCE[reduce](source)), spread by EXPAND[expand]."""
+
+    target: str
+    source: str
+    reduce: str
+    expand: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.target}_from_{self.source}_{self.reduce}_{self.expand}"
+
+
+def equivariant_terms(layout: WeightLayout) -> list[Term]:
+    """Every term of one layer over ``layout``'s feature sets."""
+    terms = [Term(GLOBAL, GLOBAL, "same", "as_is")]
+    for layer in range(layout.layers):
+        node = node_key(layer)
+        terms += [Term(node, node, "same", "as_is"), Term(node, node, "mean", "to_units")]
+        terms += [Term(node, GLOBAL, "same", "to_units"), Term(GLOBAL, node, "mean", "as_is")]
+    for rows, cols in layout.edges:
+        terms += _edge_terms(edge_key(rows, cols), node_key(rows), node_key(cols), rows == cols)
+    return terms
+
+
+def _edge_terms(edge: str, row_node: str, column_node: str, square: bool) -> list[Term]:
+    terms = [
+        Term(edge, edge, "same", "as_is"),
+        Term(edge, edge, "row_means", "along_rows"),
+        Term(edge, edge, "column_means", "along_columns"),
+        Term(edge, edge, "mean", "to_pairs"),
+        Term(edge, row_node, "same", "along_rows"),
+        Term(edge, column_node, "same", "along_columns"),
+        Term(edge, GLOBAL, "same", "to_pairs"),
+        Term(row_node, edge, "row_means", "as_is"),
+        Term(column_node, edge, "column_means", "as_is"),
+        Term(GLOBAL, edge, "mean", "as_is"),
+    ]
+    if square:  # one permutation acts on both axes: the diagonal and the transpose are its own orbits
+        terms += [
+            Term(edge, edge, "transpose", "as_is"),
+            Term(edge, edge, "diagonal", "along_rows"),
+            Term(edge, edge, "diagonal", "along_columns"),
+            Term(edge, edge, "diagonal", "on_diagonal"),
+            Term(edge, row_node, "same", "on_diagonal"),
+            Term(row_node, edge, "diagonal", "as_is"),
+        ]
+    return terms
+
+
+class EquivariantLayer(nn.Module):
+    """Feature sets with ``in_channels`` -> the same sets with ``out_channels`` each."""
+
+    def __init__(self, layout: WeightLayout, in_channels: dict[str, int], out_channels: int) -> None:
+        super().__init__()
+        self.terms = equivariant_terms(layout)
+        self.maps = nn.ModuleDict(
+            {
+                term.key: nn.Linear(in_channels[term.source], out_channels, bias=term.source == term.target)
+                for term in self.terms
+            }
+        )
+
+    def forward(self, features: Features) -> Features:
+        # Sum terms that spread alike while they are still small, then spread each sum once.
+        reduced: dict[tuple[str, str], Tensor] = {}
+        sums: dict[tuple[str, str], Tensor] = {}
+        for term in self.terms:
+            update = self.maps[term.key](_reduce(features, term.source, term.reduce, reduced))
+            group = (term.target, term.expand)
+            sums[group] = update if group not in sums else sums[group] + update
+        out: Features = {}
+        for (target, expand), update in sums.items():
+            spread = EXPAND[expand](update)
+            out[target] = spread if target not in out else out[target] + spread
+        return out
+
+
+def _reduce(features: Features, source: str, reduce: str, cache: dict[tuple[str, str], Tensor]) -> Tensor:
+    """REDUCE[reduce](features[source]), computed once per layer; each full-size reduction
+    costs a full-size tensor in the backward pass, so an edge's mean comes from its row means."""
+    if (source, reduce) not in cache:
+        if reduce == "mean" and features[source].dim() == 4:
+            cache[source, reduce] = pool(_reduce(features, source, "row_means", cache))
+        else:
+            cache[source, reduce] = REDUCE[reduce](features[source])
+    return cache[source, reduce]
+
+
+@dataclass(frozen=True)
+class DwsConfig(EncoderConfig):
+    """Equivariant depth and channels, then MLP widths after invariant pooling."""
+
+    layers: int = 4
+    channels: int = 48
+    widths: tuple[int, ...] = (1024, 512)
+
+
+class DwsEncoder(Encoder):
+    """Equivariant layers over the LSTM weight space (gates as channels) -> mean pooling -> MLP."""
+
+    name = "dws"
+    config_class = DwsConfig
+    invariant = True
+    description = "permutation-equivariant layers over the LSTM weight space, pooled, MLP"
+
+    def __init__(self, spec: MemberSpec, config: DwsConfig) -> None:
+        super().__init__(spec, config)
+        self.layout = weight_layout(spec)
+        c = config.channels
+        widths = [self.layout.channels] + [dict.fromkeys(self.layout.channels, c)] * config.layers
+        self.layers = nn.ModuleList(EquivariantLayer(self.layout, fan_in, c) for fan_in in widths[:-1])
+        pooled = c * len(self.layout.channels)
+        self.to_embedding = mlp((pooled, *config.widths, config.embedding_size))
+
+    def encode(self, params: Params) -> Tensor:
+        features = to_features(params, self.spec, self.layout)
+        for index, layer in enumerate(self.layers):
+            features = layer(features)
+            if index < len(self.layers) - 1:
+                features = {key: nn.functional.gelu(x) for key, x in features.items()}
+        pooled = [pool(features[key]) for key in self.layout.channels]  # each (n, c)
+        return self.to_embedding(torch.cat(pooled, dim=-1))

@@ -1,0 +1,53 @@
+"""Layer-wise statistics: per parameter tensor its mean, variance and five quantiles, then an MLP.
+
+Invariant to hidden-unit permutations (a statistic of a set ignores its order), but blind to
+everything a permutation does not change, such as which gate row goes with which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from rnn_zoo.encoders.encoder import Encoder, EncoderConfig, mlp
+from rnn_zoo.lstm import MemberSpec, Params
+
+QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
+STATISTICS = 2 + len(QUANTILES)  # mean, variance, quantiles
+
+
+@dataclass(frozen=True)
+class LayerStatsConfig(EncoderConfig):
+    """MLP widths between the statistics and the embedding."""
+
+    widths: tuple[int, ...] = (768, 768, 768)
+
+
+class LayerStatsEncoder(Encoder):
+    """Mean, variance and quantiles (0, .25, .5, .75, 1) of every parameter tensor -> MLP."""
+
+    name = "layer-stats"
+    config_class = LayerStatsConfig
+    invariant = True
+    description = "per-tensor mean, variance and quantiles -> MLP"
+
+    def __init__(self, spec: MemberSpec, config: LayerStatsConfig) -> None:
+        super().__init__(spec, config)
+        features = STATISTICS * len(spec.parameter_names)
+        self.normalize = torch.nn.LayerNorm(features)
+        self.to_embedding = mlp((features, *config.widths, config.embedding_size))
+
+    def encode(self, params: Params) -> Tensor:
+        stats = [tensor_statistics(params[name]) for name in self.spec.parameter_names]
+        return self.to_embedding(self.normalize(torch.cat(stats, dim=-1)))
+
+
+def tensor_statistics(tensor: Tensor) -> Tensor:
+    """(n, ...) -> (n, 7): mean, variance and the quantiles of each member's tensor."""
+    flat = tensor.flatten(1)
+    levels = torch.tensor(QUANTILES, dtype=flat.dtype, device=flat.device)
+    quantiles = torch.quantile(flat, levels, dim=-1).T  # (n, 5)
+    variance = flat.var(dim=-1, correction=0)
+    return torch.cat([flat.mean(dim=-1, keepdim=True), variance.unsqueeze(-1), quantiles], dim=-1)

@@ -1,0 +1,24 @@
+import json
+
+from click.testing import CliRunner
+
+from rnn_zoo import cli
+
+
+def test_bench_writes_the_report_and_prints_the_tables(token_zoo, tmp_path, monkeypatch, encoder_builder):
+    monkeypatch.setattr(cli, "bench_encoder_builder", lambda: encoder_builder)
+    out = tmp_path / "bench"
+    arguments = ["bench", "--zoo", str(token_zoo.root), "--encoder", "flat", "--preset", "tiny"]
+    result = CliRunner().invoke(cli.main, [*arguments, "--seeds", "1", "--steps", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "| flat | " in result.output and "**performance** — r2" in result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["seeds"] == 1 and results["config"]["emulation"]["steps"] == 2
+    assert results["config"]["emulation"]["emulator_hidden"] == 64  # from the tiny preset
+
+
+def test_bench_on_a_zoo_without_probes_fails_in_one_line(probeless_zoo, tmp_path):
+    result = CliRunner().invoke(cli.main, ["bench", "--zoo", str(probeless_zoo), "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: zoo ") and "no probe data" in result.output
+    assert result.output.count("\n") == 1
