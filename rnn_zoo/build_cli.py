@@ -50,7 +50,7 @@ def parse_part(text: str | None) -> tuple[int, int] | None:
 
 def run_build(
     task: str,
-    preset: str,
+    preset: str | None,
     overrides: Mapping[str, Any],
     device: str,
     out: Path | None,
@@ -62,6 +62,9 @@ def run_build(
     import torch
 
     torch.set_num_threads(max(1, threads))
+    if preset is None:
+        preset = "paper" if resolve_device(device).type == "cuda" else "small"
+        click.echo(f"preset {preset} (choose with --preset tiny|small|paper)")
     recipe = load_recipe(task, preset, overrides)
     out = out or Path("rnn-zoo") / task
     started = time.perf_counter()

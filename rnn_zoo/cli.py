@@ -197,7 +197,11 @@ def bench(
 
 @main.command()
 @click.option("--task", required=True, help="Task family, e.g. formal-languages (a recipe in builders/).")
-@click.option("--preset", default="paper", show_default=True, help="Recipe preset: tiny, small or paper.")
+@click.option(
+    "--preset",
+    help="Recipe preset: tiny (seconds), small (minutes on a CPU) or paper (1,000 runs, for a GPU) "
+    "[default: paper with a CUDA device, else small].",
+)
 @click.option("--runs", type=int, help="Number of training runs (overrides the preset).")
 @click.option("--seed", type=int, help="Build seed (overrides the preset).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
@@ -216,7 +220,7 @@ def bench(
 )
 def build(
     task: str,
-    preset: str,
+    preset: str | None,
     runs: int | None,
     seed: int | None,
     device: str,
