@@ -62,10 +62,10 @@ def run_build(
     import torch
 
     torch.set_num_threads(max(1, threads))
+    chosen = preset or ("paper" if resolve_device(device).type == "cuda" else "small")
+    recipe = load_recipe(task, chosen, overrides)
     if preset is None:
-        preset = "paper" if resolve_device(device).type == "cuda" else "small"
-        click.echo(f"preset {preset} (choose with --preset tiny|small|paper)")
-    recipe = load_recipe(task, preset, overrides)
+        click.echo(f"preset {chosen} (choose with --preset tiny|small|paper)", err=True)
     out = out or Path("rnn-zoo") / task
     started = time.perf_counter()
     report = build_zoo(
