@@ -193,3 +193,46 @@ def bench(
     for prop in results["properties"]:
         click.echo("\n" + downstream_table(results, prop))
     click.echo(f"\nreport: {out / 'report.md'}")
+
+
+@main.command()
+@click.option("--task", required=True, help="Task family, e.g. formal-languages (a recipe in builders/).")
+@click.option("--preset", default="paper", show_default=True, help="Recipe preset: tiny, small or paper.")
+@click.option("--runs", type=int, help="Number of training runs (overrides the preset).")
+@click.option("--seed", type=int, help="Build seed (overrides the preset).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Zoo directory [default: ./rnn-zoo/<task>].")
+@click.option("--population", type=int, help="Members trained at once [default: as many as fit in memory].")
+@click.option(
+    "--shard", "part", help="Build only part i of n (0-based), e.g. 0/4; combine with `rnn-zoo merge`."
+)
+@click.option("--threads", type=int, help="CPU threads for torch [default: torch's choice].")
+def build(
+    task: str,
+    preset: str,
+    runs: int | None,
+    seed: int | None,
+    device: str,
+    out: Path | None,
+    population: int | None,
+    part: str | None,
+    threads: int | None,
+) -> None:
+    """Train a zoo from the recipe builders/TASK.toml and write it as a format-v1 zoo directory.
+
+    A stopped build resumes when the same command is run again.
+    """
+    from rnn_zoo.build_cli import run_build
+
+    overrides = {key: value for key, value in (("runs", runs), ("seed", seed)) if value is not None}
+    run_build(task, preset, overrides, device, out, population, part, threads)
+
+
+@main.command()
+@click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Zoo directory [default: ./rnn-zoo/<task>].")
+def merge(parts: tuple[Path, ...], out: Path | None) -> None:
+    """Combine the directories PARTS of `rnn-zoo build --shard i/n` runs into one zoo."""
+    from rnn_zoo.build_cli import run_merge
+
+    run_merge(list(parts), out)

@@ -149,20 +149,22 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     Layer by layer, as cuDNN does: the input projection of a layer is one batched matmul
     over all time steps, and only the recurrent part loops over time.
     """
-    n, b, t, _ = x.shape
+    n, b, _, _ = x.shape
     state = zero_state(spec, n, b, like=x) if state is None else state
     new_state = []
-    layer_input = x
+    # Time-major inside, so each step's gates are one contiguous (n, b, g) block, and
+    # unbind, not indexing: its backward is one stack instead of a full-size zeros per step.
+    layer_input = x.transpose(1, 2)  # (n, t, b, i)
     for layer, (h, c) in enumerate(state):
-        gates_x = _input_gates(params, layer, layer_input)  # (n, b, t, g)
+        gates_x = _input_gates(params, layer, layer_input)  # (n, t, b, g)
         w_hh_t = params[f"lstm.weight_hh_l{layer}"].transpose(1, 2)  # (n, h, g)
         hiddens = []
-        for time in range(t):
-            h, c = _cell(torch.baddbmm(gates_x[:, :, time], h, w_hh_t), c)
+        for gates_t in gates_x.unbind(dim=1):
+            h, c = _cell(torch.baddbmm(gates_t, h, w_hh_t), c)
             hiddens.append(h)
         new_state.append((h, c))
-        layer_input = torch.stack(hiddens, dim=2)  # (n, b, t, h)
-    return _head(params, layer_input), tuple(new_state)
+        layer_input = torch.stack(hiddens, dim=1)  # (n, t, b, h)
+    return _head(params, layer_input).transpose(1, 2).contiguous(), tuple(new_state)
 
 
 def _input_gates(params: Params, layer: int, x: Tensor) -> Tensor:

@@ -127,7 +127,20 @@ def write_shard(root: Path, schema: ZooSchema, shard: ShardId, rows: Mapping[str
         "rows": str(count),
     }
     with atomic_path(Path(root, shard.weights_file)) as temporary:
-        safetensors.numpy.save_file(tensors, str(temporary), metadata=metadata)
+        temporary.write_bytes(canonical_safetensors(safetensors.numpy.save(tensors, metadata=metadata)))
+
+
+def canonical_safetensors(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header in sorted key order.
+
+    safetensors writes the ``__metadata__`` map in hash order, which changes from process to
+    process; sorting makes equal shards equal byte for byte (offsets are relative to the
+    data section, so they stay valid).
+    """
+    size = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8 : 8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return len(header).to_bytes(8, "little") + header + data[8 + size :]
 
 
 def shard_done(root: Path, shard: ShardId) -> bool:

@@ -1,0 +1,112 @@
+"""Training throughput: the population trainer against the paper's one-at-a-time builder.
+
+The same members (seeds, tasks, batches, schedule) are trained for the same steps two ways:
+
+  (a) one at a time, as the paper's released builder does: a fresh nn.LSTM + nn.Linear per
+      run, batch 32, torch.optim.AdamW (cuDNN on a GPU);
+  (b) all at once with rnn_zoo's population trainer.
+
+Both times, the per-run ratio and the largest parameter difference between the two ways
+are printed; the last line is ``speedup X.Y`` (per run, (a) / (b)). Snapshot evaluation and
+writing are not timed: this measures training only. On CPU both ways run on the same number
+of torch threads (--threads, default 1, so the comparison is not skewed by a busy core).
+
+    python benchmarks/build_throughput.py --device cpu --quick
+    python benchmarks/build_throughput.py --device cuda --runs 1024 --baseline-runs 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from rnn_zoo.build import plan_runs, resolve_device
+from rnn_zoo.lstm import Member
+from rnn_zoo.recipe import load_recipe
+from rnn_zoo.tasks import task_family
+from rnn_zoo.train import Run, TaskFamily, TrainConfig, init_members, train_population, unflatten
+
+
+def one_at_a_time(
+    family: TaskFamily, runs: list[Run], config: TrainConfig, device: torch.device
+) -> list[dict]:
+    """Way (a): each run alone with nn.LSTM + nn.Linear and torch.optim.AdamW."""
+    finals = []
+    for run in runs:
+        member = Member(family.spec)
+        start = unflatten(init_members(family.spec, [run.seed]), family.spec)
+        member.load_state_dict({name: value[0] for name, value in start.items()})
+        member.to(device)
+        optimizer = torch.optim.AdamW(member.parameters(), lr=config.lr(0), weight_decay=run.weight_decay)
+        tasks = family.task_tensor([run], device)
+        seeds = torch.tensor([run.seed], device=device)
+        for step in range(config.steps):
+            inputs, targets = family.batch(tasks, seeds, step, config.batch_size)
+            outputs, _ = member(inputs[0])
+            loss = family.loss(outputs[None], targets)[0]
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr(step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        finals.append({name: value.detach() for name, value in member.state_dict().items()})
+    return finals
+
+
+def timed(function, device: torch.device):  # noqa: ANN001, ANN201 - a tiny local helper
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    started = time.perf_counter()
+    result = function()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return result, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="formal-languages")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    parser.add_argument("--quick", action="store_true", help="a short run (under a minute on CPU)")
+    parser.add_argument("--runs", type=int, help="members trained by the population trainer")
+    parser.add_argument("--baseline-runs", type=int, help="of those, how many the one-at-a-time way trains")
+    parser.add_argument("--steps", type=int, help="training steps per run")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for both ways")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    runs_count = args.runs or (24 if args.quick else 64)
+    steps = args.steps or (40 if args.quick else 200)
+    recipe = load_recipe(args.task, "paper", {"runs": runs_count})
+    family = task_family(recipe)
+    config = TrainConfig(recipe.batch_size, (steps - 1,), recipe.learning_rate)
+    runs = plan_runs(family, recipe)
+    baseline = runs[: args.baseline_runs or runs_count]
+
+    population, population_seconds = timed(
+        lambda: train_population(family, runs, config, device=device, on_snapshot=lambda *_: None), device
+    )
+    alone, alone_seconds = timed(lambda: one_at_a_time(family, baseline, config, device), device)
+    difference = max(
+        (population[name][index] - final[name]).abs().max().item()
+        for index, final in enumerate(alone)
+        for name in final
+    )
+    per_run_alone, per_run_population = alone_seconds / len(baseline), population_seconds / len(runs)
+    print(
+        f"device {device}, {torch.get_num_threads()} thread(s), {steps} steps per run, batch {recipe.batch_size}"
+    )
+    print(
+        f"(a) one at a time:  {len(baseline)} runs in {alone_seconds:.2f} s = {per_run_alone * 1e3:.1f} ms/run"
+    )
+    print(
+        f"(b) population:     {len(runs)} runs in {population_seconds:.2f} s = {per_run_population * 1e3:.1f} ms/run"
+    )
+    print(f"largest parameter difference between (a) and (b): {difference:.2e}")
+    print(f"speedup {per_run_alone / per_run_population:.1f}")
+
+
+if __name__ == "__main__":
+    main()

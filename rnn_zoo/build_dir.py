@@ -1,0 +1,105 @@
+"""A build's output directory: claiming it for one recipe, and merging ``--shard`` parts.
+
+While a build is unfinished, ``build.json`` in its directory records the resolved recipe and
+the part; a finished zoo records its recipe in zoo.json. A directory holding anything else,
+or a build of another recipe or part, is refused, so nothing already there is overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rnn_zoo.errors import ZooError
+from rnn_zoo.recipe import Recipe, load_recipe
+from rnn_zoo.store import atomic_path, shard_done, write_json
+from rnn_zoo.zoo import MANIFEST, Zoo, finalize_zoo
+
+MARKER = "build.json"
+
+
+def _claim(recipe: Recipe, part: tuple[int, int] | None) -> dict[str, Any]:
+    return {"recipe": recipe.to_dict(), "part": list(part) if part else None}
+
+
+def read_claim(out: Path) -> dict[str, Any] | None:
+    """What build a directory holds: the marker of an unfinished build, or a finished zoo's recipe."""
+    for name, read in (
+        (MARKER, lambda d: d),
+        (MANIFEST, lambda d: {"recipe": d.get("recipe"), "part": None}),
+    ):
+        path = out / name
+        if path.is_file():
+            try:
+                return read(json.loads(path.read_text(encoding="utf-8")))
+            except (json.JSONDecodeError, AttributeError):
+                raise ZooError(f"{path} is damaged; remove {out} or choose another --out") from None
+    return None
+
+
+def claim_output(out: Path, recipe: Recipe, part: tuple[int, int] | None) -> None:
+    """Make ``out`` the directory of this build, or refuse if it holds something else."""
+    wanted = json.loads(json.dumps(_claim(recipe, part)))
+    if out.exists() and not out.is_dir():
+        raise ZooError(f"--out {out} is a file; give a directory")
+    found = read_claim(out) if out.is_dir() else None
+    if found is None and out.is_dir() and any(out.iterdir()):
+        raise ZooError(f"{out} is not empty and holds no rnn-zoo build; choose another --out")
+    if found is not None and found != wanted:
+        what = "part" if found.get("recipe") == wanted["recipe"] else "recipe, preset or seed"
+        raise ZooError(f"{out} holds a build with another {what}; choose another --out or remove {out}")
+    if found is None or not (out / MANIFEST).is_file():
+        write_json(out / MARKER, wanted)
+
+
+def release_output(out: Path) -> None:
+    """Drop the unfinished-build marker once zoo.json records the build."""
+    (out / MARKER).unlink(missing_ok=True)
+
+
+def merge_parts(parts: Sequence[Path], out: Path) -> Zoo:
+    """Combine the directories of ``--shard i/n`` builds of one recipe into one finished zoo."""
+    from rnn_zoo.build import plan_runs, plan_shards, zoo_info
+    from rnn_zoo.tasks import task_family
+
+    claims = [_part_claim(path) for path in parts]
+    recipes = {json.dumps(claim["recipe"], sort_keys=True) for claim in claims}
+    if len(recipes) != 1:
+        raise ZooError("the parts were built from different recipes or seeds; merge parts of one build only")
+    recipe = _recipe_from(claims[0]["recipe"])
+    family = task_family(recipe)
+    plans = plan_shards(plan_runs(family, recipe), recipe.runs_per_shard)
+    claim_output(out, recipe, None)
+    for plan in plans:
+        if shard_done(out, plan.shard):
+            continue
+        source = next((path for path in parts if shard_done(path, plan.shard)), None)
+        if source is None:
+            raise ZooError(f"no part holds shard {plan.shard.stem}; build the missing part and merge again")
+        for name in (plan.shard.data_file, plan.shard.weights_file):
+            with atomic_path(out / name) as temporary:
+                shutil.copyfile(source / name, temporary)
+    zoo = finalize_zoo(out, zoo_info(family, recipe, {"merged_parts": len(parts)}))
+    release_output(out)
+    return zoo
+
+
+def _part_claim(path: Path) -> dict[str, Any]:
+    claim = read_claim(path) if path.is_dir() else None
+    if claim is None:
+        raise ZooError(
+            f"{path} is not the directory of an rnn-zoo build; give directories written by `rnn-zoo build --shard`"
+        )
+    return claim
+
+
+def _recipe_from(data: dict[str, Any]) -> Recipe:
+    """The recipe a build recorded, re-resolved from its recipe file (and checked to be the same)."""
+    fields = {key: value for key, value in data.items() if key not in ("task", "preset")}
+    recipe = load_recipe(data["task"], data["preset"], fields)
+    if json.loads(json.dumps(recipe.to_dict())) != data:
+        raise ZooError(f"the recorded recipe of task {data['task']!r} no longer resolves to itself")
+    return recipe

@@ -1,0 +1,202 @@
+"""The population trainer: n members trained at once, each exactly as if it were trained alone.
+
+Every member has its own initialisation seed, data stream, task, weight decay and AdamW
+state; they share only the learning-rate schedule and the tensor operations. Parameters are
+kept as one flat (n, p) tensor per population (p = parameters per member, in the canonical
+state-dict order), so the optimizer is a handful of whole-population ops per step, and the
+functional forward of :mod:`rnn_zoo.lstm` sees (n, ...) views of it.
+
+The trainer knows nothing about a particular task: a :class:`TaskFamily` supplies the
+batches, the loss and the snapshot evaluation, so sequential MNIST plugs in beside formal
+languages. It does no logging either; callers pass callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rnn_zoo import lstm
+from rnn_zoo.lstm import MemberSpec
+from rnn_zoo.schema import ZooSchema
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: its id, member seed, split, task and weight decay."""
+
+    run_id: int
+    seed: int
+    split: str
+    task: tuple[float, ...]
+    weight_decay: float
+
+
+class TaskFamily(Protocol):
+    """What a task family gives the trainer and the builder (see tasks/formal_languages.py)."""
+
+    name: str
+    pretty_name: str
+    description: str
+    spec: MemberSpec
+    summary_metric: str
+
+    def schema(self) -> ZooSchema:
+        """Every column of the family's zoo (metadata and probes; parameters come from spec)."""
+        ...
+
+    def draw_tasks(self, count: int, seed: int) -> list[tuple[tuple[float, ...], str]]:
+        """(task, split) for runs 0..count-1; every split gets a run when count >= 3."""
+        ...
+
+    def task_tensor(self, runs: Sequence[Run], device: torch.device) -> Tensor:
+        """The runs' tasks as one (n, ...) tensor for :meth:`batch`."""
+        ...
+
+    def batch(self, tasks: Tensor, seeds: Tensor, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
+        """Training inputs (n, b, t, i) and targets for every member at ``step``."""
+        ...
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        """(n,) mean loss of each member on its batch."""
+        ...
+
+    def member_bytes(self, batch_size: int) -> int:
+        """Working memory one member needs while training and being evaluated."""
+        ...
+
+    def snapshot_columns(
+        self, params: Mapping[str, Tensor], runs: Sequence[Run], step: int, train_loss: Tensor
+    ) -> dict[str, np.ndarray]:
+        """Metadata and probe columns (one row per member) for a snapshot after ``step``."""
+        ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Batch size, snapshot steps, the shared learning-rate schedule and AdamW's constants.
+
+    ``learning_rate`` is a piecewise-linear schedule given by (step, rate) points, constant
+    outside them. Training runs steps 0 .. max(snapshot_steps); a snapshot is taken after
+    the update of its step.
+    """
+
+    batch_size: int
+    snapshot_steps: tuple[int, ...]
+    learning_rate: tuple[tuple[int, float], ...]
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+    @property
+    def steps(self) -> int:
+        """Number of updates per run."""
+        return max(self.snapshot_steps) + 1
+
+    def lr(self, step: int) -> float:
+        """The learning rate of ``step``."""
+        points = self.learning_rate
+        if step <= points[0][0]:
+            return float(points[0][1])
+        for (start, low), (stop, high) in zip(points, points[1:], strict=False):
+            if step <= stop:
+                return float(low + (high - low) * (step - start) / (stop - start))
+        return float(points[-1][1])
+
+
+def unflatten(flat: Tensor, spec: MemberSpec) -> dict[str, Tensor]:
+    """(n, p) flat parameters -> canonical (n, *shape) views, without copying."""
+    params, offset = {}, 0
+    for name, shape in spec.parameter_shapes().items():
+        size = math.prod(shape)
+        params[name] = flat[:, offset : offset + size].view(flat.shape[0], *shape)
+        offset += size
+    return params
+
+
+def init_members(spec: MemberSpec, seeds: Sequence[int]) -> Tensor:
+    """(n, p) initial parameters: each member uniform in ±1/sqrt(hidden), from its own generator.
+
+    That is nn.LSTM's and nn.Linear's initialisation (both bounds are 1/sqrt(hidden) here),
+    drawn on the CPU so a seed gives the same member on every device.
+    """
+    bound = 1.0 / math.sqrt(spec.hidden_size)
+    members = []
+    for seed in seeds:
+        generator = torch.Generator().manual_seed(int(seed))
+        members.append((torch.rand(spec.num_parameters, generator=generator) * 2 - 1) * bound)
+    return torch.stack(members)
+
+
+@dataclass
+class Population:
+    """Flat parameters and AdamW moments of n members, plus each member's weight decay."""
+
+    params: Tensor  # (n, p)
+    exp_avg: Tensor  # (n, p)
+    exp_avg_sq: Tensor  # (n, p)
+    weight_decay: Tensor  # (n, 1) float64
+    updates: int = 0
+
+    @classmethod
+    def create(cls, spec: MemberSpec, runs: Sequence[Run], device: torch.device) -> Population:
+        params = init_members(spec, [run.seed for run in runs]).to(device)
+        decay = torch.tensor([[run.weight_decay] for run in runs], dtype=torch.float64, device=device)
+        return cls(params, torch.zeros_like(params), torch.zeros_like(params), decay)
+
+    def adamw_step(self, grad: Tensor, lr: float, betas: tuple[float, float], eps: float) -> None:
+        """One AdamW update of every member, the same math as torch.optim.AdamW."""
+        beta1, beta2 = betas
+        self.updates += 1
+        self.params.mul_((1.0 - lr * self.weight_decay).to(self.params.dtype))
+        self.exp_avg.lerp_(grad, 1.0 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
+        step_size = lr / (1.0 - beta1**self.updates)
+        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1.0 - beta2**self.updates)).add_(eps)
+        self.params.addcdiv_(self.exp_avg, denom, value=-step_size)
+
+
+SnapshotCallback = Callable[[int, dict[str, Tensor], Tensor], None]
+
+
+def train_population(
+    family: TaskFamily,
+    runs: Sequence[Run],
+    config: TrainConfig,
+    *,
+    device: torch.device,
+    on_snapshot: SnapshotCallback,
+    on_step: Callable[[int], None] | None = None,
+) -> dict[str, Tensor]:
+    """Train ``runs`` as one population; return the final parameters as (n, *shape) tensors.
+
+    ``on_snapshot(step, params, train_loss)`` is called after the update of each snapshot
+    step, with ``train_loss`` (n,) the members' mean loss since the previous snapshot.
+    """
+    spec = family.spec
+    population = Population.create(spec, runs, device)
+    seeds = torch.tensor([run.seed for run in runs], dtype=torch.int64, device=device)
+    tasks = family.task_tensor(runs, device)
+    snapshots = set(config.snapshot_steps)
+    loss_sum, loss_count = torch.zeros(len(runs), device=device), 0
+    for step in range(config.steps):
+        inputs, targets = family.batch(tasks, seeds, step, config.batch_size)
+        leaf = population.params.detach().requires_grad_()
+        outputs, _ = lstm.forward(unflatten(leaf, spec), spec, inputs)
+        losses = family.loss(outputs, targets)  # (n,)
+        (grad,) = torch.autograd.grad(losses.sum(), leaf)
+        population.adamw_step(grad, config.lr(step), config.betas, config.eps)
+        loss_sum += losses.detach()
+        loss_count += 1
+        if step in snapshots:
+            with torch.no_grad():
+                on_snapshot(step, unflatten(population.params, spec), loss_sum / loss_count)
+            loss_sum, loss_count = torch.zeros_like(loss_sum), 0
+        if on_step is not None:
+            on_step(step)
+    return unflatten(population.params, spec)

@@ -1,0 +1,118 @@
+"""The population trainer against plain torch: nn.LSTM + nn.Linear + torch.optim.AdamW."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnn_zoo import streams
+from rnn_zoo.lstm import Member, MemberSpec
+from rnn_zoo.tasks.formal_languages import FormalLanguageOptions, FormalLanguages, draw_tasks
+from rnn_zoo.train import Run, TrainConfig, init_members, train_population, unflatten
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+SPEC = MemberSpec(6, 32, 2, 6)
+FAMILY = FormalLanguages(SPEC, FormalLanguageOptions(performance_samples=4, probe_sequences=2))
+CONFIG = TrainConfig(
+    batch_size=8, snapshot_steps=(0, 5, 19), learning_rate=((0, 0.01), (10, 0.003), (19, 0.0003))
+)
+
+
+def make_runs(decays: list[float]) -> list[Run]:
+    tasks = draw_tasks(len(decays), seed=1)
+    return [
+        Run(k, 1000 + 17 * k, split, task, decay)
+        for k, ((task, split), decay) in enumerate(zip(tasks, decays, strict=True))
+    ]
+
+
+def train(runs: list[Run]) -> tuple[dict[str, torch.Tensor], list[tuple[int, torch.Tensor]]]:
+    snapshots = []
+    final = train_population(
+        FAMILY,
+        runs,
+        CONFIG,
+        device=torch.device("cpu"),
+        on_snapshot=lambda step, _, loss: snapshots.append((step, loss)),
+    )
+    return final, snapshots
+
+
+def test_learning_rate_schedule_is_piecewise_linear() -> None:
+    config = TrainConfig(32, (20000,), ((0, 0.01), (10000, 0.003), (20000, 0.0003)))
+    expected = {0: 0.01, 5000: 0.0065, 10000: 0.003, 15000: 0.00165, 20000: 0.0003, 30000: 0.0003}
+    for step, rate in expected.items():
+        assert config.lr(step) == pytest.approx(rate, rel=1e-12)
+
+
+def test_members_are_initialised_like_nn_lstm_from_their_own_seed() -> None:
+    params = init_members(SPEC, [3, 4, 3])
+    bound = 1 / 32**0.5
+    assert params.shape == (3, 13_766)
+    assert params.abs().max() <= bound and params.abs().max() > 0.99 * bound
+    assert torch.equal(params[0], params[2]) and not torch.equal(params[0], params[1])
+    assert torch.equal(init_members(SPEC, [4])[0], params[1])
+
+
+def test_streams_mix_is_splitmix64() -> None:
+    def reference(x: int) -> int:  # splitmix64's finaliser on Python integers
+        mask = 2**64 - 1
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+        return x ^ (x >> 31)
+
+    for value in (0, 1, 12345, 2**63 - 1, 2**64 - 5):
+        signed = value - 2**64 if value >= 2**63 else value
+        got = streams.mix(torch.tensor(signed, dtype=torch.int64)).item() % 2**64
+        assert got == reference(value)
+
+
+def test_streams_are_per_element_and_in_range() -> None:
+    seeds = torch.tensor([5, 9, 11])
+    together = streams.uniform(seeds[:, None], 1, 7, torch.arange(4))
+    alone = streams.uniform(9, 1, 7, torch.arange(4))
+    assert torch.equal(together[1], alone)
+    assert ((together >= 0) & (together < 1)).all()
+    drawn = streams.integers(torch.tensor(3), torch.tensor(9), 0, torch.arange(10_000))
+    assert set(drawn.tolist()) == set(range(3, 9))
+
+
+def test_population_members_match_the_same_members_trained_alone() -> None:
+    runs = make_runs([0.0, 1e-4, 0.1])
+    together, _ = train(runs)
+    for index, run in enumerate(runs):
+        alone, _ = train([run])
+        for name, value in alone.items():
+            torch.testing.assert_close(together[name][index], value[0], rtol=1e-5, atol=1e-6)
+
+
+def test_population_of_one_matches_nn_lstm_with_torch_adamw() -> None:
+    (run,) = make_runs([0.05])
+    trained, _ = train([run])
+    member = Member(SPEC)
+    member.load_state_dict(
+        {name: p[0] for name, p in unflatten(init_members(SPEC, [run.seed]), SPEC).items()}
+    )
+    optimizer = torch.optim.AdamW(member.parameters(), lr=CONFIG.lr(0), weight_decay=run.weight_decay)
+    tasks, seeds = FAMILY.task_tensor([run], torch.device("cpu")), torch.tensor([run.seed])
+    for step in range(CONFIG.steps):
+        inputs, strings = FAMILY.batch(tasks, seeds, step, CONFIG.batch_size)
+        outputs, _ = member(inputs[0])
+        loss = torch.nn.functional.cross_entropy(outputs.reshape(-1, 6), strings[0, :, 1:].reshape(-1))
+        for group in optimizer.param_groups:
+            group["lr"] = CONFIG.lr(step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    for name, value in member.state_dict().items():
+        torch.testing.assert_close(trained[name][0], value, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(
+        trained["head.weight"][0], init_members(SPEC, [run.seed])[0, -198:-6].view(6, 32)
+    )
+
+
+def test_snapshots_come_after_the_configured_steps_with_each_members_loss() -> None:
+    _, snapshots = train(make_runs([1e-4, 1e-4]))
+    assert [step for step, _ in snapshots] == [0, 5, 19]
+    first, last = snapshots[0][1], snapshots[-1][1]
+    assert first.shape == (2,) and (last < first).all()  # they learn
