@@ -11,6 +11,7 @@ draw their angle uniformly within the train, validation and ood regions respecti
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from rnn_zoo import streams
 
@@ -22,35 +23,24 @@ STREAM_ANGLE, STREAM_SPLIT = 21, 22
 FIRST_SPLITS = ("train", "validation", "ood")  # of runs 0, 1, 2
 
 
-def uniform(seed: int, *counters: int) -> float:
-    """One counter-based number in [0, 1)."""
-    return float(streams.uniform(seed, *counters))
-
-
-def is_validation(run_id: int) -> bool:
-    """Whether an in-distribution run is a validation run (a fixed hash of its id)."""
-    return uniform(SPLIT_KEY, STREAM_SPLIT, run_id) < VALIDATION_SHARE
-
-
-def split_of(angle: float, run_id: int) -> str:
-    """The split of a run with this angle: ood by angle, else validation or train by run id."""
-    if angle >= OOD_FROM:
-        return "ood"
-    return "validation" if is_validation(run_id) else "train"
-
-
 def to_angle(low: float, high: float, u: float) -> float:
     """low + u (high - low) as a float32 value, kept below ``high``."""
     angle = float(np.float32(low + u * (high - low)))
     return angle if angle < high else float(np.nextafter(np.float32(high), np.float32(0)))
 
 
-def draw_angle(seed: int, run_id: int) -> tuple[float, str]:
-    """Run ``run_id``'s angle in degrees and its split."""
-    u = uniform(seed, STREAM_ANGLE, run_id)
+def split_of(angle: float, share: float) -> str:
+    """The split of a run: ood by angle, else validation when its run-id hash ``share`` is small."""
+    if angle >= OOD_FROM:
+        return "ood"
+    return "validation" if share < VALIDATION_SHARE else "train"
+
+
+def draw_angle(run_id: int, u: float, share: float) -> tuple[float, str]:
+    """Run ``run_id``'s angle in degrees and split, from its uniform draw ``u`` and split hash."""
     if run_id >= len(FIRST_SPLITS):
         angle = to_angle(0.0, FULL_TURN, u)
-        return angle, split_of(angle, run_id)
+        return angle, split_of(angle, share)
     split = FIRST_SPLITS[run_id]
     angle = to_angle(OOD_FROM, FULL_TURN, u) if split == "ood" else to_angle(0.0, OOD_FROM, u)
     return angle, split
@@ -58,8 +48,11 @@ def draw_angle(seed: int, run_id: int) -> tuple[float, str]:
 
 def draw_tasks(count: int, seed: int) -> list[tuple[tuple[float, ...], str]]:
     """((angle,), split) for runs 0..count-1."""
+    run_ids = torch.arange(count)
+    draws = streams.uniform(seed, STREAM_ANGLE, run_ids).tolist()  # one per run, from (seed, run id)
+    shares = streams.uniform(SPLIT_KEY, STREAM_SPLIT, run_ids).tolist()  # from the run id alone
     tasks = []
-    for run_id in range(count):
-        angle, split = draw_angle(seed, run_id)
+    for run_id, (u, share) in enumerate(zip(draws, shares, strict=True)):
+        angle, split = draw_angle(run_id, u, share)
         tasks.append(((angle,), split))
     return tasks

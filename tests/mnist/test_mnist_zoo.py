@@ -117,6 +117,13 @@ def test_angles_are_uniform_and_do_not_depend_on_the_number_of_runs() -> None:
     assert 0.12 < np.mean(splits == "validation") < 0.18  # 15 % of all runs
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_three_runs_have_every_split_with_angles_that_fit_it(seed: int) -> None:
+    tasks = draw_tasks(3, seed)
+    assert [split for _, split in tasks] == ["train", "validation", "ood"]
+    assert tasks[0][0][0] < 306 and tasks[1][0][0] < 306 <= tasks[2][0][0] < 360
+
+
 def test_weight_decay_comes_from_the_recipe_list(mnist) -> None:
     recipe = load_recipe("mnist", "tiny", {"runs": 60})
     decays = [run.weight_decay for run in plan_runs(task_family(recipe, DataSources("npm")), recipe)]
