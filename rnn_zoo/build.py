@@ -24,7 +24,7 @@ from rnn_zoo.errors import ZooError
 from rnn_zoo.recipe import Recipe
 from rnn_zoo.schema import model_id
 from rnn_zoo.store import SPLITS, ShardId, ZooInfo, shard_done, write_shard
-from rnn_zoo.tasks import task_family
+from rnn_zoo.tasks import DataSources, task_family
 from rnn_zoo.train import Run, TaskFamily, train_population
 from rnn_zoo.zoo import finalize_zoo
 
@@ -135,7 +135,8 @@ def population_size(family: TaskFamily, recipe: Recipe, device: torch.device, re
 
 
 def zoo_info(family: TaskFamily, recipe: Recipe, build: dict) -> ZooInfo:
-    """The manifest fields of a zoo built from ``recipe``."""
+    """The manifest fields of a zoo built from ``recipe``; a family's ``build_record`` joins ``build``."""
+    build = {**build, **getattr(family, "build_record", {})}  # e.g. which MNIST the zoo was trained on
     return ZooInfo(
         family.name, family.pretty_name, family.description, family.schema(), recipe.to_dict(), build
     )
@@ -149,9 +150,14 @@ def build_zoo(
     population: int | None = None,
     part: tuple[int, int] | None = None,
     progress: Progress | None = None,
+    data: DataSources | None = None,
 ) -> BuildReport:
-    """Build (or resume) the zoo of ``recipe`` in ``out``; finalise it unless ``part`` is given."""
-    family = task_family(recipe)
+    """Build (or resume) the zoo of ``recipe`` in ``out``; finalise it unless ``part`` is given.
+
+    ``data`` says where the family finds external data (MNIST); it is loaded before anything
+    is written.
+    """
+    family = task_family(recipe, data)
     mine = part_of(plan_shards(plan_runs(family, recipe), recipe.runs_per_shard), part)
     size = population_size(family, recipe, device, population)
     claim_output(out, recipe, part)

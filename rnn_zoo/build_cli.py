@@ -13,6 +13,7 @@ import numpy as np
 from rnn_zoo.build import BuildReport, Progress, build_zoo, resolve_device
 from rnn_zoo.errors import ZooError
 from rnn_zoo.recipe import load_recipe
+from rnn_zoo.tasks import DataSources
 
 
 class BarProgress(Progress):
@@ -57,6 +58,7 @@ def run_build(
     population: int | None,
     part: str | None,
     threads: int,
+    data: DataSources | None = None,
 ) -> None:
     """Resolve the recipe, build, and print a summary."""
     import torch
@@ -75,6 +77,7 @@ def run_build(
         population=population,
         part=parse_part(part),
         progress=BarProgress(),
+        data=data,
     )
     click.echo(build_summary(report, time.perf_counter() - started))
 

