@@ -77,6 +77,20 @@ BENCH_PRESETS: dict[str, dict[str, int]] = {
 }
 
 
+# Encoder sizes per preset: tiny is a smoke test of the whole pipeline, so its encoders are
+# narrow; small and paper use each encoder's default (paper-sized, about 1.2M parameters).
+ENCODER_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "tiny": {
+        "layer-stats": {"widths": (64,)},
+        "flat": {"widths": (64,)},
+        "param-transformer": {"width": 32, "layers": 1},
+        "dws": {"layers": 2, "channels": 8},
+        "probing-noninteractive": {"reader_width": 32, "reader_layers": 1},
+        "probing": {"reader_width": 32, "reader_layers": 1},
+    },
+}
+
+
 def bench_config(
     preset: str | None = None,
     *,

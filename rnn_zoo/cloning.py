@@ -12,13 +12,15 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from rnn_zoo.emulator import Emulator
 from rnn_zoo.errors import ZooError
 
-# samples (n, k, l) token ids, BOS first, and the n members' tasks -> (n, k) accepted
+# samples (n, k, l) token ids, BOS first, and the n members' tasks (n, 1, ...), broadcast over
+# the k samples -> (n, k) accepted
 Accept = Callable[[Tensor, Any], Tensor]
 
 
@@ -64,7 +66,8 @@ def cloned_performance(
         drawn = sample_sequences(
             emulator, embeddings[chosen], bos=bos, length=length, samples=samples, generator=generator
         )
-        fractions.append(accept(drawn, tasks[chosen]).float().mean(1).cpu())
+        member_tasks = torch.tensor(np.array(tasks[chosen]), device=drawn.device).unsqueeze(1)
+        fractions.append(accept(drawn, member_tasks).float().mean(1).cpu())
     return torch.cat(fractions)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -187,9 +188,10 @@ def encoder_builder():
     return flat_linear_builder
 
 
-def flat_linear_builder(name: str, spec: lstm.MemberSpec, *, input_kind: str, **options: int) -> nn.Module:
-    """An encoder builder with the registry's signature that builds FlatLinear whatever the name."""
-    return FlatLinear(spec, input_kind, **options)
+def flat_linear_builder(name: str, spec: lstm.MemberSpec, *, input_kind: str, **options: Any) -> nn.Module:
+    """An encoder builder with the registry's signature that builds FlatLinear whatever the name;
+    of the options it takes ``width`` and ignores the real encoders' size options."""
+    return FlatLinear(spec, input_kind, width=options.get("width", 4))
 
 
 @pytest.fixture(scope="session")

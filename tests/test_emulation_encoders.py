@@ -2,18 +2,11 @@
 
 import pytest
 
-from rnn_zoo.bench import ENCODERS, build_encoder
+from rnn_zoo.bench import ENCODER_PRESETS, ENCODERS, build_encoder
 from rnn_zoo.emulation import EmulationConfig, emulation_data, train_emulation
 
-# Small widths: the point is that each encoder trains end to end, not its capacity.
-SMALL = {
-    "layer-stats": {"widths": (64,)},
-    "flat": {"widths": (64,)},
-    "param-transformer": {"width": 32, "layers": 1},
-    "dws": {"layers": 2, "channels": 8},
-    "probing-noninteractive": {"reader_width": 32, "reader_layers": 1},
-    "probing": {"reader_width": 32, "reader_layers": 1},
-}
+# Narrow encoders: the point is that each one trains end to end, not its capacity.
+SMALL = ENCODER_PRESETS["tiny"]
 SETTINGS = {"batch_members": 30, "batch_sequences": 4, "validation_sequences": 4, "lr": 3e-3, "clip": 1.0}
 
 
