@@ -45,11 +45,16 @@ class Property:
             )
 
 
-def regression_metrics(predicted: Tensor, target: Tensor) -> dict[str, float]:
-    """R^2 (1 - SSE / SST about the evaluated rows' mean) and mean absolute error."""
+def regression_metrics(predicted: Tensor, target: Tensor) -> dict[str, float | None]:
+    """R^2 (1 - SSE / SST about the evaluated rows' mean) and mean absolute error.
+
+    R^2 is None (undefined) when the evaluated targets are all equal, e.g. a split whose
+    members all have performance 0.
+    """
     sse = (predicted - target).pow(2).sum()
     sst = (target - target.mean(0)).pow(2).sum()
-    return {"r2": float(1 - sse / sst.clamp_min(1e-12)), "mae": float((predicted - target).abs().mean())}
+    r2 = float(1 - sse / sst) if float(sst) > 1e-12 else None
+    return {"r2": r2, "mae": float((predicted - target).abs().mean())}
 
 
 def accuracy_metrics(predicted: Tensor, target: Tensor) -> dict[str, float]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -69,20 +70,26 @@ def summarize(runs: Mapping[str, Mapping[str, Any]], seed: int = 0) -> dict[str,
                 for split, metrics in splits.items():
                     for metric in metrics:
                         values = [record["downstream"][prop][mode][split][metric] for record in records]
-                        interval = bootstrap_ci(values, generator=generator).to_dict()
+                        interval = _interval(values, generator)
                         downstream.setdefault(prop, {}).setdefault(mode, {}).setdefault(split, {})[metric] = (
                             interval
                         )
         summary[encoder] = {
-            "emulation_loss": bootstrap_ci(losses, generator=generator).to_dict(),
+            "emulation_loss": _interval(losses, generator),
             "downstream": downstream,
         }
         cloned = [record.get("cloned") or {} for record in records]
         for key in ("pearson_r", "agreement"):
-            values = [entry[key] for entry in cloned if entry.get(key) is not None]
-            if values:
-                summary[encoder][f"cloned_{key}"] = bootstrap_ci(values, generator=generator).to_dict()
+            interval = _interval([entry.get(key) for entry in cloned], generator)
+            if interval is not None:
+                summary[encoder][f"cloned_{key}"] = interval
     return summary
+
+
+def _interval(values: Sequence[float | None], generator: torch.Generator) -> dict[str, float] | None:
+    """Bootstrap CI over the seeds where the number is defined (finite); None where it never is."""
+    defined = [value for value in values if value is not None and math.isfinite(value)]
+    return bootstrap_ci(defined, generator=generator).to_dict() if defined else None
 
 
 def _cell(interval: Mapping[str, float] | None) -> str:

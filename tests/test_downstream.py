@@ -151,3 +151,17 @@ def test_exact_task_needs_all_three_differences():
     assert task_metrics(predicted, target) == pytest.approx(
         {"exact_match": 0.5, "difference_accuracy": 5 / 6}
     )
+
+
+def test_r2_is_undefined_when_every_target_is_equal() -> None:
+    import torch
+
+    from rnn_zoo.properties import regression_metrics
+
+    flat = regression_metrics(torch.tensor([0.1, 0.2, 0.3]), torch.zeros(3))
+    assert flat["r2"] is None and abs(flat["mae"] - 0.2) < 1e-6
+    # Hand-computed: targets 1, 2, 3 (SST 2), predictions 1, 2, 4 (SSE 1) -> R^2 = 0.5.
+    assert (
+        abs(regression_metrics(torch.tensor([1.0, 2.0, 4.0]), torch.tensor([1.0, 2.0, 3.0]))["r2"] - 0.5)
+        < 1e-6
+    )
