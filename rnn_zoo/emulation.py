@@ -58,7 +58,7 @@ class EmulationConfig:
 
 
 EMULATION_PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"steps": 200, "validate_every": 50, "validation_members": 256, "emulator_hidden": 64},
+    "tiny": {"steps": 100, "validate_every": 25, "validation_members": 256, "emulator_hidden": 64},
     "small": {"steps": 3_000, "validate_every": 500, "validation_members": 1_024, "emulator_hidden": 128},
     "paper": {},
 }
