@@ -103,9 +103,9 @@ def test_augmentation_sees_every_batch(splits):
 
 def test_presets_resolve_with_precedence():
     assert emulation_config().steps == 100_000
-    assert emulation_config("tiny").steps == 200
+    assert emulation_config("tiny").steps == 100
     assert emulation_config("tiny", steps=7).steps == 7
-    assert emulation_config("tiny", steps=None).steps == 200
+    assert emulation_config("tiny", steps=None).steps == 100
 
 
 @pytest.mark.parametrize(
