@@ -9,6 +9,7 @@ from rnn_zoo import streams
 from rnn_zoo.lstm import Member, MemberSpec
 from rnn_zoo.tasks.formal_languages import FormalLanguageOptions, FormalLanguages, draw_tasks
 from rnn_zoo.train import Run, TrainConfig, init_members, train_population, unflatten
+from tests.reference import train_alone_with_torch
 
 SPEC = MemberSpec(6, 32, 2, 6)
 FAMILY = FormalLanguages(SPEC, FormalLanguageOptions(performance_samples=4, probe_sequences=2))
@@ -92,17 +93,11 @@ def test_population_of_one_matches_nn_lstm_with_torch_adamw() -> None:
     member.load_state_dict(
         {name: p[0] for name, p in unflatten(init_members(SPEC, [run.seed]), SPEC).items()}
     )
-    optimizer = torch.optim.AdamW(member.parameters(), lr=CONFIG.lr(0), weight_decay=run.weight_decay)
-    tasks, seeds = FAMILY.task_tensor([run], torch.device("cpu")), torch.tensor([run.seed])
-    for step in range(CONFIG.steps):
-        inputs, strings = FAMILY.batch(tasks, seeds, step, CONFIG.batch_size)
-        outputs, _ = member(inputs[0])
-        loss = torch.nn.functional.cross_entropy(outputs.reshape(-1, 6), strings[0, :, 1:].reshape(-1))
-        for group in optimizer.param_groups:
-            group["lr"] = CONFIG.lr(step)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+
+    def loss(outputs: torch.Tensor, strings: torch.Tensor) -> torch.Tensor:  # (b, 41, 6), (b, 42)
+        return torch.nn.functional.cross_entropy(outputs.reshape(-1, 6), strings[:, 1:].reshape(-1))
+
+    train_alone_with_torch(member, FAMILY, run, CONFIG, loss)
     for name, value in member.state_dict().items():
         torch.testing.assert_close(trained[name][0], value, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(

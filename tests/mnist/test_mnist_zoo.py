@@ -27,6 +27,7 @@ from rnn_zoo.tasks.mnist import MnistOptions, SequentialMnist, training_indices
 from rnn_zoo.tasks.mnist_tasks import draw_tasks
 from rnn_zoo.train import Run, TrainConfig, init_members, train_population, unflatten
 from rnn_zoo.verify import verify_zoo
+from tests.reference import train_alone_with_torch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 CPU = resolve_device("cpu")
@@ -151,17 +152,11 @@ def test_population_of_one_matches_nn_lstm_with_torch_adamw(family) -> None:
     (run,) = make_runs(family, [0.1])
     trained = train(family, [run])
     member = make_member(unflatten(init_members(SPEC, [run.seed]), SPEC), 0)
-    optimizer = torch.optim.AdamW(member.parameters(), lr=CONFIG.lr(0), weight_decay=run.weight_decay)
-    tasks, seeds = family.task_tensor([run], CPU), torch.tensor([run.seed])
-    for step in range(CONFIG.steps):
-        inputs, labels = family.batch(tasks, seeds, step, CONFIG.batch_size)
-        outputs, _ = member(inputs[0])  # (b, 50, 10)
-        loss = torch.nn.functional.cross_entropy(outputs.reshape(-1, 10), labels[0].repeat_interleave(50))
-        for group in optimizer.param_groups:
-            group["lr"] = CONFIG.lr(step)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+
+    def loss(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:  # (b, 50, 10), (b,)
+        return torch.nn.functional.cross_entropy(outputs.reshape(-1, 10), labels.repeat_interleave(50))
+
+    train_alone_with_torch(member, family, run, CONFIG, loss)
     for name, value in member.state_dict().items():
         torch.testing.assert_close(trained[name][0], value, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(trained["head.bias"][0], init_members(SPEC, [run.seed])[0, -10:])

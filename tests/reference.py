@@ -1,0 +1,34 @@
+"""The independent reference for the population trainer: one plain nn module, torch.optim.AdamW."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from rnn_zoo.lstm import Member
+from rnn_zoo.train import Run, TaskFamily, TrainConfig
+
+
+def train_alone_with_torch(
+    member: Member,
+    family: TaskFamily,
+    run: Run,
+    config: TrainConfig,
+    loss: Callable[[Tensor, Tensor], Tensor],
+) -> None:
+    """Train ``member`` in place on ``run``'s batches with torch.optim.AdamW and the schedule.
+
+    ``loss(outputs (b, t, o), targets)`` is the plain-torch loss of one member's batch.
+    """
+    optimizer = torch.optim.AdamW(member.parameters(), lr=config.lr(0), weight_decay=run.weight_decay)
+    tasks, seeds = family.task_tensor([run], torch.device("cpu")), torch.tensor([run.seed])
+    for step in range(config.steps):
+        inputs, targets = family.batch(tasks, seeds, step, config.batch_size)
+        outputs, _ = member(inputs[0])
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr(step)
+        optimizer.zero_grad()
+        loss(outputs, targets[0]).backward()
+        optimizer.step()
