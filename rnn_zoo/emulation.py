@@ -58,7 +58,15 @@ class EmulationConfig:
 
 
 EMULATION_PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"steps": 100, "validate_every": 25, "validation_members": 256, "emulator_hidden": 64},
+    # tiny: a smoke test of the pipeline; a high rate so that 100 steps visibly learn.
+    "tiny": {
+        "steps": 100,
+        "validate_every": 25,
+        "validation_members": 256,
+        "emulator_hidden": 64,
+        "lr": 3e-3,
+        "clip": 1.0,
+    },
     "small": {"steps": 3_000, "validate_every": 500, "validation_members": 1_024, "emulator_hidden": 128},
     "paper": {},
 }
