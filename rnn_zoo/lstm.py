@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from rnn_zoo.recurrence import LSTMLayer
+
 Params = Mapping[str, Tensor]
 # One (h, c) pair per layer, each (n, b, h).
 State = tuple[tuple[Tensor, Tensor], ...]
@@ -147,24 +149,19 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     """A whole sequence for n members: x (n, b, t, i) -> outputs (n, b, t, o) and the final state.
 
     Layer by layer, as cuDNN does: the input projection of a layer is one batched matmul
-    over all time steps, and only the recurrent part loops over time.
+    over all time steps, and only the recurrent part loops over time. Each layer is one
+    :class:`~rnn_zoo.recurrence.LSTMLayer` with its own backprop through time.
     """
     n, b, _, _ = x.shape
     state = zero_state(spec, n, b, like=x) if state is None else state
     new_state = []
-    # Time-major inside, so each step's gates are one contiguous (n, b, g) block, and
-    # unbind, not indexing: its backward is one stack instead of a full-size zeros per step.
-    layer_input = x.transpose(1, 2)  # (n, t, b, i)
+    layer_input = x.permute(2, 0, 1, 3).contiguous()  # (t, n, b, i), see rnn_zoo.recurrence
     for layer, (h, c) in enumerate(state):
-        gates_x = _input_gates(params, layer, layer_input)  # (n, t, b, g)
-        w_hh_t = params[f"lstm.weight_hh_l{layer}"].transpose(1, 2)  # (n, h, g)
-        hiddens = []
-        for gates_t in gates_x.unbind(dim=1):
-            h, c = _cell(torch.baddbmm(gates_t, h, w_hh_t), c)
-            hiddens.append(h)
-        new_state.append((h, c))
-        layer_input = torch.stack(hiddens, dim=1)  # (n, t, b, h)
-    return _head(params, layer_input).transpose(1, 2).contiguous(), tuple(new_state)
+        bias = params[f"lstm.bias_ih_l{layer}"] + params[f"lstm.bias_hh_l{layer}"]  # (n, g)
+        w_ih, w_hh = params[f"lstm.weight_ih_l{layer}"], params[f"lstm.weight_hh_l{layer}"]
+        layer_input, c = LSTMLayer.apply(layer_input, w_ih, w_hh, bias, h, c)  # (t, n, b, h)
+        new_state.append((layer_input[-1], c))
+    return _head(params, layer_input.permute(1, 2, 0, 3)), tuple(new_state)
 
 
 def _input_gates(params: Params, layer: int, x: Tensor) -> Tensor:

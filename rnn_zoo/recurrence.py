@@ -1,0 +1,185 @@
+"""One LSTM layer over a whole sequence for n members, with hand-written backprop through time.
+
+Autograd through a step-by-step loop records every small op of every step, and its
+backward splits, concatenates and copies gate blocks per step. This layer instead
+
+* does one matmul per step, of ``[h_{s-1}, x_s, 1]`` with ``[w_hh, w_ih, bias]``, writing
+  the gates into one preallocated buffer;
+* keeps, while a step's values are still in cache, exactly what backprop multiplies the
+  incoming gradients by (the gates' local derivatives), so that the backward loop is a few
+  multiplies per step and two matmuls: one for the gradients of all three weights, one
+  for those of the step's inputs.
+
+Everything is time-major, (t, n, b, .): a step's slice is one contiguous (n, b, .) block,
+and no full-size buffer is ever transposed. Full-size buffers are reused between calls.
+Gate order is torch's: input, forget, cell candidate, output.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+_ALIGN = 16
+
+
+class LSTMLayer(torch.autograd.Function):
+    """(x, w_ih, w_hh, bias, h0, c0) -> (hiddens (t, n, b, h), final cell (n, b, h)).
+
+    x (t, n, b, i), w_ih (n, g, i), w_hh (n, g, h), bias (n, g) (torch's two biases summed),
+    h0 and c0 (n, b, h). The final hidden state is ``hiddens[-1]``.
+
+    Each step is one matmul of ``inputs[s] = [h_{s-1}, x_s, 1, 0...]`` (n, b, k) with the
+    weights ``[w_hh, w_ih, bias, 0...]`` (n, g, k): recurrent, input and bias terms at once,
+    and in backward the gradients of all three weights from one matmul too. k = h + i + 1
+    rounded up to a multiple of 16: matmuls with odd row lengths ran at half speed.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, h0: Tensor, c0: Tensor) -> Any:
+        t, n, b, i = x.shape
+        h = w_hh.shape[2]
+        k = -(-(h + i + 1) // _ALIGN) * _ALIGN
+        gates, to_cell, forget, inputs = _take(x, (t, n, b, 4 * h), (t, n, b, h), (t, n, b, h), (t, n, b, k))
+        inputs[0, ..., :h].copy_(h0)
+        inputs[..., h : h + i].copy_(x)
+        inputs[..., h + i].fill_(1.0)
+        inputs[..., h + i + 1 :].zero_()
+        padding = w_hh.new_zeros(n, 4 * h, k - h - i - 1)
+        weights = torch.cat([w_hh, w_ih, bias.unsqueeze(2), padding], dim=2)  # (n, g, k)
+        hiddens = x.new_empty(t, n, b, h)
+        local = (to_cell, forget) if any(ctx.needs_input_grad) else None
+        # Contiguous (n, k, g): a transposed view made every step's matmul a third slower.
+        cell = _run(inputs, weights.transpose(1, 2).contiguous(), c0, gates, hiddens, local)
+        ctx.input_size = i
+        ctx.buffers = (gates, to_cell, forget, inputs, weights)
+        # Back to the pool once nothing can run this backward any more (retain_graph included).
+        weakref.finalize(ctx, _give_back, gates, to_cell, forget, inputs)
+        return hiddens, cell
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, d_hiddens: Tensor, d_cell: Tensor) -> tuple[Tensor | None, ...]:
+        local, to_cell, forget, inputs, weights = ctx.buffers
+        t, n, b, g = local.shape
+        h, i = g // 4, ctx.input_size
+        # d [h_{s-1}, x_s] = d gates_s @ [w_hh, w_ih], or only the h part when x needs none.
+        d_x = inputs.new_empty(t, n, b, i) if ctx.needs_input_grad[0] else None
+        back = weights[..., : h + i if d_x is not None else h].contiguous()
+        d_weights = torch.zeros_like(weights)  # (n, g, k)
+        d_h0, d_c0 = _run_back(local, to_cell, forget, inputs, back, d_hiddens, d_cell, d_weights, d_x)
+        d_w_hh, d_w_ih, d_bias = d_weights[..., :h], d_weights[..., h : h + i], d_weights[..., h + i]
+        return d_x, d_w_ih, d_w_hh, d_bias, d_h0, d_c0
+
+
+def _run(
+    inputs: Tensor,
+    weights_t: Tensor,
+    c0: Tensor,
+    gates: Tensor,
+    hiddens: Tensor,
+    local: tuple[Tensor, Tensor] | None,
+) -> Tensor:
+    """The forward loop: fills gates and hiddens (t, n, b, .) and returns the last cell (n, b, h).
+
+    ``inputs`` (t, n, b, k) must hold x and the constant 1 already, and h0 at step 0; the
+    loop writes each new hidden state into the next step's inputs. weights_t (n, k, g).
+
+    With ``local = (to_cell, forget)`` (each (t, n, b, h)), it also keeps what backprop
+    multiplies the incoming gradients by, while a step's values are still in cache: gates
+    becomes (g i', c_prev f', i g', tanh(c) o'), the first three to be multiplied by d cell
+    and the last by d hidden; to_cell is o tanh'(c) (d hidden -> d cell); forget is f.
+    """
+    t, h = inputs.shape[0], hiddens.shape[-1]
+    cell = c0
+    for s in range(t):
+        gate = torch.bmm(inputs[s], weights_t, out=gates[s])  # (n, b, g)
+        gate[..., : 2 * h].sigmoid_()
+        gate[..., 2 * h : 3 * h].tanh_()
+        gate[..., 3 * h :].sigmoid_()
+        i, f, g, o = gate.split(h, dim=-1)  # each (n, b, h)
+        i_g, f_c = torch.mul(i, g), torch.mul(f, cell)
+        cell = torch.add(f_c, i_g)
+        cell_tanh = torch.tanh(cell)
+        hidden = torch.mul(o, cell_tanh, out=hiddens[s])
+        if s + 1 < t:
+            inputs[s + 1, ..., :h].copy_(hidden)
+        if local is not None:
+            to_cell, forget = local
+            torch.addcmul(o, hidden, cell_tanh, value=-1.0, out=to_cell[s])  # o - o tanh(c)^2
+            torch.addcmul(hidden, hidden, o, value=-1.0, out=o)  # tanh(c) o (1 - o)
+            forget[s].copy_(f)
+            torch.addcmul(f_c, f_c, f, value=-1.0, out=f)  # c_prev f (1 - f)
+            torch.addcmul(i, i_g, g, value=-1.0, out=g)  # i (1 - g^2)
+            torch.addcmul(i_g, i_g, i, value=-1.0, out=i)  # g i (1 - i)
+    return cell
+
+
+def _run_back(
+    local: Tensor,
+    to_cell: Tensor,
+    forget: Tensor,
+    inputs: Tensor,
+    back: Tensor,
+    d_hiddens: Tensor,
+    d_cell: Tensor,
+    d_weights: Tensor,
+    d_x: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    """The backward loop, from the last step to the first; returns the gradients of h0 and c0.
+
+    ``local`` (t, n, b, g), ``to_cell`` and ``forget`` (t, n, b, h) are what the forward
+    kept (see :func:`_run`). Accumulates the weight gradients into d_weights (n, g, k) and
+    writes d_x (t, n, b, i) if given. ``back`` (n, g, h [+ i]) maps a step's gate gradients
+    to those of its inputs (n, b, h [+ i]).
+    """
+    t, n, b, g = local.shape
+    h = g // 4
+    d_gate = local.new_empty(n, b, g)  # one step's gate gradients; the matmuls consume them at once
+    blocks, factors = d_gate.view(n, b, 4, h), local.view(t, n, b, 4, h)
+    d_hidden, d_c = d_hiddens[-1], d_cell.clone()
+    for s in range(t - 1, -1, -1):
+        d_c.addcmul_(d_hidden, to_cell[s])
+        for gate in range(3):  # one by one: a broadcast multiply was slower
+            torch.mul(factors[s, :, :, gate], d_c, out=blocks[:, :, gate])
+        torch.mul(factors[s, :, :, 3], d_hidden, out=blocks[:, :, 3])
+        d_weights.baddbmm_(d_gate.transpose(1, 2), inputs[s])
+        d_in = torch.bmm(d_gate, back)  # (n, b, h [+ i])
+        if d_x is not None:
+            d_x[s].copy_(d_in[..., h:])
+        d_hidden = d_in[..., :h]
+        if s > 0:
+            d_hidden = d_hidden + d_hiddens[s - 1]
+        d_c.mul_(forget[s])
+    return d_hidden, d_c
+
+
+# Full-size buffers that a finished backward handed back, by (shape, dtype, device). A fresh
+# buffer of several MiB costs a page fault per 4 KiB on its first write, which on a CPU was
+# as slow as the arithmetic done in it; training asks for the same shapes every step.
+_POOL: dict[tuple, list[Tensor]] = {}
+_POOL_KEYS = 8
+
+
+def _take(like: Tensor, *shapes: tuple[int, ...]) -> list[Tensor]:
+    """Uninitialised buffers of the given shapes, on the device and dtype of ``like``."""
+    taken = []
+    for shape in shapes:
+        free = _POOL.get((tuple(shape), like.dtype, like.device))
+        taken.append(free.pop() if free else like.new_empty(shape))
+    return taken
+
+
+def _give_back(*buffers: Tensor) -> None:
+    """Keep buffers nobody uses any more for the next :func:`_take` of their shape."""
+    for buffer in buffers:
+        key = (tuple(buffer.shape), buffer.dtype, buffer.device)
+        if key not in _POOL and len(_POOL) >= _POOL_KEYS:
+            _POOL.pop(next(iter(_POOL)))
+        free = _POOL.setdefault(key, [])
+        if len(free) < 4:
+            free.append(buffer)
