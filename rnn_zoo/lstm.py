@@ -155,13 +155,13 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     n, b, _, _ = x.shape
     state = zero_state(spec, n, b, like=x) if state is None else state
     new_state = []
-    layer_input = x.permute(2, 0, 1, 3).contiguous()  # (t, n, b, i), see rnn_zoo.recurrence
+    layer_input = x.permute(2, 0, 3, 1).contiguous()  # (t, n, i, b), see rnn_zoo.recurrence
     for layer, (h, c) in enumerate(state):
         bias = params[f"lstm.bias_ih_l{layer}"] + params[f"lstm.bias_hh_l{layer}"]  # (n, g)
         w_ih, w_hh = params[f"lstm.weight_ih_l{layer}"], params[f"lstm.weight_hh_l{layer}"]
-        layer_input, c = LSTMLayer.apply(layer_input, w_ih, w_hh, bias, h, c)  # (t, n, b, h)
-        new_state.append((layer_input[-1], c))
-    return _head(params, layer_input.permute(1, 2, 0, 3)), tuple(new_state)
+        layer_input, c = LSTMLayer.apply(layer_input, w_ih, w_hh, bias, h, c)  # (t, n, h, b)
+        new_state.append((layer_input[-1].transpose(1, 2), c))
+    return _head(params, layer_input.permute(1, 3, 0, 2)), tuple(new_state)  # (n, b, t, o)
 
 
 def _input_gates(params: Params, layer: int, x: Tensor) -> Tensor:

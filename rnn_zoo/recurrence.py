@@ -10,9 +10,10 @@ backward splits, concatenates and copies gate blocks per step. This layer instea
   multiplies per step and two matmuls: one for the gradients of all three weights, one
   for those of the step's inputs.
 
-Everything is time-major, (t, n, b, .): a step's slice is one contiguous (n, b, .) block,
-and no full-size buffer is ever transposed. Full-size buffers are reused between calls.
-Gate order is torch's: input, forget, cell candidate, output.
+Everything is time-major and feature-major, (t, n, ., b): a step's slice is one
+contiguous block, and each gate of a member is one contiguous (h, b) block, so the
+elementwise work runs over long contiguous rows rather than rows of h. Full-size buffers
+are reused between calls.
 """
 
 from __future__ import annotations
@@ -28,86 +29,93 @@ _ALIGN = 16
 
 
 class LSTMLayer(torch.autograd.Function):
-    """(x, w_ih, w_hh, bias, h0, c0) -> (hiddens (t, n, b, h), final cell (n, b, h)).
+    """(x, w_ih, w_hh, bias, h0, c0) -> (hiddens (t, n, h, b), final cell (n, b, h)).
 
-    x (t, n, b, i), w_ih (n, g, i), w_hh (n, g, h), bias (n, g) (torch's two biases summed),
-    h0 and c0 (n, b, h). The final hidden state is ``hiddens[-1]``.
+    x (t, n, i, b), w_ih (n, g, i), w_hh (n, g, h), bias (n, g) (torch's two biases summed,
+    gates in torch's order i, f, g, o), h0 and c0 (n, b, h). The final hidden state is
+    ``hiddens[-1]`` transposed.
 
-    Each step is one matmul of ``inputs[s] = [h_{s-1}, x_s, 1, 0...]`` (n, b, k) with the
-    weights ``[w_hh, w_ih, bias, 0...]`` (n, g, k): recurrent, input and bias terms at once,
-    and in backward the gradients of all three weights from one matmul too. k = h + i + 1
-    rounded up to a multiple of 16: matmuls with odd row lengths ran at half speed.
+    Each step is one matmul of the weights ``[w_hh, w_ih, bias, 0...]`` (n, g, k) with
+    ``inputs[s] = [h_{s-1}; x_s; 1; 0...]`` (n, k, b): recurrent, input and bias terms at
+    once, and in backward the gradients of all three weights from one matmul too. k = h + i
+    + 1 rounded up to a multiple of 16: matmuls with odd row lengths ran at half speed.
     """
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, h0: Tensor, c0: Tensor) -> Any:
-        t, n, b, i = x.shape
+        t, n, i, b = x.shape
         h = w_hh.shape[2]
         k = -(-(h + i + 1) // _ALIGN) * _ALIGN
-        gates, to_cell, forget, inputs = _take(x, (t, n, b, 4 * h), (t, n, b, h), (t, n, b, h), (t, n, b, k))
-        inputs[0, ..., :h].copy_(h0)
-        inputs[..., h : h + i].copy_(x)
-        inputs[..., h + i].fill_(1.0)
-        inputs[..., h + i + 1 :].zero_()
+        gates, to_cell, forget, inputs = _take(x, (t, n, 4 * h, b), (t, n, h, b), (t, n, h, b), (t, n, k, b))
+        inputs[0, :, :h].copy_(h0.transpose(1, 2))
+        inputs[:, :, h : h + i].copy_(x)
+        inputs[:, :, h + i].fill_(1.0)
+        inputs[:, :, h + i + 1 :].zero_()
         padding = w_hh.new_zeros(n, 4 * h, k - h - i - 1)
         weights = torch.cat([w_hh, w_ih, bias.unsqueeze(2), padding], dim=2)  # (n, g, k)
-        hiddens = x.new_empty(t, n, b, h)
+        weights = weights[:, _sigmoids_first(h)]  # gates (i, f, o, g) inside, see _run
+        hiddens = x.new_empty(t, n, h, b)
         local = (to_cell, forget) if any(ctx.needs_input_grad) else None
-        # Contiguous (n, k, g): a transposed view made every step's matmul a third slower.
-        cell = _run(inputs, weights.transpose(1, 2).contiguous(), c0, gates, hiddens, local)
+        cell = _run(inputs, weights, c0.transpose(1, 2).contiguous(), gates, hiddens, local)
         ctx.input_size = i
         ctx.buffers = (gates, to_cell, forget, inputs, weights)
         # Back to the pool once nothing can run this backward any more (retain_graph included).
         weakref.finalize(ctx, _give_back, gates, to_cell, forget, inputs)
-        return hiddens, cell
+        return hiddens, cell.transpose(1, 2)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, d_hiddens: Tensor, d_cell: Tensor) -> tuple[Tensor | None, ...]:
         local, to_cell, forget, inputs, weights = ctx.buffers
-        t, n, b, g = local.shape
+        t, n, g, b = local.shape
         h, i = g // 4, ctx.input_size
-        # d [h_{s-1}, x_s] = d gates_s @ [w_hh, w_ih], or only the h part when x needs none.
-        d_x = inputs.new_empty(t, n, b, i) if ctx.needs_input_grad[0] else None
-        back = weights[..., : h + i if d_x is not None else h].contiguous()
+        # d [h_{s-1}; x_s] = [w_hh, w_ih]^T d gates_s, or only the h part when x needs none.
+        d_x = inputs.new_empty(t, n, i, b) if ctx.needs_input_grad[0] else None
+        back_t = (
+            weights[..., : h + i if d_x is not None else h].transpose(1, 2).contiguous()
+        )  # (n, h [+ i], g)
         d_weights = torch.zeros_like(weights)  # (n, g, k)
-        d_h0, d_c0 = _run_back(local, to_cell, forget, inputs, back, d_hiddens, d_cell, d_weights, d_x)
+        d_hiddens = d_hiddens.contiguous()  # the head's gradient comes in its own layout
+        d_h0, d_c0 = _run_back(
+            local, to_cell, forget, inputs, back_t, d_hiddens, d_cell.transpose(1, 2), d_weights, d_x
+        )
+        d_weights = d_weights[:, _sigmoids_first(h)]  # back to torch's order (i, f, g, o)
         d_w_hh, d_w_ih, d_bias = d_weights[..., :h], d_weights[..., h : h + i], d_weights[..., h + i]
-        return d_x, d_w_ih, d_w_hh, d_bias, d_h0, d_c0
+        return d_x, d_w_ih, d_w_hh, d_bias, d_h0.transpose(1, 2), d_c0.transpose(1, 2)
 
 
 def _run(
     inputs: Tensor,
-    weights_t: Tensor,
+    weights: Tensor,
     c0: Tensor,
     gates: Tensor,
     hiddens: Tensor,
     local: tuple[Tensor, Tensor] | None,
 ) -> Tensor:
-    """The forward loop: fills gates and hiddens (t, n, b, .) and returns the last cell (n, b, h).
+    """The forward loop: fills gates and hiddens (t, n, ., b) and returns the last cell (n, h, b).
 
-    ``inputs`` (t, n, b, k) must hold x and the constant 1 already, and h0 at step 0; the
-    loop writes each new hidden state into the next step's inputs. weights_t (n, k, g).
+    ``inputs`` (t, n, k, b) must hold x and the constant 1 already, and h0 at step 0; the
+    loop writes each new hidden state into the next step's inputs. weights (n, g, k), gates
+    in the order (i, f, o, g); c0 (n, h, b).
 
-    With ``local = (to_cell, forget)`` (each (t, n, b, h)), it also keeps what backprop
+    With ``local = (to_cell, forget)`` (each (t, n, h, b)), it also keeps what backprop
     multiplies the incoming gradients by, while a step's values are still in cache: gates
-    becomes (g i', c_prev f', i g', tanh(c) o'), the first three to be multiplied by d cell
-    and the last by d hidden; to_cell is o tanh'(c) (d hidden -> d cell); forget is f.
+    becomes (g i', c_prev f', tanh(c) o', i g'), the third to be multiplied by d hidden and
+    the others by d cell; to_cell is o tanh'(c) (d hidden -> d cell); forget is f.
     """
-    t, h = inputs.shape[0], hiddens.shape[-1]
+    t, h = gates.shape[0], hiddens.shape[2]
     cell = c0
     for s in range(t):
-        gate = torch.bmm(inputs[s], weights_t, out=gates[s])  # (n, b, g)
-        gate[..., : 2 * h].sigmoid_()
-        gate[..., 2 * h : 3 * h].tanh_()
-        gate[..., 3 * h :].sigmoid_()
-        i, f, g, o = gate.split(h, dim=-1)  # each (n, b, h)
+        gate = torch.bmm(weights, inputs[s], out=gates[s])  # (n, g, b)
+        gate[:, : 3 * h].sigmoid_()
+        gate[:, 3 * h :].tanh_()
+        i, f, o, g = gate.split(h, dim=1)  # each (n, h, b)
         i_g, f_c = torch.mul(i, g), torch.mul(f, cell)
         cell = torch.add(f_c, i_g)
         cell_tanh = torch.tanh(cell)
         hidden = torch.mul(o, cell_tanh, out=hiddens[s])
         if s + 1 < t:
-            inputs[s + 1, ..., :h].copy_(hidden)
+            inputs[s + 1, :, :h].copy_(hidden)
         if local is not None:
             to_cell, forget = local
             torch.addcmul(o, hidden, cell_tanh, value=-1.0, out=to_cell[s])  # o - o tanh(c)^2
@@ -124,38 +132,48 @@ def _run_back(
     to_cell: Tensor,
     forget: Tensor,
     inputs: Tensor,
-    back: Tensor,
+    back_t: Tensor,
     d_hiddens: Tensor,
     d_cell: Tensor,
     d_weights: Tensor,
     d_x: Tensor | None,
 ) -> tuple[Tensor, Tensor]:
-    """The backward loop, from the last step to the first; returns the gradients of h0 and c0.
+    """The backward loop, from the last step to the first; returns the gradients of h0 and c0 (n, h, b).
 
-    ``local`` (t, n, b, g), ``to_cell`` and ``forget`` (t, n, b, h) are what the forward
-    kept (see :func:`_run`). Accumulates the weight gradients into d_weights (n, g, k) and
-    writes d_x (t, n, b, i) if given. ``back`` (n, g, h [+ i]) maps a step's gate gradients
-    to those of its inputs (n, b, h [+ i]).
+    ``local`` (t, n, g, b), ``to_cell`` and ``forget`` (t, n, h, b) are what the forward
+    kept (see :func:`_run`); d_hiddens (t, n, h, b), d_cell (n, h, b). Accumulates the
+    weight gradients into d_weights (n, g, k) and writes d_x (t, n, i, b) if given.
+    ``back_t`` (n, h [+ i], g) maps a step's gate gradients to those of its inputs.
     """
-    t, n, b, g = local.shape
+    t, n, g, b = local.shape
     h = g // 4
-    d_gate = local.new_empty(n, b, g)  # one step's gate gradients; the matmuls consume them at once
-    blocks, factors = d_gate.view(n, b, 4, h), local.view(t, n, b, 4, h)
-    d_hidden, d_c = d_hiddens[-1], d_cell.clone()
+    d_gate = local.new_empty(n, g, b)  # one step's gate gradients; the matmuls consume them at once
+    blocks, factors = d_gate.view(n, 4, h, b), local.view(t, n, 4, h, b)
+    d_hidden, d_c = d_hiddens[-1], d_cell.clone(memory_format=torch.contiguous_format)
     for s in range(t - 1, -1, -1):
         d_c.addcmul_(d_hidden, to_cell[s])
-        for gate in range(3):  # one by one: a broadcast multiply was slower
-            torch.mul(factors[s, :, :, gate], d_c, out=blocks[:, :, gate])
-        torch.mul(factors[s, :, :, 3], d_hidden, out=blocks[:, :, 3])
-        d_weights.baddbmm_(d_gate.transpose(1, 2), inputs[s])
-        d_in = torch.bmm(d_gate, back)  # (n, b, h [+ i])
-        if d_x is not None:
-            d_x[s].copy_(d_in[..., h:])
-        d_hidden = d_in[..., :h]
-        if s > 0:
-            d_hidden = d_hidden + d_hiddens[s - 1]
+        for gate in (0, 1, 3):  # one by one: a broadcast multiply was slower
+            torch.mul(factors[s, :, gate], d_c, out=blocks[:, gate])
+        torch.mul(factors[s, :, 2], d_hidden, out=blocks[:, 2])
+        d_weights.baddbmm_(d_gate, inputs[s].transpose(1, 2))
+        if d_x is None and s > 0:
+            d_hidden = torch.baddbmm(d_hiddens[s - 1], back_t, d_gate)  # (n, h, b)
+        else:
+            d_in = torch.bmm(back_t, d_gate)  # (n, h [+ i], b)
+            if d_x is not None:
+                d_x[s].copy_(d_in[:, h:])
+            d_hidden = d_in[:, :h] + d_hiddens[s - 1] if s > 0 else d_in[:, :h]
         d_c.mul_(forget[s])
     return d_hidden, d_c
+
+
+def _sigmoids_first(h: int) -> list[int]:
+    """Row order that swaps the last two gate blocks: torch's (i, f, g, o) <-> (i, f, o, g).
+
+    Inside, the three sigmoid gates come first, so one call activates them all.
+    """
+    rows = list(range(4 * h))
+    return rows[: 2 * h] + rows[3 * h :] + rows[2 * h : 3 * h]
 
 
 # Full-size buffers that a finished backward handed back, by (shape, dtype, device). A fresh
