@@ -187,9 +187,13 @@ def train_population(
     for step in range(config.steps):
         inputs, targets = family.batch(tasks, seeds, step, config.batch_size)
         leaf = population.params.detach().requires_grad_()
-        outputs, _ = lstm.forward(unflatten(leaf, spec), spec, inputs)
+        params = unflatten(leaf, spec)
+        outputs, _ = lstm.forward(params, spec, inputs)
         losses = family.loss(outputs, targets)  # (n,)
-        (grad,) = torch.autograd.grad(losses.sum(), leaf)
+        # Gradients of the (n, *shape) views, concatenated: asking for the flat leaf's gradient
+        # instead makes autograd build and sum a full-size (n, p) zero tensor per parameter.
+        grads = torch.autograd.grad(losses.sum(), list(params.values()))
+        grad = torch.cat([g.reshape(len(runs), -1) for g in grads], dim=1)  # (n, p)
         population.adamw_step(grad, config.lr(step), config.betas, config.eps)
         loss_sum += losses.detach()
         loss_count += 1
