@@ -12,20 +12,16 @@ backward splits, concatenates and copies gate blocks per step. This layer instea
 
 Everything is time-major and feature-major, (t, n, ., b): a step's slice is one
 contiguous block, and each gate of a member is one contiguous (h, b) block, so the
-elementwise work runs over long contiguous rows rather than rows of h. Full-size buffers
-are reused between calls.
+elementwise work runs over long contiguous rows rather than rows of h.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
-
-_ALIGN = 16
 
 
 class LSTMLayer(torch.autograd.Function):
@@ -35,32 +31,28 @@ class LSTMLayer(torch.autograd.Function):
     gates in torch's order i, f, g, o), h0 and c0 (n, b, h). The final hidden state is
     ``hiddens[-1]`` transposed.
 
-    Each step is one matmul of the weights ``[w_hh, w_ih, bias, 0...]`` (n, g, k) with
-    ``inputs[s] = [h_{s-1}; x_s; 1; 0...]`` (n, k, b): recurrent, input and bias terms at
-    once, and in backward the gradients of all three weights from one matmul too. k = h + i
-    + 1 rounded up to a multiple of 16: matmuls with odd row lengths ran at half speed.
+    Each step is one matmul of the weights ``[w_hh, w_ih, bias]`` (n, g, k) with
+    ``inputs[s] = [h_{s-1}; x_s; 1]`` (n, k, b), k = h + i + 1: recurrent, input and bias
+    terms at once, and in backward the gradients of all three weights from one matmul too.
     """
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, h0: Tensor, c0: Tensor) -> Any:
         t, n, i, b = x.shape
         h = w_hh.shape[2]
-        k = -(-(h + i + 1) // _ALIGN) * _ALIGN
-        gates, to_cell, forget, inputs = _take(x, (t, n, 4 * h, b), (t, n, h, b), (t, n, h, b), (t, n, k, b))
+        k = h + i + 1
+        gates, inputs = x.new_empty(t, n, 4 * h, b), x.new_empty(t, n, k, b)
+        to_cell, forget = x.new_empty(t, n, h, b), x.new_empty(t, n, h, b)
         inputs[0, :, :h].copy_(h0.transpose(1, 2))
         inputs[:, :, h : h + i].copy_(x)
         inputs[:, :, h + i].fill_(1.0)
-        inputs[:, :, h + i + 1 :].zero_()
-        padding = w_hh.new_zeros(n, 4 * h, k - h - i - 1)
-        weights = torch.cat([w_hh, w_ih, bias.unsqueeze(2), padding], dim=2)  # (n, g, k)
+        weights = torch.cat([w_hh, w_ih, bias.unsqueeze(2)], dim=2)  # (n, g, k)
         weights = weights[:, _sigmoids_first(h)]  # gates (i, f, o, g) inside, see _run
         hiddens = x.new_empty(t, n, h, b)
         local = (to_cell, forget) if any(ctx.needs_input_grad) else None
         cell = _run(inputs, weights, c0.transpose(1, 2).contiguous(), gates, hiddens, local)
         ctx.input_size = i
-        ctx.buffers = (gates, to_cell, forget, inputs, weights)
-        # Back to the pool once nothing can run this backward any more (retain_graph included).
-        weakref.finalize(ctx, _give_back, gates, to_cell, forget, inputs)
+        ctx.buffers = (gates, to_cell, forget, inputs, weights)  # backward only reads them
         return hiddens, cell.transpose(1, 2)
 
     @staticmethod
@@ -152,7 +144,7 @@ def _run_back(
     d_hidden, d_c = d_hiddens[-1], d_cell.clone(memory_format=torch.contiguous_format)
     for s in range(t - 1, -1, -1):
         d_c.addcmul_(d_hidden, to_cell[s])
-        for gate in (0, 1, 3):  # one by one: a broadcast multiply was slower
+        for gate in (0, 1, 3):  # i, f and g by d cell, o by d hidden
             torch.mul(factors[s, :, gate], d_c, out=blocks[:, gate])
         torch.mul(factors[s, :, 2], d_hidden, out=blocks[:, 2])
         d_weights.baddbmm_(d_gate, inputs[s].transpose(1, 2))
@@ -174,30 +166,3 @@ def _sigmoids_first(h: int) -> list[int]:
     """
     rows = list(range(4 * h))
     return rows[: 2 * h] + rows[3 * h :] + rows[2 * h : 3 * h]
-
-
-# Full-size buffers that a finished backward handed back, by (shape, dtype, device). A fresh
-# buffer of several MiB costs a page fault per 4 KiB on its first write, which on a CPU was
-# as slow as the arithmetic done in it; training asks for the same shapes every step.
-_POOL: dict[tuple, list[Tensor]] = {}
-_POOL_KEYS = 8
-
-
-def _take(like: Tensor, *shapes: tuple[int, ...]) -> list[Tensor]:
-    """Uninitialised buffers of the given shapes, on the device and dtype of ``like``."""
-    taken = []
-    for shape in shapes:
-        free = _POOL.get((tuple(shape), like.dtype, like.device))
-        taken.append(free.pop() if free else like.new_empty(shape))
-    return taken
-
-
-def _give_back(*buffers: Tensor) -> None:
-    """Keep buffers nobody uses any more for the next :func:`_take` of their shape."""
-    for buffer in buffers:
-        key = (tuple(buffer.shape), buffer.dtype, buffer.device)
-        if key not in _POOL and len(_POOL) >= _POOL_KEYS:
-            _POOL.pop(next(iter(_POOL)))
-        free = _POOL.setdefault(key, [])
-        if len(free) < 4:
-            free.append(buffer)
