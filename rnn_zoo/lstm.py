@@ -148,9 +148,8 @@ def step(params: Params, spec: MemberSpec, x: Tensor, state: State | None = None
 def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
     """A whole sequence for n members: x (n, b, t, i) -> outputs (n, b, t, o) and the final state.
 
-    Layer by layer, as cuDNN does: the input projection of a layer is one batched matmul
-    over all time steps, and only the recurrent part loops over time. Each layer is one
-    :class:`~rnn_zoo.recurrence.LSTMLayer` with its own backprop through time.
+    Layer by layer: each layer is one :class:`~rnn_zoo.recurrence.LSTMLayer`, a loop over
+    time with one fused matmul per step and its own backprop through time.
     """
     n, b, _, _ = x.shape
     state = zero_state(spec, n, b, like=x) if state is None else state

@@ -5,7 +5,7 @@ stand-in encoder for the emulation and benchmark machinery."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -192,12 +192,3 @@ def flat_linear_builder(name: str, spec: lstm.MemberSpec, *, input_kind: str, **
     """An encoder builder with the registry's signature that builds FlatLinear whatever the name;
     of the options it takes ``width`` and ignores the real encoders' size options."""
     return FlatLinear(spec, input_kind, width=options.get("width", 4))
-
-
-@pytest.fixture(scope="session")
-def one_thread() -> Iterator[None]:
-    """Torch on one thread: tiny training tensors gain nothing from a second (busy) core."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

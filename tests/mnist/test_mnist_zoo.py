@@ -29,7 +29,6 @@ from rnn_zoo.train import Run, TrainConfig, init_members, train_population, unfl
 from rnn_zoo.verify import verify_zoo
 from tests.reference import train_alone_with_torch
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 CPU = resolve_device("cpu")
 TINY = load_recipe("mnist", "tiny")
 SPEC = MemberSpec(16, 32, 2, 10)
@@ -50,7 +49,7 @@ def family(mnist) -> SequentialMnist:
 
 
 @pytest.fixture(scope="module")
-def tiny_zoo(mnist, tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
+def tiny_zoo(mnist, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("mnist") / "zoo"
     build_zoo(TINY, root, device=CPU, data=DataSources("npm"))
     return root
