@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,6 @@ def load_weights(zoo: str | Path | Zoo, split: str, revision: str | None = None)
     From a Hub id, only this split's shards are downloaded (the parquet files carry the
     metadata columns).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     from safetensors import safe_open
 
     opened = locate_zoo(zoo, revision=revision)
@@ -92,6 +91,19 @@ def load_weights(zoo: str | Path | Zoo, split: str, revision: str | None = None)
             for name, tensors in pieces.items():
                 tensors.append(handle.get_tensor(name))
     params = {name: t[0] if len(t) == 1 else torch.cat(t) for name, t in pieces.items()}
-    names = [column.name for column in schema.table_columns]
-    tables = [pq.read_table(opened.root / shard["data_file"], columns=names) for shard in shards]
-    return ZooWeights(params, schema.spec, pa.concat_tables(tables))
+    metadata = read_columns(opened, split, [column.name for column in schema.table_columns])
+    return ZooWeights(params, schema.spec, metadata)
+
+
+def read_columns(zoo: Zoo, split: str, names: Sequence[str]) -> Any:
+    """Some columns of one split's parquet shards as one pyarrow Table, in row order.
+
+    The shards must be on disk: a zoo from the Hub fetches them first (``Zoo.fetch``).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shards = zoo.shards(split)
+    return pa.concat_tables(
+        [pq.read_table(zoo.root / shard["data_file"], columns=list(names)) for shard in shards]
+    )

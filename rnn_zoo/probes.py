@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.load import locate_zoo
+from rnn_zoo.load import locate_zoo, read_columns
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.schema import Column
 from rnn_zoo.verify import column_to_numpy
@@ -63,17 +63,14 @@ def member_inputs(sequences: Tensor, spec: MemberSpec, *, tokens: bool) -> Tenso
 
 def load_probes(zoo: str | Path | Zoo, split: str) -> Probes:
     """Read one split's ``sequences`` and ``log_probs`` as tensors, without a loop over rows."""
-    import pyarrow.parquet as pq
-
     opened = locate_zoo(zoo)
     schema = opened.schema
     columns = require_probes(opened)
-    arrays: dict[str, list[np.ndarray]] = {name: [] for name in PROBE_COLUMNS}
-    for shard in opened.shards(split):
-        table = pq.read_table(opened.root / shard["data_file"], columns=list(PROBE_COLUMNS))
-        for name in PROBE_COLUMNS:
-            arrays[name].append(column_to_numpy(table.column(name), columns[name]))
-    sequences, log_probs = (torch.from_numpy(np.concatenate(arrays[name])) for name in PROBE_COLUMNS)
+    table = read_columns(opened, split, PROBE_COLUMNS)
+    sequences, log_probs = (
+        torch.from_numpy(np.require(column_to_numpy(table.column(name), columns[name]), requirements="W"))
+        for name in PROBE_COLUMNS
+    )
     kind = _probe_kind(sequences, log_probs, schema.spec, opened.root)
     sequences = sequences.long() if kind == "tokens" else sequences.float()
     return Probes(sequences, log_probs.float(), kind)

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_zoo.load import locate_zoo
+from rnn_zoo.load import locate_zoo, read_columns
 
 
 def zoo_summary(zoo: str | Path) -> str:
     """Rows, runs and tasks per split, metrics at the last snapshot, sizes on disk, format version."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     opened = locate_zoo(zoo)
     schema = opened.schema
@@ -30,9 +29,7 @@ def zoo_summary(zoo: str | Path) -> str:
     tables = {}
     for split in opened.splits:
         opened.fetch(shard["data_file"] for shard in opened.shards(split))  # a zoo on the Hub
-        files = [opened.root / shard["data_file"] for shard in opened.shards(split)]
-        table = pa.concat_tables([pq.read_table(path, columns=names) for path in files])
-        tables[split] = table
+        table = tables[split] = read_columns(opened, split, names)
         runs = len(set(table.column("run_id").to_pylist()))
         tasks = _count_distinct(table.column("task").to_pylist()) if "task" in names else 0
         lines.append(f"{split:<12}{runs:>8,}{table.num_rows:>10,}{tasks:>8,}")
