@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from rnn_zoo.recurrence import LSTMLayer
+from rnn_zoo import native, recurrence
 
 Params = Mapping[str, Tensor]
 # One (h, c) pair per layer, each (n, b, h).
@@ -148,19 +148,21 @@ def step(params: Params, spec: MemberSpec, x: Tensor, state: State | None = None
 def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
     """A whole sequence for n members: x (n, b, t, i) -> outputs (n, b, t, o) and the final state.
 
-    Layer by layer: each layer is one :class:`~rnn_zoo.recurrence.LSTMLayer`, a loop over
-    time with one fused matmul per step and its own backprop through time.
+    Layer by layer, each a loop over time with one fused matmul per step and its own
+    backprop through time: :class:`rnn_zoo.native.LSTMLayer` (loops in C) on a CPU when it
+    could be built, else :class:`rnn_zoo.recurrence.LSTMLayer` (the same loops in torch).
     """
     n, b, _, _ = x.shape
     state = zero_state(spec, n, b, like=x) if state is None else state
+    layer_class = native.LSTMLayer if native.loops_for(x) is not None else recurrence.LSTMLayer
     new_state = []
-    layer_input = x.permute(2, 0, 3, 1).contiguous()  # (t, n, i, b), see rnn_zoo.recurrence
+    layer_input = x.permute(2, 0, 1, 3)  # (t, n, b, i)
     for layer, (h, c) in enumerate(state):
         bias = params[f"lstm.bias_ih_l{layer}"] + params[f"lstm.bias_hh_l{layer}"]  # (n, g)
         w_ih, w_hh = params[f"lstm.weight_ih_l{layer}"], params[f"lstm.weight_hh_l{layer}"]
-        layer_input, c = LSTMLayer.apply(layer_input, w_ih, w_hh, bias, h, c)  # (t, n, h, b)
-        new_state.append((layer_input[-1].transpose(1, 2), c))
-    return _head(params, layer_input.permute(1, 3, 0, 2)), tuple(new_state)  # (n, b, t, o)
+        layer_input, c = layer_class.apply(layer_input, w_ih, w_hh, bias, h, c)  # (t, n, b, h)
+        new_state.append((layer_input[-1], c))
+    return _head(params, layer_input.permute(1, 2, 0, 3)), tuple(new_state)  # (n, b, t, o)
 
 
 def _input_gates(params: Params, layer: int, x: Tensor) -> Tensor:

