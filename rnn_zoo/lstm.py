@@ -156,13 +156,13 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     state = zero_state(spec, n, b, like=x) if state is None else state
     layer_class = native.LSTMLayer if native.loops_for(x) is not None else recurrence.LSTMLayer
     new_state = []
-    layer_input = x.permute(2, 0, 1, 3)  # (t, n, b, i)
+    layer_input = x.transpose(1, 2)  # (n, t, b, i)
     for layer, (h, c) in enumerate(state):
         bias = params[f"lstm.bias_ih_l{layer}"] + params[f"lstm.bias_hh_l{layer}"]  # (n, g)
         w_ih, w_hh = params[f"lstm.weight_ih_l{layer}"], params[f"lstm.weight_hh_l{layer}"]
-        layer_input, c = layer_class.apply(layer_input, w_ih, w_hh, bias, h, c)  # (t, n, b, h)
-        new_state.append((layer_input[-1], c))
-    return _head(params, layer_input.permute(1, 2, 0, 3)), tuple(new_state)  # (n, b, t, o)
+        layer_input, c = layer_class.apply(layer_input, w_ih, w_hh, bias, h, c)  # (n, t, b, h)
+        new_state.append((layer_input[:, -1], c))
+    return _head(params, layer_input).transpose(1, 2), tuple(new_state)  # (n, b, t, o)
 
 
 def _input_gates(params: Params, layer: int, x: Tensor) -> Tensor:

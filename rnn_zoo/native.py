@@ -69,26 +69,34 @@ def loops_for(x: Tensor) -> ctypes.CDLL | None:
 class LSTMLayer(torch.autograd.Function):
     """:class:`rnn_zoo.recurrence.LSTMLayer` with its loops in C: the same arguments and results.
 
-    x (t, n, b, i), w_ih (n, g, i), w_hh (n, g, h), bias (n, g), h0 and c0 (n, b, h) ->
-    hiddens (t, n, b, h) and the final cell (n, b, h); float32 on the CPU. The buffers are
-    batch-major like x (layouts in recurrence.c).
+    x (n, t, b, i), w_ih (n, g, i), w_hh (n, g, h), bias (n, g), h0 and c0 (n, b, h) ->
+    hiddens (n, t, b, h) and the final cell (n, b, h); float32 on the CPU. x may be a strided
+    view: the loops read it where it lies. Buffer layouts are in recurrence.c.
     """
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, h0: Tensor, c0: Tensor) -> Any:
-        t, n, b, i = x.shape
+        x = x if x.stride(3) == 1 else x.contiguous()
+        n, t, b, i = x.shape
         h = w_hh.shape[2]
-        inputs = _BUFFERS.take(t, n, b, h + i + 1)  # rows [h_{s-1}, x_s, 1]
-        inputs[0, ..., :h].copy_(h0)
-        inputs[..., h : h + i].copy_(x)
-        inputs[..., h + i].fill_(1.0)
         weights = fused_weights(w_ih, w_hh, bias)  # (n, g, k)
-        gates, hiddens = _BUFFERS.take(t, n, b, 4 * h), x.new_empty(t, n, b, h)
+        inputs, gates = _BUFFERS.take(n, t, b, h + i + 1), _BUFFERS.take(n, t, b, 4 * h)
         keep = any(ctx.needs_input_grad)
-        to_cell, forget = (_BUFFERS.take(t, n, b, h), _BUFFERS.take(t, n, b, h)) if keep else (None, None)
+        to_cell, forget = (_BUFFERS.take(n, t, b, h), _BUFFERS.take(n, t, b, h)) if keep else (None, None)
+        hiddens = x.new_empty(n, t, b, h)
         cell = c0.clone(memory_format=torch.contiguous_format)  # c_0 in, c_T out
-        tensors = (weights.transpose(1, 2).contiguous(), inputs, cell, gates, hiddens, to_cell, forget)
-        library().lstm_forward(t, n, h, i, b, *map(_pointer, tensors))
+        h0 = h0.contiguous()
+        w_t = weights.transpose(1, 2).contiguous()
+        library().lstm_forward(
+            t,
+            n,
+            h,
+            i,
+            b,
+            _pointer(x),
+            *x.stride()[:3],
+            *map(_pointer, (h0, w_t, inputs, cell, gates, hiddens, to_cell, forget)),
+        )
         ctx.input_size = i
         ctx.buffers = (gates, to_cell, forget, inputs, weights)  # backward only reads them
         ctx.lease = _BUFFERS.lease(gates, to_cell, forget, inputs)  # back to the pool with the graph
@@ -98,23 +106,13 @@ class LSTMLayer(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, d_hiddens: Tensor, d_cell: Tensor) -> tuple[Tensor | None, ...]:
         local, to_cell, forget, inputs, weights = ctx.buffers
-        t, n, b, g = local.shape
+        n, t, b, g = local.shape
         h, i = g // 4, ctx.input_size
-        d_x = inputs.new_empty(t, n, b, i) if ctx.needs_input_grad[0] else None
+        d_x = inputs.new_empty(n, t, b, i) if ctx.needs_input_grad[0] else None
         d_c0 = d_cell.clone(memory_format=torch.contiguous_format)  # d c_T in, d c_0 out
         d_h0, d_weights_t = torch.empty_like(d_c0), weights.new_empty(n, h + i + 1, g)
-        tensors = (
-            weights,
-            inputs,
-            local,
-            to_cell,
-            forget,
-            d_hiddens.contiguous(),
-            d_c0,
-            d_h0,
-            d_weights_t,
-            d_x,
-        )
+        d_hiddens = d_hiddens.contiguous()
+        tensors = (weights, inputs, local, to_cell, forget, d_hiddens, d_c0, d_h0, d_weights_t, d_x)
         if library().lstm_backward(t, n, h, i, b, *map(_pointer, tensors)) != 0:
             raise MemoryError("no memory for the LSTM layer's backward scratch")
         return d_x, *split_weights(d_weights_t.transpose(1, 2), h, i), d_h0, d_c0
@@ -217,8 +215,8 @@ def _cpu() -> str:
 
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
-    sizes, address = [ctypes.c_int] * 5, ctypes.c_void_p
-    lib.lstm_forward.argtypes = [*sizes, *[address] * 7]
+    sizes, address, stride = [ctypes.c_int] * 5, ctypes.c_void_p, ctypes.c_int64
+    lib.lstm_forward.argtypes = [*sizes, address, stride, stride, stride, *[address] * 8]
     lib.lstm_forward.restype = None
     lib.lstm_backward.argtypes = [*sizes, *[address] * 10]
     lib.lstm_backward.restype = ctypes.c_int

@@ -1,10 +1,11 @@
 /* The LSTM layer's time loops on the CPU, one member after another (see rnn_zoo/native.py).
  *
- * Batch-major layouts, all float32 and contiguous, gates in the order (i, f, o, g):
- *   inputs (t, n, b, k)  row j of step s: [h_{s-1}, x_s, 1], k = h + i + 1
+ * Member-major, batch-major layouts, float32, gates in the order (i, f, o, g):
+ *   x (n, t, b, i) with any strides but 1 for i; h0 and cells (n, b, h)
+ *   inputs (n, t, b, k)  row j of step s: [h_{s-1}, x_s, 1], k = h + i + 1
  *   weights (n, g, k), weights_t (n, k, g) = its transpose
- *   gates (t, n, b, g); hiddens, to_cell, forget (t, n, b, h); cells (n, b, h)
- * The arithmetic is that of the torch loops in rnn_zoo/recurrence.py.
+ *   gates (n, t, b, g); hiddens, to_cell, forget (n, t, b, h)
+ * all contiguous but x. The arithmetic is that of the torch loops in rnn_zoo/recurrence.py.
  *
  * Why C: at zoo sizes (h = 32, b = 32) each torch op of a step works on a few kilobytes,
  * so its cost is dispatch and memory traffic. Here a member's weights stay in cache for all
@@ -14,6 +15,7 @@
  * A member's numbers never depend on the other members: each member is its own loop, and
  * vector code treats every column alike wherever the data lies.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__AVX512F__)
@@ -65,7 +67,16 @@ static inline vec vexp(vec x) {
 
 static inline vec vsigmoid(vec x) { return reciprocal(1.0f + vexp(-x)); }
 
-static inline vec vtanh(vec x) { return 1.0f - 2.0f * reciprocal(1.0f + vexp(x + x)); }
+/* tanh: an odd polynomial near 0, where 1 - 2 / (1 + e^2x) would cancel (Cephes' tanhf). */
+static inline vec vtanh(vec x) {
+    vec z = x * x, p = splat(-5.70498872745e-3f);
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    vec small = p * z * x + x, large = 1.0f - 2.0f * reciprocal(1.0f + vexp(x + x));
+    return blend(z < 0.390625f, small, large); /* |x| < 0.625 */
+}
 
 /* The cell for LANES hidden units of one row; the gates are overwritten by what backprop
  * needs when to_cell is given (see _run in recurrence.py). */
@@ -109,14 +120,15 @@ static void cell_row(int h, float *gate, float *cell, float *hidden, float *next
         if (parts[p]) memcpy(parts[p], pad[p], rest * sizeof(float));
 }
 
-/* c (m, nc) (+)= a (m, kc) @ b (kc, nc), row-major with the given row strides; with a_t,
- * a is read transposed (a[r][q] at a[q * lda + r]). Rows of c in blocks of ROWS and columns
- * in pairs of vectors: each block keeps ROWS x 2 vectors of c in registers for the whole
- * sum, one broadcast of a and two loads of b feeding 2 x ROWS fused multiply-adds. */
+/* c (m, nc) (+)= a (m, kc) @ b (kc, nc), row-major with the given row strides; with a_t, a is
+ * read transposed (a[r][q] at a[q * lda + r]). Rows of c in blocks of ROWS, columns in pairs
+ * of vectors: each block keeps ROWS x 2 vectors of c in registers for the whole sum, one
+ * broadcast of a and two loads of b feeding 2 x ROWS fused multiply-adds. */
 #define ROWS 8
 static inline __attribute__((always_inline)) void matmul(int m, int nc, int kc, const float *a, int lda, int a_t,
                                                          const float *b, int ldb, float *c, int ldc,
                                                          int accumulate) {
+#define A(r, q) (a_t ? a[(q) * lda + (r)] : a[(r) * lda + (q)])
     int col = 0;
     for (; col + 2 * LANES <= nc; col += 2 * LANES) {
         int r = 0;
@@ -129,7 +141,7 @@ static inline __attribute__((always_inline)) void matmul(int m, int nc, int kc, 
             for (int q = 0; q < kc; q++) {
                 vec b0 = load(b + q * ldb + col), b1 = load(b + q * ldb + col + LANES);
                 for (int j = 0; j < ROWS; j++) {
-                    float x = a_t ? a[q * lda + r + j] : a[(r + j) * lda + q];
+                    float x = A(r + j, q);
                     acc[j][0] += x * b0;
                     acc[j][1] += x * b1;
                 }
@@ -143,9 +155,8 @@ static inline __attribute__((always_inline)) void matmul(int m, int nc, int kc, 
             vec acc0 = accumulate ? load(c + r * ldc + col) : splat(0.0f);
             vec acc1 = accumulate ? load(c + r * ldc + col + LANES) : splat(0.0f);
             for (int q = 0; q < kc; q++) {
-                float x = a_t ? a[q * lda + r] : a[r * lda + q];
-                acc0 += x * load(b + q * ldb + col);
-                acc1 += x * load(b + q * ldb + col + LANES);
+                acc0 += A(r, q) * load(b + q * ldb + col);
+                acc1 += A(r, q) * load(b + q * ldb + col + LANES);
             }
             store(c + r * ldc + col, acc0);
             store(c + r * ldc + col + LANES, acc1);
@@ -154,25 +165,33 @@ static inline __attribute__((always_inline)) void matmul(int m, int nc, int kc, 
     for (int r = 0; r < m; r++) /* columns left over: the same sums, one column at a time */
         for (int j = col; j < nc; j++) {
             float acc = accumulate ? c[r * ldc + j] : 0.0f;
-            for (int q = 0; q < kc; q++) acc += (a_t ? a[q * lda + r] : a[r * lda + q]) * b[q * ldb + j];
+            for (int q = 0; q < kc; q++) acc += A(r, q) * b[q * ldb + j];
             c[r * ldc + j] = acc;
         }
+#undef A
 }
 
-/* Forward over all steps of every member. With to_cell (and forget) NULL nothing is kept
- * for backprop and gates is scratch. cells holds c_0 in and c_T out. */
-void lstm_forward(int t, int n, int h, int i, int b, const float *weights_t, float *inputs, float *cells,
-                  float *gates, float *hiddens, float *to_cell, float *forget) {
+/* Forward over all steps of every member. Fills inputs (from x, h0 and the hidden states),
+ * gates and hiddens; with to_cell (and forget) NULL nothing is kept for backprop and gates
+ * is scratch. cells holds c_0 in and c_T out. */
+void lstm_forward(int t, int n, int h, int i, int b, const float *x, int64_t x_n, int64_t x_t, int64_t x_b,
+                  const float *h0, const float *weights_t, float *inputs, float *cells, float *gates,
+                  float *hiddens, float *to_cell, float *forget) {
     int g = 4 * h, k = h + i + 1;
     for (int m = 0; m < n; m++) {
         const float *w_t = weights_t + (size_t)m * k * g;
         for (int s = 0; s < t; s++) {
-            size_t at = (size_t)s * n + m;
+            size_t at = (size_t)m * t + s;
             float *gate = gates + at * b * g, *input = inputs + at * b * k;
+            for (int j = 0; j < b; j++) {
+                if (s == 0) memcpy(input + j * k, h0 + ((size_t)m * b + j) * h, sizeof(float) * h);
+                memcpy(input + j * k + h, x + m * x_n + s * x_t + j * x_b, sizeof(float) * i);
+                input[j * k + h + i] = 1.0f;
+            }
             matmul(b, g, k, input, k, 0, w_t, g, gate, g, 0); /* gates = [h, x, 1] @ w^T */
             for (int j = 0; j < b; j++) {
                 size_t row = at * b + j;
-                float *next = s + 1 < t ? inputs + (row + (size_t)n * b) * k : 0;
+                float *next = s + 1 < t ? inputs + (row + b) * k : 0;
                 cell_row(h, gate + j * g, cells + ((size_t)m * b + j) * h, hiddens + row * h, next,
                          to_cell ? to_cell + row * h : 0, to_cell ? forget + row * h : 0);
             }
@@ -182,7 +201,7 @@ void lstm_forward(int t, int n, int h, int i, int b, const float *weights_t, flo
 
 /* Backward over all steps of every member, from the last step to the first.
  * d_cells (n, b, h) holds d c_T in and d c_0 out; d_h0 (n, b, h) out; d_weights_t (n, k, g)
- * out; d_x (t, n, b, i) out unless NULL. Returns 0, or -1 without memory for scratch. */
+ * out; d_x (n, t, b, i) out unless NULL. Returns 0, or -1 without memory for scratch. */
 int lstm_backward(int t, int n, int h, int i, int b, const float *weights, const float *inputs,
                   const float *local, const float *to_cell, const float *forget, const float *d_hiddens,
                   float *d_cells, float *d_h0, float *d_weights_t, float *d_x) {
@@ -193,34 +212,41 @@ int lstm_backward(int t, int n, int h, int i, int b, const float *weights, const
     for (int m = 0; m < n; m++) {
         const float *w = weights + (size_t)m * g * k;
         float *d_c = d_cells + (size_t)m * hb, *d_w_t = d_weights_t + (size_t)m * k * g;
-        memset(d_w_t, 0, sizeof(float) * k * g);
-        memcpy(d_hidden, d_hiddens + ((size_t)(t - 1) * n + m) * hb, sizeof(float) * hb);
+        memcpy(d_hidden, d_hiddens + ((size_t)m * t + t - 1) * hb, sizeof(float) * hb);
         for (int s = t - 1; s >= 0; s--) {
-            size_t at = (size_t)s * n + m;
+            size_t at = (size_t)m * t + s;
             const float *factor = local + at * b * g, *into = to_cell + at * hb;
+            const float *keep = s + 1 < t ? forget + (at + 1) * hb : 0; /* d c_s -> d c_{s-1}, deferred */
             for (int j = 0; j < b; j++) { /* i, f and g by d cell, o by d hidden */
                 float *d_c_j = d_c + j * h, *d_gate_j = d_gate + j * g;
-                const float *d_h_j = d_hidden + j * h, *factor_j = factor + j * g, *into_j = into + j * h;
+                const float *factor_j = factor + j * g, *d_h_j = d_hidden + j * h, *into_j = into + j * h;
+                const float *keep_j = keep ? keep + j * h : 0;
                 for (int e = 0; e < h; e++) {
-                    d_c_j[e] += d_h_j[e] * into_j[e];
-                    d_gate_j[e] = factor_j[e] * d_c_j[e];
-                    d_gate_j[h + e] = factor_j[h + e] * d_c_j[e];
+                    float d_c_e = (keep_j ? d_c_j[e] * keep_j[e] : d_c_j[e]) + d_h_j[e] * into_j[e];
+                    d_c_j[e] = d_c_e;
+                    d_gate_j[e] = factor_j[e] * d_c_e;
+                    d_gate_j[h + e] = factor_j[h + e] * d_c_e;
                     d_gate_j[2 * h + e] = factor_j[2 * h + e] * d_h_j[e];
-                    d_gate_j[3 * h + e] = factor_j[3 * h + e] * d_c_j[e];
+                    d_gate_j[3 * h + e] = factor_j[3 * h + e] * d_c_e;
                 }
             }
-            /* d w^T (k, g) += [h, x, 1]^T (k, b) @ d gates (b, g) */
-            matmul(k, g, b, inputs + at * b * k, k, 1, d_gate, g, d_w_t, g, 1);
+            /* d w^T (k, g) (+)= [h, x, 1]^T (k, b) @ d gates (b, g) */
+            matmul(k, g, b, inputs + at * b * k, k, 1, d_gate, g, d_w_t, g, s < t - 1);
             /* d [h_{s-1}, x_s] (b, rows) = d gates (b, g) @ w[:, :rows] (g, rows) */
             matmul(b, rows, g, d_gate, g, 0, w, k, d_in, rows, 0);
-            const float *later = s > 0 ? d_hiddens + (at - n) * hb : 0;
+            const float *later = s > 0 ? d_hiddens + (at - 1) * hb : 0;
             for (int j = 0; j < b; j++) {
-                for (int e = 0; e < h; e++) d_hidden[j * h + e] = d_in[j * rows + e] + (later ? later[j * h + e] : 0.0f);
-                if (d_x) memcpy(d_x + (at * b + j) * i, d_in + j * rows + h, sizeof(float) * i);
+                float *d_h_j = d_hidden + j * h;
+                const float *d_in_j = d_in + j * rows;
+                if (later)
+                    for (int e = 0; e < h; e++) d_h_j[e] = d_in_j[e] + later[j * h + e];
+                else
+                    memcpy(d_h_j, d_in_j, sizeof(float) * h);
+                if (d_x) memcpy(d_x + (at * b + j) * i, d_in_j + h, sizeof(float) * i);
             }
-            const float *keep = forget + at * hb;
-            for (int e = 0; e < hb; e++) d_c[e] *= keep[e];
         }
+        const float *keep = forget + (size_t)m * t * hb; /* step 0 */
+        for (int e = 0; e < hb; e++) d_c[e] *= keep[e];
         memcpy(d_h0 + (size_t)m * hb, d_hidden, sizeof(float) * hb);
     }
     free(scratch);

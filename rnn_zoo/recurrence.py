@@ -10,9 +10,9 @@ backward splits, concatenates and copies gate blocks per step. This layer instea
   multiplies per step and two matmuls: one for the gradients of all three weights, one
   for those of the step's inputs.
 
-Its arguments and results are time-major and batch-major, (t, n, b, .), like those of
+Its arguments and results are member-major and batch-major, (n, t, b, .), like those of
 :class:`rnn_zoo.native.LSTMLayer` (the same loops in C, which lstm.forward takes on a CPU).
-Inside, everything is feature-major, (t, n, ., b): a step's slice is one contiguous block,
+Inside, everything is time-major and feature-major, (t, n, ., b): a step's slice is one contiguous block,
 and each gate of a member is one contiguous (h, b) block, so torch's elementwise ops run
 over long contiguous rows rather than rows of h.
 """
@@ -27,11 +27,11 @@ from torch.autograd.function import once_differentiable
 
 
 class LSTMLayer(torch.autograd.Function):
-    """(x, w_ih, w_hh, bias, h0, c0) -> (hiddens (t, n, b, h), final cell (n, b, h)).
+    """(x, w_ih, w_hh, bias, h0, c0) -> (hiddens (n, t, b, h), final cell (n, b, h)).
 
-    x (t, n, b, i), w_ih (n, g, i), w_hh (n, g, h), bias (n, g) (torch's two biases summed,
+    x (n, t, b, i), w_ih (n, g, i), w_hh (n, g, h), bias (n, g) (torch's two biases summed,
     gates in torch's order i, f, g, o), h0 and c0 (n, b, h). The final hidden state is
-    ``hiddens[-1]``.
+    ``hiddens[:, -1]``.
 
     Each step is one matmul of the weights ``[w_hh, w_ih, bias]`` (n, g, k) with
     ``inputs[s] = [h_{s-1}; x_s; 1]`` (n, k, b), k = h + i + 1: recurrent, input and bias
@@ -40,13 +40,13 @@ class LSTMLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, h0: Tensor, c0: Tensor) -> Any:
-        t, n, b, i = x.shape
+        n, t, b, i = x.shape
         h = w_hh.shape[2]
         k = h + i + 1
         gates, inputs = x.new_empty(t, n, 4 * h, b), x.new_empty(t, n, k, b)
         to_cell, forget = x.new_empty(t, n, h, b), x.new_empty(t, n, h, b)
         inputs[0, :, :h].copy_(h0.transpose(1, 2))
-        inputs[:, :, h : h + i].copy_(x.transpose(2, 3))
+        inputs[:, :, h : h + i].copy_(x.permute(1, 0, 3, 2))
         inputs[:, :, h + i].fill_(1.0)
         weights = fused_weights(w_ih, w_hh, bias)
         hiddens = x.new_empty(t, n, h, b)
@@ -54,7 +54,7 @@ class LSTMLayer(torch.autograd.Function):
         cell = _run(inputs, weights, c0.transpose(1, 2).contiguous(), gates, hiddens, local)
         ctx.input_size = i
         ctx.buffers = (gates, to_cell, forget, inputs, weights)  # backward only reads them
-        return hiddens.transpose(2, 3), cell.transpose(1, 2)
+        return hiddens.permute(1, 0, 3, 2), cell.transpose(1, 2)
 
     @staticmethod
     @once_differentiable
@@ -68,11 +68,11 @@ class LSTMLayer(torch.autograd.Function):
             weights[..., : h + i if d_x is not None else h].transpose(1, 2).contiguous()
         )  # (n, h [+ i], g)
         d_weights = torch.zeros_like(weights)  # (n, g, k)
-        d_hiddens = d_hiddens.transpose(2, 3).contiguous()  # (t, n, h, b)
+        d_hiddens = d_hiddens.permute(1, 0, 3, 2).contiguous()  # (t, n, h, b)
         d_h0, d_c0 = _run_back(
             local, to_cell, forget, inputs, back_t, d_hiddens, d_cell.transpose(1, 2), d_weights, d_x
         )
-        d_x = None if d_x is None else d_x.transpose(2, 3)
+        d_x = None if d_x is None else d_x.permute(1, 0, 3, 2)
         return d_x, *split_weights(d_weights, h, i), d_h0.transpose(1, 2), d_c0.transpose(1, 2)
 
 

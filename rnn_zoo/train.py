@@ -109,6 +109,17 @@ class TrainConfig:
         return float(points[-1][1])
 
 
+def target_log_probs(logits: Tensor, targets: Tensor) -> Tensor:
+    """log softmax(logits)[target] at every position: logits (..., o), targets (...) -> (...).
+
+    Picks before normalising: over o = 6 or 10 classes, torch's log_softmax of the whole
+    output (and its backward) costs more than the members' output layer itself.
+    """
+    shift = logits.detach().amax(dim=-1, keepdim=True)  # for exp's range only: cancels out
+    picked = logits.gather(-1, targets.unsqueeze(-1))
+    return (picked - shift - (logits - shift).exp().sum(dim=-1, keepdim=True).log()).squeeze(-1)
+
+
 def unflatten(flat: Tensor, spec: MemberSpec) -> dict[str, Tensor]:
     """(n, p) flat parameters -> canonical (n, *shape) views, without copying."""
     params, offset = {}, 0

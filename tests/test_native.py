@@ -17,9 +17,9 @@ SHAPES = [(5, 3, 32, 6, 32), (4, 2, 3, 2, 5), (3, 2, 37, 16, 8), (6, 1, 33, 33, 
 
 
 def make_layer_inputs(t: int, n: int, b: int, i: int, h: int, seed: int) -> list[Tensor]:
-    """Random float32 (x, w_ih, w_hh, bias, h0, c0), all requiring grad."""
+    """Random float32 (x (n, t, b, i), w_ih, w_hh, bias, h0, c0), all requiring grad."""
     generator = torch.Generator().manual_seed(seed)
-    shapes = [(t, n, b, i), (n, 4 * h, i), (n, 4 * h, h), (n, 4 * h), (n, b, h), (n, b, h)]
+    shapes = [(n, t, b, i), (n, 4 * h, i), (n, 4 * h, h), (n, 4 * h), (n, b, h), (n, b, h)]
     return [torch.randn(shape, generator=generator).mul_(0.7).requires_grad_() for shape in shapes]
 
 
@@ -28,13 +28,13 @@ def reference_layer(
 ) -> tuple[Tensor, Tensor]:
     """The LSTM recurrence step by step with plain autograd ops (gates i, f, g, o as in nn.LSTM)."""
     hiddens = []
-    for x_s in x:  # (n, b, i)
+    for x_s in x.unbind(1):  # (n, b, i)
         gates = x_s @ w_ih.transpose(1, 2) + h @ w_hh.transpose(1, 2) + bias[:, None]
         i, f, g, o = gates.chunk(4, dim=-1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         hiddens.append(h)
-    return torch.stack(hiddens), c
+    return torch.stack(hiddens, dim=1), c
 
 
 def outputs_and_gradients(layer, inputs: list[Tensor], seed: int) -> list[Tensor]:  # noqa: ANN001
@@ -69,6 +69,17 @@ def test_graphs_alive_at_once_keep_their_own_buffers() -> None:
         grads = torch.autograd.grad((hiddens * weights[0]).sum() + (cell * weights[1]).sum(), inputs)
         for mine, reference in zip([hiddens.detach(), cell.detach(), *grads], expected, strict=True):
             torch.testing.assert_close(mine, reference, rtol=0, atol=0)
+
+
+def test_small_activations_keep_their_relative_precision() -> None:
+    # near 0, tanh(x) = 1 - 2 / (1 + e^2x) would lose most digits to cancellation
+    inputs = [
+        tensor.detach().mul(1e-3).requires_grad_() for tensor in make_layer_inputs(4, 2, 32, 6, 32, seed=10)
+    ]
+    hiddens, cell = native.LSTMLayer.apply(*inputs)
+    expected = reference_layer(*(tensor.detach().double() for tensor in inputs))
+    for mine, reference in zip((hiddens, cell), expected, strict=True):  # both about 1e-4
+        torch.testing.assert_close(mine.detach(), reference.float(), rtol=1e-5, atol=1e-9)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import torch
 from rnn_zoo import streams
 from rnn_zoo.lstm import Member, MemberSpec
 from rnn_zoo.tasks.formal_languages import FormalLanguageOptions, FormalLanguages, draw_tasks
-from rnn_zoo.train import Run, TrainConfig, init_members, train_population, unflatten
+from rnn_zoo.train import Run, TrainConfig, init_members, target_log_probs, train_population, unflatten
 from tests.reference import train_alone_with_torch
 
 SPEC = MemberSpec(6, 32, 2, 6)
@@ -110,3 +110,20 @@ def test_snapshots_come_after_the_configured_steps_with_each_members_loss() -> N
     assert [step for step, _ in snapshots] == [0, 5, 19]
     first, last = snapshots[0][1], snapshots[-1][1]
     assert first.shape == (2,) and (last < first).all()  # they learn
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3])
+def test_target_log_probs_equal_torch_cross_entropy_with_gradients(scale: float) -> None:
+    generator = torch.Generator().manual_seed(0)
+    logits = (torch.randn(3, 4, 5, 6, generator=generator) * scale).requires_grad_()
+    targets = torch.randint(0, 6, (3, 4, 5), generator=generator)
+    reference_logits = logits.detach().clone().requires_grad_()
+    expected = -torch.nn.functional.cross_entropy(
+        reference_logits.reshape(-1, 6), targets.reshape(-1), reduction="none"
+    ).reshape(3, 4, 5)
+    got = target_log_probs(logits, targets)
+    torch.testing.assert_close(got, expected)
+    weights = torch.randn(3, 4, 5, generator=generator)
+    (got * weights).sum().backward()
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(logits.grad, reference_logits.grad)

@@ -23,7 +23,7 @@ from torch import Tensor
 from rnn_zoo import lstm, streams
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.schema import Column, ZooSchema
-from rnn_zoo.train import Run
+from rnn_zoo.train import Run, target_log_probs
 
 A, B, C, D, BOS, EOS = range(6)
 SYMBOLS = 6
@@ -139,9 +139,7 @@ def accepts(sequences: Tensor, tasks: Tensor) -> Tensor:
 
 def next_symbol_loss(outputs: Tensor, sequences: Tensor) -> Tensor:
     """Teacher-forced cross-entropy per member: outputs (n, b, 41, 6), sequences (n, b, 42) -> (n,)."""
-    log_probs = outputs.log_softmax(dim=-1)
-    picked = log_probs.gather(-1, sequences[..., 1:].unsqueeze(-1)).squeeze(-1)  # (n, b, 41)
-    return -picked.mean(dim=(1, 2))
+    return -target_log_probs(outputs, sequences[..., 1:]).mean(dim=(1, 2))
 
 
 def one_hot(symbols: Tensor) -> Tensor:

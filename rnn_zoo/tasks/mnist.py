@@ -24,7 +24,7 @@ from rnn_zoo.mnist import STEPS, MnistImages, SequenceMaker, split_indices
 from rnn_zoo.mnist.images import CLASSES
 from rnn_zoo.schema import Column, ZooSchema
 from rnn_zoo.tasks.mnist_tasks import draw_tasks
-from rnn_zoo.train import Run
+from rnn_zoo.train import Run, target_log_probs
 
 INPUTS = 16  # pixels per tile
 STREAM_TRAIN = 1  # counter-based stream of the training images a member sees
@@ -42,9 +42,7 @@ class MnistOptions:
 
 def sequence_loss(outputs: Tensor, labels: Tensor) -> Tensor:
     """Cross-entropy after every tile, averaged over positions: (n, b, t, o), (n, b) -> (n, b)."""
-    log_probs = outputs.log_softmax(dim=-1)
-    picked = log_probs.gather(-1, labels[:, :, None, None].expand(*outputs.shape[:3], 1))
-    return -picked.squeeze(-1).mean(dim=-1)
+    return -target_log_probs(outputs, labels[:, :, None].expand(*outputs.shape[:3])).mean(dim=-1)
 
 
 def spread(count: int, total: int) -> Tensor:
