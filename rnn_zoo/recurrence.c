@@ -15,6 +15,7 @@
  * A member's numbers never depend on the other members: each member is its own loop, and
  * vector code treats every column alike wherever the data lies.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,98 +142,116 @@ static void cell_row(int h, float *gate, float *cell, float *hidden, float *next
         if (parts[p]) memcpy(parts[p], pad[p], rest * sizeof(float));
 }
 
+/* c[r..r+rows) (+)= a[r..r+rows) @ b over one panel of 2 vectors of columns from col: the
+ * block's rows x 2 vectors of c stay in registers for the whole sum, each step one broadcast
+ * of a per row and two loads of b feeding 2 x rows fused multiply-adds. */
+static inline __attribute__((always_inline)) void block(int rows, int r, int col, int kc, const float *a, int lda,
+                                                        int a_t, const float *b, int ldb, float *c, int ldc,
+                                                        int accumulate) {
+    vec acc[8][2];
+    for (int j = 0; j < rows; j++) {
+        acc[j][0] = accumulate ? load(c + (r + j) * ldc + col) : splat(0.0f);
+        acc[j][1] = accumulate ? load(c + (r + j) * ldc + col + LANES) : splat(0.0f);
+    }
+    for (int q = 0; q < kc; q++) {
+        vec b0 = load(b + q * ldb + col), b1 = load(b + q * ldb + col + LANES);
+        for (int j = 0; j < rows; j++) {
+            float x = a_t ? a[q * lda + r + j] : a[(r + j) * lda + q];
+            acc[j][0] += x * b0;
+            acc[j][1] += x * b1;
+        }
+    }
+    for (int j = 0; j < rows; j++) {
+        store(c + (r + j) * ldc + col, acc[j][0]);
+        store(c + (r + j) * ldc + col + LANES, acc[j][1]);
+    }
+}
+
 /* c (m, nc) (+)= a (m, kc) @ b (kc, nc), row-major with the given row strides; with a_t, a is
- * read transposed (a[r][q] at a[q * lda + r]). Rows of c in blocks of ROWS, columns in pairs
- * of vectors: each block keeps ROWS x 2 vectors of c in registers for the whole sum, one
- * broadcast of a and two loads of b feeding 2 x ROWS fused multiply-adds. */
-#define ROWS 8
+ * read transposed (a[r][q] at a[q * lda + r]). Rows in blocks of 8, then 4, 2 and 1. */
 static inline __attribute__((always_inline)) void matmul(int m, int nc, int kc, const float *a, int lda, int a_t,
                                                          const float *b, int ldb, float *c, int ldc,
                                                          int accumulate) {
-#define A(r, q) (a_t ? a[(q) * lda + (r)] : a[(r) * lda + (q)])
     int col = 0;
     for (; col + 2 * LANES <= nc; col += 2 * LANES) {
         int r = 0;
-        for (; r + ROWS <= m; r += ROWS) {
-            vec acc[ROWS][2];
-            for (int j = 0; j < ROWS; j++) {
-                acc[j][0] = accumulate ? load(c + (r + j) * ldc + col) : splat(0.0f);
-                acc[j][1] = accumulate ? load(c + (r + j) * ldc + col + LANES) : splat(0.0f);
-            }
-            for (int q = 0; q < kc; q++) {
-                vec b0 = load(b + q * ldb + col), b1 = load(b + q * ldb + col + LANES);
-                for (int j = 0; j < ROWS; j++) {
-                    float x = A(r + j, q);
-                    acc[j][0] += x * b0;
-                    acc[j][1] += x * b1;
-                }
-            }
-            for (int j = 0; j < ROWS; j++) {
-                store(c + (r + j) * ldc + col, acc[j][0]);
-                store(c + (r + j) * ldc + col + LANES, acc[j][1]);
-            }
-        }
-        for (; r < m; r++) {
-            vec acc0 = accumulate ? load(c + r * ldc + col) : splat(0.0f);
-            vec acc1 = accumulate ? load(c + r * ldc + col + LANES) : splat(0.0f);
-            for (int q = 0; q < kc; q++) {
-                acc0 += A(r, q) * load(b + q * ldb + col);
-                acc1 += A(r, q) * load(b + q * ldb + col + LANES);
-            }
-            store(c + r * ldc + col, acc0);
-            store(c + r * ldc + col + LANES, acc1);
-        }
+        for (; r + 8 <= m; r += 8) block(8, r, col, kc, a, lda, a_t, b, ldb, c, ldc, accumulate);
+        if (r + 4 <= m) block(4, r, col, kc, a, lda, a_t, b, ldb, c, ldc, accumulate), r += 4;
+        if (r + 2 <= m) block(2, r, col, kc, a, lda, a_t, b, ldb, c, ldc, accumulate), r += 2;
+        if (r < m) block(1, r, col, kc, a, lda, a_t, b, ldb, c, ldc, accumulate);
     }
     for (int r = 0; r < m; r++) /* columns left over: the same sums, one column at a time */
         for (int j = col; j < nc; j++) {
             float acc = accumulate ? c[r * ldc + j] : 0.0f;
-            for (int q = 0; q < kc; q++) acc += A(r, q) * b[q * ldb + j];
+            for (int q = 0; q < kc; q++) acc += (a_t ? a[q * lda + r] : a[r * lda + q]) * b[q * ldb + j];
             c[r * ldc + j] = acc;
         }
-#undef A
 }
 
-/* Forward over all steps of every member. Fills inputs (from x, h0 and the hidden states),
- * gates and hiddens; with to_cell (and forget) NULL nothing is kept for backprop and gates
- * is scratch. cells holds c_0 in and c_T out. */
-void lstm_forward(int t, int n, int h, int i, int b, const float *x, int64_t x_n, int64_t x_t, int64_t x_b,
-                  const float *h0, const float *weights_t, float *inputs, float *cells, float *gates,
-                  float *hiddens, float *to_cell, float *forget) {
-    int g = 4 * h, k = h + i + 1;
-    for (int m = 0; m < n; m++) {
-        const float *w_t = weights_t + (size_t)m * k * g;
+/* One call's sizes and tensors (see the layouts at the top); the members [first, last) are
+ * one thread's share. */
+struct layer {
+    int t, n, h, i, b;
+    const float *x;
+    int64_t x_n, x_t, x_b;
+    const float *h0, *weights, *weights_t, *local, *to_cell_in, *forget_in, *d_hiddens;
+    float *inputs, *cells, *gates, *hiddens, *to_cell, *forget, *d_cells, *d_h0, *d_weights_t, *d_x;
+};
+
+struct share {
+    const struct layer *layer;
+    int first, last, status;
+};
+
+/* Forward over all steps of the share's members. Fills inputs (from x, h0 and the hidden
+ * states), gates and hiddens; with to_cell (and forget) NULL nothing is kept for backprop and
+ * gates is scratch. cells holds c_0 in and c_T out. */
+static void *forward_share(void *arg) {
+    struct share *share = arg;
+    const struct layer *L = share->layer;
+    int t = L->t, h = L->h, i = L->i, b = L->b, g = 4 * h, k = h + i + 1;
+    for (int m = share->first; m < share->last; m++) {
+        const float *w_t = L->weights_t + (size_t)m * k * g;
         for (int s = 0; s < t; s++) {
             size_t at = (size_t)m * t + s;
-            float *gate = gates + at * b * g, *input = inputs + at * b * k;
+            float *gate = L->gates + at * b * g, *input = L->inputs + at * b * k;
             for (int j = 0; j < b; j++) {
-                if (s == 0) memcpy(input + j * k, h0 + ((size_t)m * b + j) * h, sizeof(float) * h);
-                memcpy(input + j * k + h, x + m * x_n + s * x_t + j * x_b, sizeof(float) * i);
+                if (s == 0) memcpy(input + j * k, L->h0 + ((size_t)m * b + j) * h, sizeof(float) * h);
+                memcpy(input + j * k + h, L->x + m * L->x_n + s * L->x_t + j * L->x_b, sizeof(float) * i);
                 input[j * k + h + i] = 1.0f;
             }
             matmul(b, g, k, input, k, 0, w_t, g, gate, g, 0); /* gates = [h, x, 1] @ w^T */
             for (int j = 0; j < b; j++) {
                 size_t row = at * b + j;
-                float *next = s + 1 < t ? inputs + (row + b) * k : 0;
-                cell_row(h, gate + j * g, cells + ((size_t)m * b + j) * h, hiddens + row * h, next,
-                         to_cell ? to_cell + row * h : 0, to_cell ? forget + row * h : 0);
+                float *next = s + 1 < t ? L->inputs + (row + b) * k : 0;
+                float *to_cell = L->to_cell ? L->to_cell + row * h : 0, *forget = L->to_cell ? L->forget + row * h : 0;
+                cell_row(h, gate + j * g, L->cells + ((size_t)m * b + j) * h, L->hiddens + row * h, next, to_cell,
+                         forget);
             }
         }
     }
+    return 0;
 }
 
-/* Backward over all steps of every member, from the last step to the first.
+/* Backward over all steps of the share's members, from the last step to the first.
  * d_cells (n, b, h) holds d c_T in and d c_0 out; d_h0 (n, b, h) out; d_weights_t (n, k, g)
- * out; d_x (n, t, b, i) out unless NULL. Returns 0, or -1 without memory for scratch. */
-int lstm_backward(int t, int n, int h, int i, int b, const float *weights, const float *inputs,
-                  const float *local, const float *to_cell, const float *forget, const float *d_hiddens,
-                  float *d_cells, float *d_h0, float *d_weights_t, float *d_x) {
-    int g = 4 * h, k = h + i + 1, hb = h * b, rows = d_x ? h + i : h;
+ * out; d_x (n, t, b, i) out unless NULL. Sets status -1 without memory for scratch. */
+static void *backward_share(void *arg) {
+    struct share *share = arg;
+    const struct layer *L = share->layer;
+    int t = L->t, h = L->h, i = L->i, b = L->b, g = 4 * h, k = h + i + 1, hb = h * b;
+    int rows = L->d_x ? h + i : h;
+    const float *local = L->local, *to_cell = L->to_cell_in, *forget = L->forget_in, *inputs = L->inputs;
+    const float *d_hiddens = L->d_hiddens;
     float *scratch = malloc(sizeof(float) * ((size_t)b * g + (size_t)b * rows + (size_t)hb));
-    if (!scratch) return -1;
+    if (!scratch) {
+        share->status = -1;
+        return 0;
+    }
     float *d_gate = scratch, *d_in = d_gate + b * g, *d_hidden = d_in + b * rows;
-    for (int m = 0; m < n; m++) {
-        const float *w = weights + (size_t)m * g * k;
-        float *d_c = d_cells + (size_t)m * hb, *d_w_t = d_weights_t + (size_t)m * k * g;
+    for (int m = share->first; m < share->last; m++) {
+        const float *w = L->weights + (size_t)m * g * k;
+        float *d_c = L->d_cells + (size_t)m * hb, *d_w_t = L->d_weights_t + (size_t)m * k * g;
         memcpy(d_hidden, d_hiddens + ((size_t)m * t + t - 1) * hb, sizeof(float) * hb);
         for (int s = t - 1; s >= 0; s--) {
             size_t at = (size_t)m * t + s;
@@ -271,13 +290,59 @@ int lstm_backward(int t, int n, int h, int i, int b, const float *weights, const
                     for (int e = 0; e < h; e++) d_h_j[e] = d_in_j[e] + later[j * h + e];
                 else
                     memcpy(d_h_j, d_in_j, sizeof(float) * h);
-                if (d_x) memcpy(d_x + (at * b + j) * i, d_in_j + h, sizeof(float) * i);
+                if (L->d_x) memcpy(L->d_x + (at * b + j) * i, d_in_j + h, sizeof(float) * i);
             }
         }
         const float *keep = forget + (size_t)m * t * hb; /* step 0 */
         for (int e = 0; e < hb; e++) d_c[e] *= keep[e];
-        memcpy(d_h0 + (size_t)m * hb, d_hidden, sizeof(float) * hb);
+        memcpy(L->d_h0 + (size_t)m * hb, d_hidden, sizeof(float) * hb);
     }
     free(scratch);
     return 0;
+}
+
+/* Members split into `threads` contiguous shares, the first run by the calling thread. A
+ * share whose thread cannot start runs in the calling thread too: the numbers are the same
+ * either way, as no member's loop depends on another's. Returns 0, or the first share's
+ * non-zero status. */
+#define MAX_THREADS 256
+static int run_shares(void *(*work)(void *), const struct layer *layer, int threads) {
+    int count = threads < 1 ? 1 : threads > layer->n ? layer->n : threads;
+    if (count > MAX_THREADS) count = MAX_THREADS;
+    if (count < 1) return 0; /* no members */
+    struct share shares[MAX_THREADS];
+    pthread_t ids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int p = 0; p < count; p++)
+        shares[p] = (struct share){layer, (int)((int64_t)layer->n * p / count),
+                                   (int)((int64_t)layer->n * (p + 1) / count), 0};
+    for (int p = 1; p < count; p++) started[p] = pthread_create(&ids[p], 0, work, &shares[p]) == 0;
+    work(&shares[0]);
+    for (int p = 1; p < count; p++) {
+        if (started[p])
+            pthread_join(ids[p], 0);
+        else
+            work(&shares[p]);
+    }
+    for (int p = 0; p < count; p++)
+        if (shares[p].status) return shares[p].status;
+    return 0;
+}
+
+int lstm_forward(int t, int n, int h, int i, int b, const float *x, int64_t x_n, int64_t x_t, int64_t x_b,
+                 const float *h0, const float *weights_t, float *inputs, float *cells, float *gates, float *hiddens,
+                 float *to_cell, float *forget, int threads) {
+    struct layer layer = {.t = t, .n = n, .h = h, .i = i, .b = b, .x = x, .x_n = x_n, .x_t = x_t, .x_b = x_b,
+                          .h0 = h0, .weights_t = weights_t, .inputs = inputs, .cells = cells, .gates = gates,
+                          .hiddens = hiddens, .to_cell = to_cell, .forget = forget};
+    return run_shares(forward_share, &layer, threads);
+}
+
+int lstm_backward(int t, int n, int h, int i, int b, const float *weights, float *inputs, const float *local,
+                  const float *to_cell, const float *forget, const float *d_hiddens, float *d_cells, float *d_h0,
+                  float *d_weights_t, float *d_x, int threads) {
+    struct layer layer = {.t = t, .n = n, .h = h, .i = i, .b = b, .weights = weights, .inputs = inputs,
+                          .local = local, .to_cell_in = to_cell, .forget_in = forget, .d_hiddens = d_hiddens,
+                          .d_cells = d_cells, .d_h0 = d_h0, .d_weights_t = d_weights_t, .d_x = d_x};
+    return run_shares(backward_share, &layer, threads);
 }

@@ -71,6 +71,18 @@ def test_graphs_alive_at_once_keep_their_own_buffers() -> None:
             torch.testing.assert_close(mine, reference, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_members_split_over_threads_give_the_same_numbers(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = make_layer_inputs(3, 5, 4, 6, 17, seed=11)
+    one = outputs_and_gradients(native.LSTMLayer.apply, inputs, seed=12)
+    monkeypatch.setattr(native, "_threads", threads)
+    shared = outputs_and_gradients(native.LSTMLayer.apply, inputs, seed=12)
+    for a, b in zip(one, shared, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 def test_small_activations_keep_their_relative_precision() -> None:
     # near 0, tanh(x) = 1 - 2 / (1 + e^2x) would lose most digits to cancellation
     inputs = [
