@@ -154,7 +154,10 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     """
     n, b, _, _ = x.shape
     state = zero_state(spec, n, b, like=x) if state is None else state
-    layer_class = native.LSTMLayer if native.loops_for(x) is not None else recurrence.LSTMLayer
+    in_c = native.loops_for(
+        x, *(params[name] for name in spec.parameter_names), *(t for pair in state for t in pair)
+    )
+    layer_class = native.LSTMLayer if in_c is not None else recurrence.LSTMLayer
     new_state = []
     layer_input = x.transpose(1, 2)  # (n, t, b, i)
     for layer, (h, c) in enumerate(state):

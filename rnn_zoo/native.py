@@ -55,8 +55,11 @@ def library() -> ctypes.CDLL | None:
     source = resources.files("rnn_zoo").joinpath("recurrence.c").read_text(encoding="utf-8")
     for flags in FLAG_SETS:
         path = _built(source, compiler, flags)
-        if path is not None:
-            return _declare(ctypes.CDLL(str(path)))
+        try:
+            if path is not None:
+                return _declare(ctypes.CDLL(str(path)))
+        except OSError:  # built, but not loadable here (a foreign or damaged file)
+            continue
     warnings.warn(
         f"{compiler[0]} could not build rnn_zoo/recurrence.c: LSTM layers run torch's loops", stacklevel=2
     )
@@ -77,9 +80,10 @@ def threads() -> int:
     return _threads
 
 
-def loops_for(x: Tensor) -> ctypes.CDLL | None:
-    """The compiled loops if they can run on x (float32 on the CPU) and could be built, else None."""
-    return library() if x.device.type == "cpu" and x.dtype == torch.float32 else None
+def loops_for(*tensors: Tensor) -> ctypes.CDLL | None:
+    """The compiled loops if they can run on these tensors (all float32 on the CPU) and could be built."""
+    runs_here = all(tensor.device.type == "cpu" and tensor.dtype == torch.float32 for tensor in tensors)
+    return library() if runs_here else None
 
 
 class LSTMLayer(torch.autograd.Function):
@@ -92,6 +96,8 @@ class LSTMLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, h0: Tensor, c0: Tensor) -> Any:
+        if loops_for(x, w_ih, w_hh, bias, h0, c0) is None:
+            raise TypeError("the C loops take float32 CPU tensors only, and need the compiled library")
         x = x if x.stride(3) == 1 else x.contiguous()
         n, t, b, i = x.shape
         h = w_hh.shape[2]

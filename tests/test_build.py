@@ -152,6 +152,13 @@ def test_bad_build_input_is_one_line_and_leaves_the_zoo_intact(
     assert shard_hashes(tiny_zoo) == before
 
 
+def test_zero_threads_is_a_usage_error_and_builds_nothing(tmp_path: Path) -> None:
+    arguments = ["build", "--task", "formal-languages", "--preset", "tiny", "--threads", "0"]
+    result = CliRunner().invoke(main, [*arguments, "--out", str(tmp_path / "z")])
+    assert result.exit_code == 2 and "Invalid value for '--threads'" in result.output
+    assert not (tmp_path / "z").exists()
+
+
 def test_not_enough_memory_for_one_member_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build_module, "free_memory", lambda device: 1000)
     result = CliRunner().invoke(

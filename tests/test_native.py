@@ -134,3 +134,11 @@ def test_the_switch_turns_the_c_loops_off(fresh_library, monkeypatch) -> None:  
     monkeypatch.setenv(native.NATIVE_ENV, "0")
     assert native.library() is None
     assert native.loops_for(torch.zeros(1)) is None
+
+
+def test_only_float32_cpu_tensors_take_the_c_loops() -> None:
+    assert native.loops_for(torch.zeros(1), torch.zeros(2)) is not None
+    assert native.loops_for(torch.zeros(1), torch.zeros(2, dtype=torch.float64)) is None
+    as_float64 = [tensor.detach().double() for tensor in make_layer_inputs(2, 1, 2, 3, 4, seed=13)]
+    with pytest.raises(TypeError, match="float32 CPU tensors"):
+        native.LSTMLayer.apply(*as_float64)
