@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from rnn_zoo import streams
-from rnn_zoo.build_dir import claim_output, release_output
+from rnn_zoo.build_dir import claim_output, data_identity, release_output
 from rnn_zoo.errors import ZooError
 from rnn_zoo.recipe import Recipe
 from rnn_zoo.schema import model_id
@@ -160,7 +160,7 @@ def build_zoo(
     family = task_family(recipe, data)
     mine = part_of(plan_shards(plan_runs(family, recipe), recipe.runs_per_shard), part)
     size = population_size(family, recipe, device, population)
-    claim_output(out, recipe, part)
+    claim_output(out, recipe, part, data_identity(getattr(family, "build_record", {})))
     pending = [plan for plan in mine if not shard_done(out, plan.shard)]
     runs = [run for plan in pending for run in plan.runs]
     size = min(size, max(1, len(runs)))

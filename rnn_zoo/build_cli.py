@@ -85,13 +85,13 @@ def run_build(
     click.echo(build_summary(report, time.perf_counter() - started))
 
 
-def run_merge(parts: Sequence[Path], out: Path | None) -> None:
+def run_merge(parts: Sequence[Path], out: Path | None, data: DataSources | None = None) -> None:
     """Merge part directories and print where the zoo is."""
     from rnn_zoo.build_dir import merge_parts, read_claim
 
     claim = read_claim(parts[0]) if parts[0].is_dir() else None
     task = claim["recipe"]["task"] if claim else "zoo"
-    zoo = merge_parts(parts, out or Path("rnn-zoo") / task)
+    zoo = merge_parts(parts, out or Path("rnn-zoo") / task, data)
     rows = sum(zoo.num_rows(split) for split in zoo.splits)
     click.echo(
         f"merged {len(parts)} parts into {zoo.root} ({rows:,} rows); check it with `rnn-zoo verify {zoo.root}`"

@@ -1,8 +1,9 @@
 """A build's output directory: claiming it for one recipe, and merging ``--shard`` parts.
 
-While a build is unfinished, ``build.json`` in its directory records the resolved recipe and
-the part; a finished zoo records its recipe in zoo.json. A directory holding anything else,
-or a build of another recipe or part, is refused, so nothing already there is overwritten.
+While a build is unfinished, ``build.json`` in its directory records the resolved recipe,
+the part and the identity of external training data (the sha256 of the MNIST images); a
+finished zoo records the same in zoo.json. A directory holding anything else, or a build of
+another recipe, part or data, is refused, so nothing already there is overwritten or mixed.
 """
 
 from __future__ import annotations
@@ -16,20 +17,33 @@ from typing import Any
 from rnn_zoo.errors import ZooError
 from rnn_zoo.recipe import Recipe, load_recipe
 from rnn_zoo.store import atomic_path, shard_done, write_json
+from rnn_zoo.tasks import DataSources
 from rnn_zoo.zoo import MANIFEST, Zoo, finalize_zoo
 
 MARKER = "build.json"
 
 
-def _claim(recipe: Recipe, part: tuple[int, int] | None) -> dict[str, Any]:
-    return {"recipe": recipe.to_dict(), "part": list(part) if part else None}
+def data_identity(build_record: dict[str, Any]) -> dict[str, str]:
+    """Which external data a build trained on: the sha256 of each source in a family's build record."""
+    return {
+        name: record["sha256"]
+        for name, record in sorted(build_record.items())
+        if isinstance(record, dict) and "sha256" in record
+    }
+
+
+def _claim(recipe: Recipe, part: tuple[int, int] | None, data: dict[str, str]) -> dict[str, Any]:
+    return {"recipe": recipe.to_dict(), "part": list(part) if part else None, "data": data}
 
 
 def read_claim(out: Path) -> dict[str, Any] | None:
     """What build a directory holds: the marker of an unfinished build, or a finished zoo's recipe."""
     for name, read in (
-        (MARKER, lambda d: d),
-        (MANIFEST, lambda d: {"recipe": d.get("recipe"), "part": None}),
+        (MARKER, lambda d: {"data": {}, **d}),
+        (
+            MANIFEST,
+            lambda d: {"recipe": d.get("recipe"), "part": None, "data": data_identity(d.get("build", {}))},
+        ),
     ):
         path = out / name
         if path.is_file():
@@ -40,16 +54,26 @@ def read_claim(out: Path) -> dict[str, Any] | None:
     return None
 
 
-def claim_output(out: Path, recipe: Recipe, part: tuple[int, int] | None) -> None:
-    """Make ``out`` the directory of this build, or refuse if it holds something else."""
-    wanted = json.loads(json.dumps(_claim(recipe, part)))
+def claim_output(
+    out: Path, recipe: Recipe, part: tuple[int, int] | None, data: dict[str, str] | None = None
+) -> None:
+    """Make ``out`` the directory of this build, or refuse if it holds something else.
+
+    ``data`` is the build's :func:`data_identity`.
+    """
+    wanted = json.loads(json.dumps(_claim(recipe, part, data or {})))
     if out.exists() and not out.is_dir():
         raise ZooError(f"--out {out} is a file; give a directory")
     found = read_claim(out) if out.is_dir() else None
     if found is None and out.is_dir() and any(out.iterdir()):
         raise ZooError(f"{out} is not empty and holds no rnn-zoo build; choose another --out")
     if found is not None and found != wanted:
-        what = "part" if found.get("recipe") == wanted["recipe"] else "recipe, preset or seed"
+        if found.get("recipe") != wanted["recipe"]:
+            what = "recipe, preset or seed"
+        elif found.get("data") != wanted["data"]:
+            what = f"training data ({_describe(found['data'])}, not {_describe(wanted['data'])})"
+        else:
+            what = "part"
         raise ZooError(f"{out} holds a build with another {what}; choose another --out or remove {out}")
     if found is None or not (out / MANIFEST).is_file():
         write_json(out / MARKER, wanted)
@@ -60,8 +84,11 @@ def release_output(out: Path) -> None:
     (out / MARKER).unlink(missing_ok=True)
 
 
-def merge_parts(parts: Sequence[Path], out: Path) -> Zoo:
-    """Combine the directories of ``--shard i/n`` builds of one recipe into one finished zoo."""
+def merge_parts(parts: Sequence[Path], out: Path, data: DataSources | None = None) -> Zoo:
+    """Combine the directories of ``--shard i/n`` builds of one recipe into one finished zoo.
+
+    ``data`` says where to find the parts' external data (MNIST) again, for the zoo's record.
+    """
     from rnn_zoo.build import plan_runs, plan_shards, zoo_info
     from rnn_zoo.tasks import task_family
 
@@ -69,10 +96,18 @@ def merge_parts(parts: Sequence[Path], out: Path) -> Zoo:
     recipes = {json.dumps(claim["recipe"], sort_keys=True) for claim in claims}
     if len(recipes) != 1:
         raise ZooError("the parts were built from different recipes or seeds; merge parts of one build only")
+    if len({json.dumps(claim["data"], sort_keys=True) for claim in claims}) != 1:
+        raise ZooError("the parts were trained on different data; merge parts of one build only")
     recipe = _recipe_from(claims[0]["recipe"])
-    family = task_family(recipe)
+    family = task_family(recipe, data)
+    found = data_identity(getattr(family, "build_record", {}))
+    if found != claims[0]["data"]:
+        raise ZooError(
+            f"the parts were trained on {_describe(claims[0]['data'])} but {_describe(found)} was found; "
+            "give the same source with --mnist / --mnist-dir"
+        )
     plans = plan_shards(plan_runs(family, recipe), recipe.runs_per_shard)
-    claim_output(out, recipe, None)
+    claim_output(out, recipe, None, found)
     for plan in plans:
         if shard_done(out, plan.shard):
             continue
@@ -85,6 +120,10 @@ def merge_parts(parts: Sequence[Path], out: Path) -> Zoo:
     zoo = finalize_zoo(out, zoo_info(family, recipe, {"merged_parts": len(parts)}))
     release_output(out)
     return zoo
+
+
+def _describe(data: dict[str, str]) -> str:
+    return ", ".join(f"{name} sha256 {digest[:12]}" for name, digest in data.items()) or "no external data"
 
 
 def _part_claim(path: Path) -> dict[str, Any]:

