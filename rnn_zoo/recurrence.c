@@ -365,46 +365,23 @@ static int run_shares(void *(*work)(void *), const struct layer *layer, int thre
     return 0;
 }
 
+/* The entry points (see rnn_zoo/native.py for their arguments). */
+/* clang-format off */
 int lstm_forward(int t, int n, int h, int i, int b, const float *x, int64_t x_n, int64_t x_t, int64_t x_b,
                  const float *h0, const float *weights_t, float *inputs, float *cells, float *gates,
                  float *hiddens, float *to_cell, float *forget, int threads) {
-    struct layer layer = {.t = t,
-                          .n = n,
-                          .h = h,
-                          .i = i,
-                          .b = b,
-                          .x = x,
-                          .x_n = x_n,
-                          .x_t = x_t,
-                          .x_b = x_b,
-                          .h0 = h0,
-                          .weights_t = weights_t,
-                          .inputs = inputs,
-                          .cells = cells,
-                          .gates = gates,
-                          .hiddens = hiddens,
-                          .to_cell = to_cell,
-                          .forget = forget};
+    struct layer layer = {.t = t, .n = n, .h = h, .i = i, .b = b, .x = x, .x_n = x_n, .x_t = x_t, .x_b = x_b,
+                          .h0 = h0, .weights_t = weights_t, .inputs = inputs, .cells = cells, .gates = gates,
+                          .hiddens = hiddens, .to_cell = to_cell, .forget = forget};
     return run_shares(forward_share, &layer, threads);
 }
 
 int lstm_backward(int t, int n, int h, int i, int b, const float *weights, float *inputs, const float *local,
                   const float *to_cell, const float *forget, const float *d_hiddens, float *d_cells,
                   float *d_h0, float *d_weights_t, float *d_x, int threads) {
-    struct layer layer = {.t = t,
-                          .n = n,
-                          .h = h,
-                          .i = i,
-                          .b = b,
-                          .weights = weights,
-                          .inputs = inputs,
-                          .local = local,
-                          .to_cell_in = to_cell,
-                          .forget_in = forget,
-                          .d_hiddens = d_hiddens,
-                          .d_cells = d_cells,
-                          .d_h0 = d_h0,
-                          .d_weights_t = d_weights_t,
-                          .d_x = d_x};
+    struct layer layer = {.t = t, .n = n, .h = h, .i = i, .b = b, .weights = weights, .inputs = inputs,
+                          .local = local, .to_cell_in = to_cell, .forget_in = forget, .d_hiddens = d_hiddens,
+                          .d_cells = d_cells, .d_h0 = d_h0, .d_weights_t = d_weights_t, .d_x = d_x};
     return run_shares(backward_share, &layer, threads);
 }
+/* clang-format on */
