@@ -165,7 +165,11 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
         w_ih, w_hh = params[f"lstm.weight_ih_l{layer}"], params[f"lstm.weight_hh_l{layer}"]
         layer_input, c = layer_class.apply(layer_input, w_ih, w_hh, bias, h, c)  # (n, t, b, h)
         new_state.append((layer_input[:, -1], c))
-    return _head(params, layer_input).transpose(1, 2), tuple(new_state)  # (n, b, t, o)
+    if in_c is None:
+        return _head(params, layer_input).transpose(1, 2), tuple(new_state)  # (n, b, t, o)
+    hidden = layer_input.reshape(n, -1, spec.hidden_size)  # (n, t b, h), a view
+    outputs = native.Head.apply(hidden, params["head.weight"], params["head.bias"])
+    return outputs.view(n, -1, b, spec.output_size).transpose(1, 2), tuple(new_state)  # (n, b, t, o)
 
 
 def _input_gates(params: Params, layer: int, x: Tensor) -> Tensor:

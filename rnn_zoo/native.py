@@ -132,6 +132,32 @@ class LSTMLayer(torch.autograd.Function):
         return d_x, *split_weights(d_weights_t.transpose(1, 2), h, i), d_h0, d_c0
 
 
+class Head(torch.autograd.Function):
+    """The members' output layer, hidden (n, r, h) @ weight (n, o, h)^T + bias (n, o) -> (n, r, o).
+
+    The same numbers as torch.baddbmm; its backward computes the hidden states' gradient,
+    a product over only o = 6 or 10 outputs, with the C matmul (float32 CPU tensors).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        ctx.save_for_backward(hidden, weight)
+        return torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, d_out: Tensor) -> tuple[Tensor | None, ...]:
+        hidden, weight = ctx.saved_tensors
+        d_out, weight = d_out.contiguous(), weight.contiguous()
+        (n, r, o), h = d_out.shape, weight.shape[2]
+        d_hidden = None
+        if ctx.needs_input_grad[0]:
+            d_hidden = d_out.new_empty(n, r, h)
+            library().batched_matmul(n, r, h, o, *map(_pointer, (d_out, weight, d_hidden)))
+        d_weight = torch.bmm(d_out.transpose(1, 2), hidden) if ctx.needs_input_grad[1] else None
+        return d_hidden, d_weight, d_out.sum(dim=1) if ctx.needs_input_grad[2] else None
+
+
 class _BufferPool:
     """Buffers of finished layers, for the next ones of the same shape.
 
@@ -231,4 +257,6 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.lstm_forward.restype = ctypes.c_int
     lib.lstm_backward.argtypes = [*sizes, *[address] * 10, threads]
     lib.lstm_backward.restype = ctypes.c_int
+    lib.batched_matmul.argtypes = [*[ctypes.c_int] * 4, *[address] * 3]
+    lib.batched_matmul.restype = None
     return lib

@@ -365,6 +365,14 @@ static int run_shares(void *(*work)(void *), const struct layer *layer, int thre
     return 0;
 }
 
+/* c[p] = a[p] (m, kc) @ b[p] (kc, nc) for p < n, all contiguous: for the output layer's
+ * backward, whose inner size (the outputs, 6 or 10) is too small for a BLAS to be quick. */
+void batched_matmul(int n, int m, int nc, int kc, const float *a, const float *b, float *c) {
+    for (int p = 0; p < n; p++)
+        matmul(m, nc, kc, a + (size_t)p * m * kc, kc, 0, b + (size_t)p * kc * nc, nc, c + (size_t)p * m * nc,
+               nc, 0);
+}
+
 /* The entry points (see rnn_zoo/native.py for their arguments). */
 /* clang-format off */
 int lstm_forward(int t, int n, int h, int i, int b, const float *x, int64_t x_n, int64_t x_t, int64_t x_b,

@@ -94,6 +94,22 @@ def test_small_activations_keep_their_relative_precision() -> None:
         torch.testing.assert_close(mine.detach(), reference.float(), rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.parametrize(("n", "r", "h", "o"), [(3, 64, 32, 6), (2, 37, 17, 10), (1, 5, 3, 1)])
+def test_head_matches_float64_autograd(n: int, r: int, h: int, o: int) -> None:
+    generator = torch.Generator().manual_seed(14)
+    inputs = [
+        torch.randn(shape, generator=generator).requires_grad_() for shape in ((n, r, h), (n, o, h), (n, o))
+    ]
+    as_float64 = [tensor.detach().double().requires_grad_() for tensor in inputs]
+    d_out = torch.randn(n, r, o, generator=generator)
+    out = native.Head.apply(*inputs)
+    expected = torch.baddbmm(as_float64[2].unsqueeze(1), as_float64[0], as_float64[1].transpose(1, 2))
+    torch.testing.assert_close(out, expected.float(), rtol=1e-5, atol=1e-5)
+    got = torch.autograd.grad(out, inputs, d_out)
+    for mine, reference in zip(got, torch.autograd.grad(expected, as_float64, d_out.double()), strict=True):
+        torch.testing.assert_close(mine, reference.float(), rtol=1e-5, atol=1e-5)
+
+
 @pytest.fixture
 def fresh_library(tmp_path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
     """native.library() rebuilt from scratch into an empty cache under tmp_path."""
