@@ -13,6 +13,7 @@ import numpy as np
 from rnn_zoo.build import BuildReport, Progress, build_zoo, resolve_device
 from rnn_zoo.errors import ZooError
 from rnn_zoo.recipe import load_recipe
+from rnn_zoo.store import read_table
 from rnn_zoo.tasks import DataSources
 
 
@@ -118,7 +119,6 @@ def build_summary(report: BuildReport, seconds: float) -> str:
 def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
     """The summary metric of every run at its last snapshot, read back from the written shards."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     metric = report.metric
     files = [
@@ -126,6 +126,6 @@ def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
     ]
     if not files:
         return metric, np.array([]), 0
-    table = pa.concat_tables([pq.read_table(path, columns=["step", metric]) for path in files])
+    table = pa.concat_tables([read_table(path, columns=["step", metric]) for path in files])
     last = table.filter(pa.compute.equal(table["step"], pa.compute.max(table["step"])))
     return metric, np.asarray(last.column(metric).to_numpy(), dtype=np.float64), table.num_rows

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.lstm import MemberSpec
+from rnn_zoo.store import read_table
 from rnn_zoo.zoo import Zoo, open_zoo
 
 
@@ -101,9 +102,8 @@ def read_columns(zoo: Zoo, split: str, names: Sequence[str]) -> Any:
     The shards must be on disk: a zoo from the Hub fetches them first (``Zoo.fetch``).
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     shards = zoo.shards(split)
     return pa.concat_tables(
-        [pq.read_table(zoo.root / shard["data_file"], columns=list(names)) for shard in shards]
+        [read_table(zoo.root / shard["data_file"], columns=list(names)) for shard in shards]
     )

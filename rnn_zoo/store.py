@@ -17,7 +17,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +128,21 @@ def write_shard(root: Path, schema: ZooSchema, shard: ShardId, rows: Mapping[str
     }
     with atomic_path(Path(root, shard.weights_file)) as temporary:
         temporary.write_bytes(canonical_safetensors(safetensors.numpy.save(tensors, metadata=metadata)))
+
+
+def read_table(path: Path, columns: Sequence[str] | None = None) -> Any:  # noqa: ANN401 - a pyarrow.Table
+    """A shard's parquet file (or some of its columns) as an arrow table, read in this thread.
+
+    pyarrow's threaded reader leaves readahead tasks that drop the file's schema after
+    returning; with `datasets`' extension types in that schema, dropping it needs the GIL,
+    and a process that exits meanwhile aborts ("terminate called without an active
+    exception"). Read without threads and pre-buffering, nothing is left behind.
+    """
+    import pyarrow.parquet as pq
+
+    return pq.read_table(
+        path, columns=None if columns is None else list(columns), use_threads=False, pre_buffer=False
+    )
 
 
 def canonical_safetensors(data: bytes) -> bytes:

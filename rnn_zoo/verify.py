@@ -12,7 +12,7 @@ import numpy as np
 from rnn_zoo.errors import ZooError
 from rnn_zoo.load import locate_zoo
 from rnn_zoo.schema import Column, ZooSchema
-from rnn_zoo.store import find_shards, sha256
+from rnn_zoo.store import find_shards, read_table, sha256
 from rnn_zoo.zoo import Zoo
 
 
@@ -33,7 +33,6 @@ def verify_zoo(root: str | Path | Zoo, progress: Callable[[Iterable], Iterable] 
 
 
 def _shard_problem(root: Path, schema: ZooSchema, entry: Mapping[str, Any]) -> str | None:
-    import pyarrow.parquet as pq
     from safetensors import safe_open
 
     for kind in ("data", "weights"):
@@ -43,7 +42,7 @@ def _shard_problem(root: Path, schema: ZooSchema, entry: Mapping[str, Any]) -> s
         if sha256(path) != entry["sha256"][kind]:
             return f"{entry[f'{kind}_file']}: sha256 does not match weights/index.json"
     data_file, weights_file = entry["data_file"], entry["weights_file"]
-    table = pq.read_table(root / data_file)
+    table = read_table(root / data_file)
     rows = entry["rows"][1] - entry["rows"][0]
     if tuple(table.column_names) != schema.names:
         return f"{data_file}: columns differ from the zoo schema"

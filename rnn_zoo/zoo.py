@@ -16,6 +16,7 @@ from rnn_zoo.store import (
     ZooInfo,
     find_shards,
     library_versions,
+    read_table,
     sha256,
     write_json,
     write_text,
@@ -123,7 +124,6 @@ def finalize_zoo(root: str | Path, info: ZooInfo) -> Zoo:
 
 
 def _index_split(root: Path, shards: list[ShardId], locations: dict[str, list]) -> tuple[list[dict], int]:
-    import pyarrow.parquet as pq
     from safetensors import safe_open
 
     entries, start, runs = [], 0, set()
@@ -132,7 +132,7 @@ def _index_split(root: Path, shards: list[ShardId], locations: dict[str, list]) 
             model_ids = json.loads(handle.metadata()["model_ids"])
         for row, model_id in enumerate(model_ids):
             locations[model_id] = [shard.split, shard.index, row]
-        runs.update(pq.read_table(root / shard.data_file, columns=["run_id"]).column(0).to_pylist())
+        runs.update(read_table(root / shard.data_file, columns=["run_id"]).column(0).to_pylist())
         stop = start + len(model_ids)
         entries.append(
             {

@@ -16,7 +16,7 @@ from safetensors.numpy import load_file
 import rnn_zoo
 from rnn_zoo import lstm
 from rnn_zoo.schema import Column, ZooSchema
-from rnn_zoo.store import ShardId, atomic_path, write_shard
+from rnn_zoo.store import ShardId, atomic_path, read_table, write_shard
 from rnn_zoo.synthetic import synthetic_rows, synthetic_schema
 from tests.conftest import SPLIT_RUNS
 
@@ -145,3 +145,11 @@ def test_an_interrupted_atomic_write_leaves_nothing(tmp_path: Path) -> None:
 def test_schema_rejects_a_column_named_twice() -> None:
     with pytest.raises(ValueError, match="step"):
         ZooSchema(lstm.MemberSpec(2, 2, 1, 2), metadata=(Column("step", "int64"),))
+
+
+def test_read_table_gives_what_pyarrow_reads(zoo_dir: Path) -> None:
+    for path in zoo_dir.glob("data/*.parquet"):
+        assert read_table(path).equals(pq.read_table(path))
+        assert read_table(path, columns=["step", "run_id"]).equals(
+            pq.read_table(path, columns=["step", "run_id"])
+        )
