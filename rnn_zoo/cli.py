@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rnn_zoo import __version__
 from rnn_zoo.errors import ZooError
+
+if TYPE_CHECKING:  # the CLI imports the library only when a command runs
+    from rnn_zoo.tasks import DataSources
 
 
 def available_cores() -> int:
@@ -32,7 +35,7 @@ def mnist_options(command: Callable) -> Callable:
     )(command)
 
 
-def data_sources(mnist: str | None, mnist_dir: Path | None) -> Any:  # noqa: ANN401 - a DataSources
+def data_sources(mnist: str | None, mnist_dir: Path | None) -> DataSources:
     """The DataSources the --mnist options ask for."""
     from rnn_zoo.tasks import DataSources
 

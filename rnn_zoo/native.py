@@ -70,14 +70,9 @@ _threads = 1
 
 
 def set_threads(count: int) -> None:
-    """Run the C loops on ``count`` threads, members split between them (the numbers do not change)."""
+    """Run the C loops on ``count`` threads (1 until set), members split between them; the numbers do not change."""
     global _threads
     _threads = max(1, int(count))
-
-
-def threads() -> int:
-    """Threads the C loops run on (1 unless set with :func:`set_threads`)."""
-    return _threads
 
 
 def loops_for(*tensors: Tensor) -> ctypes.CDLL | None:

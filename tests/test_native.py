@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo import native
+from tests import test_recurrence as recurrence_tests
 
 pytestmark = pytest.mark.skipif(native.library() is None, reason="no C compiler: the C loops cannot be built")
 
@@ -16,11 +17,9 @@ pytestmark = pytest.mark.skipif(native.library() is None, reason="no C compiler:
 SHAPES = [(5, 3, 32, 6, 32), (4, 2, 3, 2, 5), (3, 2, 37, 16, 8), (6, 1, 33, 33, 17)]
 
 
-def make_layer_inputs(t: int, n: int, b: int, i: int, h: int, seed: int) -> list[Tensor]:
+def make_layer_inputs(t: int, n: int, b: int, i: int, h: int, seed: int) -> tuple[Tensor, ...]:
     """Random float32 (x (n, t, b, i), w_ih, w_hh, bias, h0, c0), all requiring grad."""
-    generator = torch.Generator().manual_seed(seed)
-    shapes = [(n, t, b, i), (n, 4 * h, i), (n, 4 * h, h), (n, 4 * h), (n, b, h), (n, b, h)]
-    return [torch.randn(shape, generator=generator).mul_(0.7).requires_grad_() for shape in shapes]
+    return recurrence_tests.make_layer_inputs(t, n, b, i, h, seed, dtype=torch.float32, scale=0.7)
 
 
 def reference_layer(

@@ -13,12 +13,22 @@ from rnn_zoo.recurrence import LSTMLayer
 SPECS = [MemberSpec(6, 32, 2, 6), MemberSpec(3, 5, 3, 2)]
 
 
-def make_layer_inputs(t: int, n: int, b: int, i: int, h: int, seed: int) -> tuple[Tensor, ...]:
-    """Random float64 (x, w_ih, w_hh, bias, h0, c0) for LSTMLayer, all requiring grad."""
+def make_layer_inputs(
+    t: int,
+    n: int,
+    b: int,
+    i: int,
+    h: int,
+    seed: int,
+    *,
+    dtype: torch.dtype = torch.float64,
+    scale: float = 1.0,
+) -> tuple[Tensor, ...]:
+    """Random (x (n, t, b, i), w_ih, w_hh, bias, h0, c0) for an LSTM layer, all requiring grad."""
     generator = torch.Generator().manual_seed(seed)
     shapes = [(n, t, b, i), (n, 4 * h, i), (n, 4 * h, h), (n, 4 * h), (n, b, h), (n, b, h)]
     return tuple(
-        torch.randn(shape, generator=generator, dtype=torch.float64).requires_grad_() for shape in shapes
+        torch.randn(shape, generator=generator, dtype=dtype).mul_(scale).requires_grad_() for shape in shapes
     )
 
 
