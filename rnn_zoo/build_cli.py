@@ -64,10 +64,7 @@ def run_build(
     """Resolve the recipe, build, and print a summary."""
     import torch
 
-    from rnn_zoo import native
-
-    torch.set_num_threads(1)
-    native.set_threads(threads)
+    torch.set_num_threads(threads)
     chosen = preset or ("paper" if resolve_device(device).type == "cuda" else "small")
     recipe = load_recipe(task, chosen, overrides)
     if preset is None:

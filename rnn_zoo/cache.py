@@ -1,4 +1,4 @@
-"""rnn-zoo's cache folder, shared by what it downloads (MNIST) and what it compiles (kernels)."""
+"""rnn-zoo's cache folder, for what it downloads (MNIST)."""
 
 from __future__ import annotations
 

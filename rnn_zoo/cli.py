@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,11 +13,6 @@ from rnn_zoo.errors import ZooError
 
 if TYPE_CHECKING:  # the CLI imports the library only when a command runs
     from rnn_zoo.tasks import DataSources
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def mnist_options(command: Callable) -> Callable:
@@ -247,10 +241,10 @@ def bench(
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
-    default=available_cores,
-    show_default="all cores",
-    help="CPU threads for the LSTM loops, members split between them; torch's own small ops stay "
-    "on one thread, where more would only wait on each other.",
+    default=1,
+    show_default=True,
+    help="torch's CPU threads. A population's ops are small: a second thread gains little and, "
+    "on a busy machine, waits; to use many cores, build --shard parts side by side.",
 )
 @mnist_options
 def build(

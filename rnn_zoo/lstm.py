@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from rnn_zoo import native, recurrence
+from rnn_zoo import recurrence
 
 Params = Mapping[str, Tensor]
 # One (h, c) pair per layer, each (n, b, h).
@@ -149,27 +149,18 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     """A whole sequence for n members: x (n, b, t, i) -> outputs (n, b, t, o) and the final state.
 
     Layer by layer, each a loop over time with one fused matmul per step and its own
-    backprop through time: :class:`rnn_zoo.native.LSTMLayer` (loops in C) on a CPU when it
-    could be built, else :class:`rnn_zoo.recurrence.LSTMLayer` (the same loops in torch).
+    backprop through time (:class:`rnn_zoo.recurrence.LSTMLayer`).
     """
     n, b, _, _ = x.shape
     state = zero_state(spec, n, b, like=x) if state is None else state
-    in_c = native.loops_for(
-        x, *(params[name] for name in spec.parameter_names), *(t for pair in state for t in pair)
-    )
-    layer_class = native.LSTMLayer if in_c is not None else recurrence.LSTMLayer
     new_state = []
     layer_input = x.transpose(1, 2)  # (n, t, b, i)
     for layer, (h, c) in enumerate(state):
         bias = params[f"lstm.bias_ih_l{layer}"] + params[f"lstm.bias_hh_l{layer}"]  # (n, g)
         w_ih, w_hh = params[f"lstm.weight_ih_l{layer}"], params[f"lstm.weight_hh_l{layer}"]
-        layer_input, c = layer_class.apply(layer_input, w_ih, w_hh, bias, h, c)  # (n, t, b, h)
+        layer_input, c = recurrence.LSTMLayer.apply(layer_input, w_ih, w_hh, bias, h, c)  # (n, t, b, h)
         new_state.append((layer_input[:, -1], c))
-    if in_c is None:
-        return _head(params, layer_input).transpose(1, 2), tuple(new_state)  # (n, b, t, o)
-    hidden = layer_input.reshape(n, -1, spec.hidden_size)  # (n, t b, h), a view
-    outputs = native.Head.apply(hidden, params["head.weight"], params["head.bias"])
-    return outputs.view(n, -1, b, spec.output_size).transpose(1, 2), tuple(new_state)  # (n, b, t, o)
+    return _head(params, layer_input).transpose(1, 2), tuple(new_state)  # (n, b, t, o)
 
 
 def _input_gates(params: Params, layer: int, x: Tensor) -> Tensor:

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo import lstm
+from rnn_zoo.cuda_graphs import WARM_UP_STEPS, replayable, warm_up_stream
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.schema import ZooSchema
 
@@ -59,8 +60,14 @@ class TaskFamily(Protocol):
         """The runs' tasks as one (n, ...) tensor for :meth:`batch`."""
         ...
 
-    def batch(self, tasks: Tensor, seeds: Tensor, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
-        """Training inputs (n, b, t, i) and targets for every member at ``step``."""
+    def batch(
+        self, tasks: Tensor, seeds: Tensor, step: int | Tensor, batch_size: int
+    ) -> tuple[Tensor, Tensor]:
+        """Training inputs (n, b, t, i) and targets for every member at ``step``.
+
+        ``step`` is an int or a 0-dim int64 tensor on the device (the trainer's counter);
+        the batch must be made without reading anything back to the host.
+        """
         ...
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
@@ -146,30 +153,76 @@ def init_members(spec: MemberSpec, seeds: Sequence[int]) -> Tensor:
 
 @dataclass
 class Population:
-    """Flat parameters and AdamW moments of n members, plus each member's weight decay."""
+    """Flat parameters and AdamW moments of n members, plus each member's weight decay.
+
+    ``updates`` counts the updates done, as a 0-dim int64 tensor beside the parameters: the
+    update reads and advances it on the device, so a replayed CUDA graph of it stays right.
+    """
 
     params: Tensor  # (n, p)
     exp_avg: Tensor  # (n, p)
     exp_avg_sq: Tensor  # (n, p)
     weight_decay: Tensor  # (n, 1) float64
-    updates: int = 0
+    updates: Tensor  # () int64
 
     @classmethod
     def create(cls, spec: MemberSpec, runs: Sequence[Run], device: torch.device) -> Population:
         params = init_members(spec, [run.seed for run in runs]).to(device)
         decay = torch.tensor([[run.weight_decay] for run in runs], dtype=torch.float64, device=device)
-        return cls(params, torch.zeros_like(params), torch.zeros_like(params), decay)
+        updates = torch.zeros((), dtype=torch.int64, device=device)
+        return cls(params, torch.zeros_like(params), torch.zeros_like(params), decay, updates)
 
-    def adamw_step(self, grad: Tensor, lr: float, betas: tuple[float, float], eps: float) -> None:
-        """One AdamW update of every member, the same math as torch.optim.AdamW."""
+    def adamw_step(self, grad: Tensor, lr: Tensor, betas: tuple[float, float], eps: float) -> None:
+        """One AdamW update of every member, the same math as torch.optim.AdamW.
+
+        ``lr`` is a 0-dim float64 tensor; like the update count it stays on the device.
+        """
         beta1, beta2 = betas
-        self.updates += 1
+        self.updates.add_(1)
+        count = self.updates.double()
         self.params.mul_((1.0 - lr * self.weight_decay).to(self.params.dtype))
         self.exp_avg.lerp_(grad, 1.0 - beta1)
         self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
-        step_size = lr / (1.0 - beta1**self.updates)
-        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1.0 - beta2**self.updates)).add_(eps)
-        self.params.addcdiv_(self.exp_avg, denom, value=-step_size)
+        step_size = (lr / (1.0 - beta1**count)).to(self.params.dtype)
+        denom = (self.exp_avg_sq.sqrt() / (1.0 - beta2**count).sqrt().to(self.params.dtype)).add_(eps)
+        self.params.addcdiv_(self.exp_avg * step_size, denom, value=-1.0)
+
+
+class TrainStep:
+    """One training step of a population, made of tensor operations only.
+
+    Everything that changes from step to step lives in tensors on the device (the step
+    counter, the learning rate picked from the schedule by it, the update count), and the
+    step neither reads a value back to the host nor keeps Python-side state. So the very
+    same step runs eagerly or, on a GPU, as a replayed CUDA graph (:func:`replayable`),
+    with the same numbers either way.
+    """
+
+    def __init__(self, family: TaskFamily, runs: Sequence[Run], config: TrainConfig, device: torch.device):
+        self.family, self.config = family, config
+        self.population = Population.create(family.spec, runs, device)
+        self.seeds = torch.tensor([run.seed for run in runs], dtype=torch.int64, device=device)
+        self.tasks = family.task_tensor(runs, device)
+        self.rates = torch.tensor(
+            [config.lr(s) for s in range(config.steps)], dtype=torch.float64, device=device
+        )
+        self.step = torch.zeros((), dtype=torch.int64, device=device)  # the step the next call runs
+        self.loss_sum = torch.zeros(len(runs), device=device)  # (n,) since the last reset
+
+    def __call__(self) -> None:
+        spec = self.family.spec
+        inputs, targets = self.family.batch(self.tasks, self.seeds, self.step, self.config.batch_size)
+        leaf = self.population.params.detach().requires_grad_()
+        params = unflatten(leaf, spec)
+        outputs, _ = lstm.forward(params, spec, inputs)
+        losses = self.family.loss(outputs, targets)  # (n,)
+        # Gradients of the (n, *shape) views, concatenated: asking for the flat leaf's gradient
+        # instead makes autograd build and sum a full-size (n, p) zero tensor per parameter.
+        grads = torch.autograd.grad(losses.sum(), list(params.values()))
+        grad = torch.cat([g.reshape(leaf.shape[0], -1) for g in grads], dim=1)  # (n, p)
+        self.population.adamw_step(grad, self.rates[self.step], self.config.betas, self.config.eps)
+        self.loss_sum.add_(losses.detach())
+        self.step.add_(1)
 
 
 SnapshotCallback = Callable[[int, dict[str, Tensor], Tensor], None]
@@ -183,35 +236,30 @@ def train_population(
     device: torch.device,
     on_snapshot: SnapshotCallback,
     on_step: Callable[[int], None] | None = None,
+    graphs: bool = True,
 ) -> dict[str, Tensor]:
     """Train ``runs`` as one population; return the final parameters as (n, *shape) tensors.
 
     ``on_snapshot(step, params, train_loss)`` is called after the update of each snapshot
-    step, with ``train_loss`` (n,) the members' mean loss since the previous snapshot.
+    step, with ``train_loss`` (n,) the members' mean loss since the previous snapshot. On a
+    GPU the steps after the first few replay a CUDA graph of the step (``graphs=False``: no
+    graph; the numbers are the same).
     """
-    spec = family.spec
-    population = Population.create(spec, runs, device)
-    seeds = torch.tensor([run.seed for run in runs], dtype=torch.int64, device=device)
-    tasks = family.task_tensor(runs, device)
-    snapshots = set(config.snapshot_steps)
-    loss_sum, loss_count = torch.zeros(len(runs), device=device), 0
+    train_step = TrainStep(family, runs, config, device)
+    run_step: Callable[[], None] = train_step
+    snapshots, since_snapshot = set(config.snapshot_steps), 0
     for step in range(config.steps):
-        inputs, targets = family.batch(tasks, seeds, step, config.batch_size)
-        leaf = population.params.detach().requires_grad_()
-        params = unflatten(leaf, spec)
-        outputs, _ = lstm.forward(params, spec, inputs)
-        losses = family.loss(outputs, targets)  # (n,)
-        # Gradients of the (n, *shape) views, concatenated: asking for the flat leaf's gradient
-        # instead makes autograd build and sum a full-size (n, p) zero tensor per parameter.
-        grads = torch.autograd.grad(losses.sum(), list(params.values()))
-        grad = torch.cat([g.reshape(len(runs), -1) for g in grads], dim=1)  # (n, p)
-        population.adamw_step(grad, config.lr(step), config.betas, config.eps)
-        loss_sum += losses.detach()
-        loss_count += 1
+        if step == WARM_UP_STEPS and graphs and device.type == "cuda":
+            run_step = replayable(train_step, device)
+        with warm_up_stream(device, active=step < WARM_UP_STEPS and graphs):
+            run_step()
+        since_snapshot += 1
         if step in snapshots:
             with torch.no_grad():
-                on_snapshot(step, unflatten(population.params, spec), loss_sum / loss_count)
-            loss_sum, loss_count = torch.zeros_like(loss_sum), 0
+                params = unflatten(train_step.population.params, family.spec)
+                on_snapshot(step, params, train_step.loss_sum / since_snapshot)
+            train_step.loss_sum.zero_()
+            since_snapshot = 0
         if on_step is not None:
             on_step(step)
-    return unflatten(population.params, spec)
+    return unflatten(train_step.population.params, family.spec)

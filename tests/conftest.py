@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnn_zoo import load_weights, lstm, native
+from rnn_zoo import load_weights, lstm
 from rnn_zoo.load import ZooWeights
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.schema import Column, ZooSchema
@@ -27,17 +27,16 @@ from rnn_zoo.zoo import Zoo, finalize_zoo
 torch.set_num_threads(1)
 
 SPLIT_RUNS = {"train": 5, "validation": 2, "ood": 2}
-LOOPS = ["c", "torch"]
+DEVICES = [
+    pytest.param("cpu"),
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")),
+]
 
 
-@pytest.fixture(params=LOOPS)
-def loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with the LSTM layer's loops in C (rnn_zoo.native), then in torch."""
-    if request.param == "torch":
-        monkeypatch.setattr(native, "library", lambda: None)
-    elif native.library() is None:
-        pytest.skip("no C compiler here: the layer's C loops cannot be built")
-    return request.param
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> torch.device:
+    """Run a test on the CPU, then on a GPU where there is one (the trainer then replays CUDA graphs)."""
+    return torch.device(request.param)
 
 
 Params = dict[str, torch.Tensor]

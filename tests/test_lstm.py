@@ -32,17 +32,17 @@ def test_parameter_names_and_shapes_are_the_modules_state_dict(spec: MemberSpec)
 
 
 @pytest.mark.parametrize("spec", SPECS)
-def test_whole_sequence_forward_equals_nn_lstm(spec: MemberSpec, loops: str) -> None:
+def test_whole_sequence_forward_equals_nn_lstm(spec: MemberSpec, device: torch.device) -> None:
     members = make_members(spec, 4, seed=1)
-    params = lstm.stack_members(members)
+    params = {name: p.to(device) for name, p in lstm.stack_members(members).items()}
     x = torch.randn(4, 3, 7, spec.input_size)
-    out, state = lstm.forward(params, spec, x)
+    out, state = lstm.forward(params, spec, x.to(device))
     for index, member in enumerate(members):
         expected, (h, c) = member(x[index])
-        torch.testing.assert_close(out[index], expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(out[index].cpu(), expected, rtol=1e-5, atol=1e-5)
         for layer, (h_layer, c_layer) in enumerate(state):
-            torch.testing.assert_close(h_layer[index], h[layer], rtol=1e-5, atol=1e-5)
-            torch.testing.assert_close(c_layer[index], c[layer], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(h_layer[index].cpu(), h[layer], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(c_layer[index].cpu(), c[layer], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -61,22 +61,23 @@ def test_stepwise_forward_carrying_state_equals_nn_lstm(spec: MemberSpec) -> Non
         torch.testing.assert_close(stepped[index], expected, rtol=1e-5, atol=1e-5)
 
 
-def test_forward_continues_from_a_given_state(loops: str) -> None:
+def test_forward_continues_from_a_given_state(device: torch.device) -> None:
     spec = MemberSpec(4, 6, 2, 3)
     members = make_members(spec, 2, seed=3)
-    params = lstm.stack_members(members)
+    params = {name: p.to(device) for name, p in lstm.stack_members(members).items()}
     x = torch.randn(2, 5, 8, spec.input_size)
-    _, state = lstm.forward(params, spec, x[:, :, :3])
-    second, _ = lstm.forward(params, spec, x[:, :, 3:], state)
+    _, state = lstm.forward(params, spec, x[:, :, :3].to(device))
+    second, _ = lstm.forward(params, spec, x[:, :, 3:].to(device), state)
     for index, member in enumerate(members):
         expected, _ = member(x[index])
-        torch.testing.assert_close(second[index], expected[:, 3:], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(second[index].cpu(), expected[:, 3:], rtol=1e-5, atol=1e-5)
 
 
-def test_forward_is_differentiable_with_respect_to_the_members(loops: str) -> None:
+def test_forward_is_differentiable_with_respect_to_the_members(device: torch.device) -> None:
     spec = MemberSpec(3, 4, 2, 2)
-    params = {k: v.requires_grad_() for k, v in lstm.stack_members(make_members(spec, 2, seed=4)).items()}
-    out, _ = lstm.forward(params, spec, torch.randn(2, 1, 3, 3))
+    members = lstm.stack_members(make_members(spec, 2, seed=4))
+    params = {k: v.to(device).requires_grad_() for k, v in members.items()}
+    out, _ = lstm.forward(params, spec, torch.randn(2, 1, 3, 3, device=device))
     out.sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in params.values())
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from rnn_zoo import lstm, native
+from rnn_zoo import lstm
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.recurrence import LSTMLayer
 
@@ -54,7 +54,6 @@ def test_layer_gradients_pass_gradcheck() -> None:
 
 @pytest.mark.parametrize("spec", SPECS)
 def test_forward_gradients_equal_autograd_through_the_stepwise_reference(spec: MemberSpec) -> None:
-    # float64, so lstm.forward runs the torch loops; tests/test_native.py checks the C loops
     generator = torch.Generator().manual_seed(1)
     n, b, t = 3, 4, 5
     params = {
@@ -77,30 +76,22 @@ def test_forward_gradients_equal_autograd_through_the_stepwise_reference(spec: M
         torch.testing.assert_close(mine, reference, rtol=1e-10, atol=1e-10)
 
 
-NATIVE = pytest.param(
-    native.LSTMLayer, marks=pytest.mark.skipif(native.library() is None, reason="no C compiler"), id="c"
-)
-LAYERS = [NATIVE, pytest.param(LSTMLayer, id="torch")]
-
-
 def make_float32_inputs(seed: int) -> list[Tensor]:
     return [tensor.detach().float().requires_grad_() for tensor in make_layer_inputs(3, 2, 20, 3, 17, seed)]
 
 
-@pytest.mark.parametrize("layer", LAYERS)
-def test_inputs_without_grad_get_none_and_the_rest_still_match(layer: type[torch.autograd.Function]) -> None:
+def test_inputs_without_grad_get_none_and_the_rest_still_match() -> None:
     inputs = make_float32_inputs(seed=2)
     x = inputs[0].detach()
-    hiddens, cell = layer.apply(x, *inputs[1:])
+    hiddens, cell = LSTMLayer.apply(x, *inputs[1:])
     (hiddens.sum() + cell.sum()).backward()
     assert x.grad is None
     assert all(tensor.grad is not None for tensor in inputs[1:])
 
 
-@pytest.mark.parametrize("layer", LAYERS)
-def test_a_retained_graph_gives_the_same_gradients_twice(layer: type[torch.autograd.Function]) -> None:
+def test_a_retained_graph_gives_the_same_gradients_twice() -> None:
     inputs = make_float32_inputs(seed=3)
-    hiddens, cell = layer.apply(*inputs)
+    hiddens, cell = LSTMLayer.apply(*inputs)
     loss = hiddens.square().sum() + cell.sum()
     first = torch.autograd.grad(loss, inputs, retain_graph=True)
     second = torch.autograd.grad(loss, inputs)
@@ -108,11 +99,10 @@ def test_a_retained_graph_gives_the_same_gradients_twice(layer: type[torch.autog
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("layer", LAYERS)
-def test_forward_without_grad_equals_forward_with_grad(layer: type[torch.autograd.Function]) -> None:
+def test_forward_without_grad_equals_forward_with_grad() -> None:
     inputs = make_float32_inputs(seed=4)
     with torch.no_grad():
-        plain = layer.apply(*inputs)
-    tracked = layer.apply(*inputs)
+        plain = LSTMLayer.apply(*inputs)
+    tracked = LSTMLayer.apply(*inputs)
     for a, b in zip(plain, tracked, strict=True):
         torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)

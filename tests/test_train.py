@@ -13,6 +13,7 @@ from tests.reference import train_alone_with_torch
 
 SPEC = MemberSpec(6, 32, 2, 6)
 FAMILY = FormalLanguages(SPEC, FormalLanguageOptions(performance_samples=4, probe_sequences=2))
+CPU = torch.device("cpu")
 CONFIG = TrainConfig(
     batch_size=8, snapshot_steps=(0, 5, 19), learning_rate=((0, 0.01), (10, 0.003), (19, 0.0003))
 )
@@ -26,16 +27,19 @@ def make_runs(decays: list[float]) -> list[Run]:
     ]
 
 
-def train(runs: list[Run]) -> tuple[dict[str, torch.Tensor], list[tuple[int, torch.Tensor]]]:
+def train(
+    runs: list[Run], device: torch.device = CPU, *, graphs: bool = True
+) -> tuple[dict[str, torch.Tensor], list[tuple[int, torch.Tensor]]]:
     snapshots = []
     final = train_population(
         FAMILY,
         runs,
         CONFIG,
-        device=torch.device("cpu"),
-        on_snapshot=lambda step, _, loss: snapshots.append((step, loss)),
+        device=device,
+        on_snapshot=lambda step, _, loss: snapshots.append((step, loss.cpu())),
+        graphs=graphs,
     )
-    return final, snapshots
+    return {name: value.cpu() for name, value in final.items()}, snapshots
 
 
 def test_learning_rate_schedule_is_piecewise_linear() -> None:
@@ -77,18 +81,18 @@ def test_streams_are_per_element_and_in_range() -> None:
     assert set(drawn.tolist()) == set(range(3, 9))
 
 
-def test_population_members_match_the_same_members_trained_alone(loops: str) -> None:
+def test_population_members_match_the_same_members_trained_alone(device: torch.device) -> None:
     runs = make_runs([0.0, 1e-4, 0.1])
-    together, _ = train(runs)
+    together, _ = train(runs, device)
     for index, run in enumerate(runs):
-        alone, _ = train([run])
+        alone, _ = train([run], device)
         for name, value in alone.items():
             torch.testing.assert_close(together[name][index], value[0], rtol=1e-5, atol=1e-6)
 
 
-def test_population_of_one_matches_nn_lstm_with_torch_adamw(loops: str) -> None:
+def test_population_of_one_matches_nn_lstm_with_torch_adamw(device: torch.device) -> None:
     (run,) = make_runs([0.05])
-    trained, _ = train([run])
+    trained, _ = train([run], device)
     member = Member(SPEC)
     member.load_state_dict(
         {name: p[0] for name, p in unflatten(init_members(SPEC, [run.seed]), SPEC).items()}
@@ -110,6 +114,25 @@ def test_snapshots_come_after_the_configured_steps_with_each_members_loss() -> N
     assert [step for step, _ in snapshots] == [0, 5, 19]
     first, last = snapshots[0][1], snapshots[-1][1]
     assert first.shape == (2,) and (last < first).all()  # they learn
+
+
+def test_a_step_counter_on_the_device_gives_the_batch_of_that_step() -> None:
+    runs = make_runs([0.0, 0.0])
+    tasks, seeds = FAMILY.task_tensor(runs, CPU), torch.tensor([run.seed for run in runs])
+    for step in (0, 7, 19_999):
+        by_int = FAMILY.batch(tasks, seeds, step, 8)
+        by_tensor = FAMILY.batch(tasks, seeds, torch.tensor(step), 8)
+        assert all(torch.equal(a, b) for a, b in zip(by_int, by_tensor, strict=True))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_the_replayed_cuda_graph_trains_exactly_like_the_eager_step() -> None:
+    runs = make_runs([0.0, 0.1])
+    cuda = torch.device("cuda")
+    replayed, replayed_losses = train(runs, cuda)
+    eager, eager_losses = train(runs, cuda, graphs=False)
+    assert all(torch.equal(replayed[name], eager[name]) for name in eager)
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(replayed_losses, eager_losses, strict=True))
 
 
 @pytest.mark.parametrize("scale", [1.0, 1e3])

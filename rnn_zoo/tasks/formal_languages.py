@@ -105,7 +105,7 @@ def make_strings(tasks: Tensor, n: Tensor) -> Tensor:
     return torch.cat([bos, symbols], dim=-1)
 
 
-def training_strings(tasks: Tensor, seeds: Tensor, step: int, batch_size: int) -> Tensor:
+def training_strings(tasks: Tensor, seeds: Tensor, step: int | Tensor, batch_size: int) -> Tensor:
     """Each member's batch at ``step``: tasks (n, 4), seeds (n,) -> (n, b, 42) int64.
 
     n is drawn from the member's own counter-based stream, so a member's data does not
@@ -245,7 +245,9 @@ class FormalLanguages:
     def task_tensor(self, runs: Sequence[Run], device: torch.device) -> Tensor:
         return torch.tensor([run.task for run in runs], dtype=torch.int64, device=device)
 
-    def batch(self, tasks: Tensor, seeds: Tensor, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
+    def batch(
+        self, tasks: Tensor, seeds: Tensor, step: int | Tensor, batch_size: int
+    ) -> tuple[Tensor, Tensor]:
         strings = training_strings(tasks, seeds, step, batch_size)
         return one_hot(strings[..., :-1]), strings
 

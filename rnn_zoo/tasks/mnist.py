@@ -55,7 +55,7 @@ def spread(count: int, total: int) -> Tensor:
     return torch.arange(count, dtype=torch.int64) * total // max(count, 1)
 
 
-def training_indices(seeds: Tensor, step: int, batch_size: int, count: int) -> Tensor:
+def training_indices(seeds: Tensor, step: int | Tensor, batch_size: int, count: int) -> Tensor:
     """Which of ``count`` train-split images each member sees at ``step``: (n,) -> (n, b) int64.
 
     Drawn with replacement from the member's own counter-based stream (seed, step), so a
@@ -123,7 +123,9 @@ class SequentialMnist:
     def task_tensor(self, runs: Sequence[Run], device: torch.device) -> Tensor:
         return torch.tensor([run.task[0] for run in runs], dtype=torch.float32, device=device)
 
-    def batch(self, tasks: Tensor, seeds: Tensor, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
+    def batch(
+        self, tasks: Tensor, seeds: Tensor, step: int | Tensor, batch_size: int
+    ) -> tuple[Tensor, Tensor]:
         images, labels = self._train_split(tasks.device)
         picks = training_indices(seeds, step, batch_size, len(images))  # (n, b)
         return self._sequence_maker(tasks)(images[picks]), labels[picks]

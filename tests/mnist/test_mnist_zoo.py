@@ -94,8 +94,9 @@ def make_runs(family: SequentialMnist, decays: list[float]) -> list[Run]:
     ]
 
 
-def train(family: SequentialMnist, runs: list[Run]) -> dict[str, torch.Tensor]:
-    return train_population(family, runs, CONFIG, device=CPU, on_snapshot=lambda *_: None)
+def train(family: SequentialMnist, runs: list[Run], device: torch.device = CPU) -> dict[str, torch.Tensor]:
+    final = train_population(family, runs, CONFIG, device=device, on_snapshot=lambda *_: None)
+    return {name: value.cpu() for name, value in final.items()}
 
 
 def test_paper_recipe_and_member_size(mnist) -> None:
@@ -149,9 +150,9 @@ def test_batches_are_pillow_rotated_train_images_of_the_members_own_stream(famil
     assert not torch.equal(family.batch(tasks, seeds, 4, 8)[1], labels)
 
 
-def test_population_of_one_matches_nn_lstm_with_torch_adamw(family, loops: str) -> None:
+def test_population_of_one_matches_nn_lstm_with_torch_adamw(family, device: torch.device) -> None:
     (run,) = make_runs(family, [0.1])
-    trained = train(family, [run])
+    trained = train(family, [run], device)
     member = make_member(unflatten(init_members(SPEC, [run.seed]), SPEC), 0)
 
     def loss(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:  # (b, 50, 10), (b,)
