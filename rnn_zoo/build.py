@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,21 +171,38 @@ def build_zoo(
     progress = progress or Progress()
     progress.start(-(-len(runs) // size) * recipe.train_config().steps, len(runs))
     started, rows = time.perf_counter(), {}
-    for start in range(0, len(runs), size):
-        members = runs[start : start + size]
-        rows.update(train_members(family, recipe, members, device, progress))
-        progress.members_done(len(members))
-        for plan in pending:
-            if plan.runs[0].run_id in rows and all(run.run_id in rows for run in plan.runs):
-                write_shard(
-                    out, family.schema(), plan.shard, _concatenate([rows.pop(r.run_id) for r in plan.runs])
-                )
+    # Shards are written by one thread beside the training of the next population.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
+        writes = []
+        for start in range(0, len(runs), size):
+            members = runs[start : start + size]
+            rows.update(train_fitting(family, recipe, members, device, progress))
+            progress.members_done(len(members))
+            for plan in pending:
+                if plan.runs[0].run_id in rows and all(run.run_id in rows for run in plan.runs):
+                    shard_rows = _concatenate([rows.pop(r.run_id) for r in plan.runs])
+                    writes.append(writer.submit(write_shard, out, family.schema(), plan.shard, shard_rows))
+        for write in writes:
+            write.result()  # a failed write raises here
     report.runs_trained, report.seconds = len(runs), time.perf_counter() - started
     if part is None:
         finalize_zoo(out, zoo_info(family, recipe, {"device": device.type}))
         release_output(out)
         report.finished = True
     return report
+
+
+def train_fitting(
+    family: TaskFamily, recipe: Recipe, runs: Sequence[Run], device: torch.device, progress: Progress
+) -> dict[int, dict[str, np.ndarray]]:
+    """:func:`train_members`, with running out of device memory said in one line."""
+    try:
+        return train_members(family, recipe, runs, device, progress)
+    except torch.OutOfMemoryError:
+        raise ZooError(
+            f"a population of {len(runs)} members does not fit in the memory of {device}; "
+            f"give a smaller --population (e.g. {max(1, len(runs) // 2)})"
+        ) from None
 
 
 def train_members(

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from rnn_zoo import build as build_module
@@ -174,3 +175,27 @@ def test_population_size_follows_free_memory(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(build_module, "free_memory", lambda device: int(2 * 3.5 * per_member))
     assert build_module.population_size(family, TINY, CPU, None) == 3
     assert build_module.population_size(family, TINY, CPU, 5) == 5
+
+
+def test_a_population_that_runs_out_of_device_memory_is_one_line(
+    tiny_zoo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def out_of_memory(*_: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(build_module, "train_members", out_of_memory)
+    arguments = ["build", "--task", "formal-languages", "--preset", "tiny", "--population", "8"]
+    result = CliRunner().invoke(main, [*arguments, "--out", str(tmp_path / "z")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert (
+        result.output.count("\n") == 1
+        and "population of 6 members does not fit" in result.output
+        and "(e.g. 3)" in result.output
+    )
+    assert not list((tmp_path / "z").glob("weights/*.safetensors"))
+
+
+def test_shards_written_beside_training_are_all_there_and_the_same(tiny_zoo: Path, tmp_path: Path) -> None:
+    # Populations of 2 make the writer thread write each shard while the next population trains.
+    build_zoo(TINY, tmp_path / "z", device=CPU, population=2)
+    assert shard_hashes(tmp_path / "z") == shard_hashes(tiny_zoo)
