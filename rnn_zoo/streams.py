@@ -33,8 +33,8 @@ def mix(x: Tensor) -> Tensor:
 def hash_counters(seed: Tensor | int, *counters: Tensor | int) -> Tensor:
     """A 64-bit hash of a seed and counters; tensors broadcast against each other."""
     key = torch.as_tensor(seed, dtype=torch.int64)
-    for counter in counters:
-        key = mix(key * _GOLDEN + torch.as_tensor(counter, dtype=torch.int64, device=key.device))
+    for counter in counters:  # an int stays a scalar operand: nothing is copied to a GPU
+        key = mix(key * _GOLDEN + counter)
     return mix(key)
 
 

@@ -220,7 +220,8 @@ class TrainStep:
         # instead makes autograd build and sum a full-size (n, p) zero tensor per parameter.
         grads = torch.autograd.grad(losses.sum(), list(params.values()))
         grad = torch.cat([g.reshape(leaf.shape[0], -1) for g in grads], dim=1)  # (n, p)
-        self.population.adamw_step(grad, self.rates[self.step], self.config.betas, self.config.eps)
+        lr = self.rates.index_select(0, self.step.view(1))[0]  # gathered on the device, never read back
+        self.population.adamw_step(grad, lr, self.config.betas, self.config.eps)
         self.loss_sum.add_(losses.detach())
         self.step.add_(1)
 

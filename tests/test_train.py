@@ -8,8 +8,17 @@ import torch
 from rnn_zoo import streams
 from rnn_zoo.lstm import Member, MemberSpec
 from rnn_zoo.tasks.formal_languages import FormalLanguageOptions, FormalLanguages, draw_tasks
-from rnn_zoo.train import Run, TrainConfig, init_members, target_log_probs, train_population, unflatten
+from rnn_zoo.train import (
+    Run,
+    TrainConfig,
+    TrainStep,
+    init_members,
+    target_log_probs,
+    train_population,
+    unflatten,
+)
 from tests.reference import train_alone_with_torch
+from tests.replay import assert_replayable
 
 SPEC = MemberSpec(6, 32, 2, 6)
 FAMILY = FormalLanguages(SPEC, FormalLanguageOptions(performance_samples=4, probe_sequences=2))
@@ -123,6 +132,18 @@ def test_a_step_counter_on_the_device_gives_the_batch_of_that_step() -> None:
         by_int = FAMILY.batch(tasks, seeds, step, 8)
         by_tensor = FAMILY.batch(tasks, seeds, torch.tensor(step), 8)
         assert all(torch.equal(a, b) for a, b in zip(by_int, by_tensor, strict=True))
+
+
+def test_a_training_step_is_replayable_as_a_cuda_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_replayable(TrainStep(FAMILY, make_runs([0.0, 0.1]), CONFIG, CPU), monkeypatch)
+
+
+def test_the_replayability_check_catches_a_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    train_step = TrainStep(FAMILY, make_runs([0.0]), CONFIG, CPU)
+    with pytest.raises(AssertionError, match="reads a tensor's value back"):
+        assert_replayable(lambda: train_step() if train_step.step.item() < 99 else None, monkeypatch)
+    with pytest.raises(AssertionError, match="builds a tensor from host data"):
+        assert_replayable(lambda: train_step.step.add_(torch.tensor(1)), monkeypatch)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")

@@ -143,8 +143,12 @@ def next_symbol_loss(outputs: Tensor, sequences: Tensor) -> Tensor:
 
 
 def one_hot(symbols: Tensor) -> Tensor:
-    """Symbol ids (...) -> float one-hot inputs (..., 6)."""
-    return torch.nn.functional.one_hot(symbols, SYMBOLS).float()
+    """Symbol ids (...) -> float one-hot inputs (..., 6).
+
+    By comparison with the ids, not F.one_hot, which reads its input's range back to the host
+    (a GPU sync that a CUDA graph of the training step cannot hold).
+    """
+    return (symbols.unsqueeze(-1) == torch.arange(SYMBOLS, device=symbols.device)).float()
 
 
 def sample_strings(

@@ -26,10 +26,11 @@ from rnn_zoo.store import sha256
 from rnn_zoo.tasks import DataSources, task_family
 from rnn_zoo.tasks.mnist import MnistOptions, SequentialMnist, training_indices
 from rnn_zoo.tasks.mnist_tasks import draw_tasks
-from rnn_zoo.train import Run, TrainConfig, init_members, train_population, unflatten
+from rnn_zoo.train import Run, TrainConfig, TrainStep, init_members, train_population, unflatten
 from rnn_zoo.verify import verify_zoo
 from tests.mnist.test_mnist_idx import write_mnist
 from tests.reference import train_alone_with_torch
+from tests.replay import assert_replayable
 
 CPU = resolve_device("cpu")
 TINY = load_recipe("mnist", "tiny")
@@ -162,6 +163,10 @@ def test_population_of_one_matches_nn_lstm_with_torch_adamw(family, device: torc
     for name, value in member.state_dict().items():  # float32 training against a float64 reference
         torch.testing.assert_close(trained[name][0].double(), value, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(trained["head.bias"][0], init_members(SPEC, [run.seed])[0, -10:])
+
+
+def test_a_training_step_is_replayable_as_a_cuda_graph(family, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_replayable(TrainStep(family, make_runs(family, [0.0, 0.1]), CONFIG, CPU), monkeypatch)
 
 
 def test_population_members_match_the_same_members_trained_alone(family) -> None:
