@@ -154,13 +154,18 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     n, b, _, _ = x.shape
     state = zero_state(spec, n, b, like=x) if state is None else state
     new_state = []
-    layer_input = x.transpose(1, 2)  # (n, t, b, i)
+    layer_input = x.permute(0, 3, 2, 1)  # (n, i, t, b): the layers' feature-major sequences
     for layer, (h, c) in enumerate(state):
         bias = params[f"lstm.bias_ih_l{layer}"] + params[f"lstm.bias_hh_l{layer}"]  # (n, g)
         w_ih, w_hh = params[f"lstm.weight_ih_l{layer}"], params[f"lstm.weight_hh_l{layer}"]
-        layer_input, c = recurrence.LSTMLayer.apply(layer_input, w_ih, w_hh, bias, h, c)  # (n, t, b, h)
-        new_state.append((layer_input[:, -1], c))
-    return _head(params, layer_input).transpose(1, 2), tuple(new_state)  # (n, b, t, o)
+        layer_input, c = recurrence.LSTMLayer.apply(
+            layer_input, w_ih, w_hh, bias, h.transpose(1, 2), c.transpose(1, 2)
+        )  # (n, h, t, b), (n, h, b)
+        new_state.append((layer_input[:, :, -1].transpose(1, 2), c.transpose(1, 2)))
+    _, hidden, t, _ = layer_input.shape
+    weight, head_bias = params["head.weight"], params["head.bias"]  # (n, o, h), (n, o)
+    outputs = torch.baddbmm(head_bias.unsqueeze(2), weight, layer_input.reshape(n, hidden, t * b))
+    return outputs.view(n, -1, t, b).permute(0, 3, 2, 1), tuple(new_state)  # (n, b, t, o), a view
 
 
 def _input_gates(params: Params, layer: int, x: Tensor) -> Tensor:

@@ -10,10 +10,13 @@ backward splits, concatenates and copies gate blocks per step. This layer instea
   multiplies per step and two matmuls: one for the gradients of all three weights, one
   for those of the step's inputs.
 
-Its arguments and results are member-major and batch-major, (n, t, b, .). Inside,
-everything is time-major and feature-major, (t, n, ., b): a step's slice is one contiguous
-block, and each gate of a member is one contiguous (h, b) block, so torch's elementwise ops
-run over long contiguous rows rather than rows of h.
+Its sequences are feature-major, (n, ., t, b): a layer's hidden states are the next layer's
+inputs and the output layer's as they lie, and a member's (feature, t b) block is one
+matrix for the output layer's matmuls, so no transposing copy (nine times the cost of a
+plain copy) is made between layers, nor in backward. A step's slice (n, ., b) is a
+matrix per member for the matmuls; the gates are time-major, (t, n, g, b), so that each
+gate of a member is one contiguous (h, b) block and torch's elementwise ops run over long
+contiguous rows rather than rows of h.
 
 It is plain torch on every device: ATen's kernels and the BLAS (MKL, OpenBLAS, cuBLAS) pick
 the instruction set at run time, so nothing here is tuned to one CPU. On a GPU, the trainer
@@ -30,35 +33,34 @@ from torch.autograd.function import once_differentiable
 
 
 class LSTMLayer(torch.autograd.Function):
-    """(x, w_ih, w_hh, bias, h0, c0) -> (hiddens (n, t, b, h), final cell (n, b, h)).
+    """(x, w_ih, w_hh, bias, h0, c0) -> (hiddens (n, h, t, b), final cell (n, h, b)).
 
-    x (n, t, b, i), w_ih (n, g, i), w_hh (n, g, h), bias (n, g) (torch's two biases summed,
-    gates in torch's order i, f, g, o), h0 and c0 (n, b, h). The final hidden state is
-    ``hiddens[:, -1]``.
+    x (n, i, t, b), w_ih (n, g, i), w_hh (n, g, h), bias (n, g) (torch's two biases summed,
+    gates in torch's order i, f, g, o), h0 and c0 (n, h, b). The final hidden state is
+    ``hiddens[:, :, -1]``.
 
     Each step is one matmul of the weights ``[w_hh, w_ih, bias]`` (n, g, k) with
-    ``inputs[s] = [h_{s-1}; x_s; 1]`` (n, k, b), k = h + i + 1: recurrent, input and bias
-    terms at once, and in backward the gradients of all three weights from one matmul too.
+    ``inputs[:, :, s] = [h_{s-1}; x_s; 1]`` (n, k, b), k = h + i + 1: recurrent, input and
+    bias terms at once, and in backward the gradients of all three weights from one matmul too.
     """
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, h0: Tensor, c0: Tensor) -> Any:
-        n, t, b, i = x.shape
+        n, i, t, b = x.shape
         h = w_hh.shape[2]
         k = h + i + 1
-        # inputs[s] = [h_{s-1}; x_s; 1]; one slot more, whose h part receives the last hidden state.
-        gates, inputs = x.new_empty(t, n, 4 * h, b), x.new_empty(t + 1, n, k, b)
+        # inputs[:, :, s] = [h_{s-1}; x_s; 1]; one step more, whose h part receives the last hidden state.
+        inputs, gates = x.new_empty(n, k, t + 1, b), x.new_empty(t, n, 4 * h, b)
         to_cell, forget_grad = x.new_empty(t, n, h, b), x.new_empty(t, n, h, b)
-        inputs[0, :, :h].copy_(h0.transpose(1, 2))
-        inputs[:t, :, h : h + i].copy_(x.permute(1, 0, 3, 2))
-        inputs[:, :, h + i].fill_(1.0)
+        inputs[:, :h, 0].copy_(h0)
+        inputs[:, h : h + i, :t].copy_(x)
+        inputs[:, h + i].fill_(1.0)
         weights = fused_weights(w_ih, w_hh, bias)
         local = (to_cell, forget_grad) if any(ctx.needs_input_grad) else None
-        cell = _run(inputs, weights, c0.transpose(1, 2).contiguous(), gates, local)
+        cell = _run(inputs, weights, c0.contiguous(), gates, local)
         ctx.input_size = i
         ctx.buffers = (gates, to_cell, forget_grad, inputs, weights)  # backward only reads them
-        hiddens = inputs[1:, :, :h]  # (t, n, h, b), a view: the loop wrote each step's there
-        return hiddens.permute(1, 0, 3, 2), cell.transpose(1, 2)
+        return inputs[:, :h, 1:], cell  # the hidden states, a view: the loop wrote them there
 
     @staticmethod
     @once_differentiable
@@ -67,17 +69,15 @@ class LSTMLayer(torch.autograd.Function):
         t, n, g, b = local.shape
         h, i = g // 4, ctx.input_size
         # d [h_{s-1}; x_s] = [w_hh, w_ih]^T d gates_s, or only the h part when x needs none.
-        d_x = inputs.new_empty(t, n, i, b) if ctx.needs_input_grad[0] else None
+        d_x = inputs.new_empty(n, i, t, b) if ctx.needs_input_grad[0] else None
         back_t = (
             weights[..., : h + i if d_x is not None else h].transpose(1, 2).contiguous()
         )  # (n, h [+ i], g)
         d_weights = torch.zeros_like(weights)  # (n, g, k)
-        d_hiddens = d_hiddens.permute(1, 0, 3, 2).contiguous()  # (t, n, h, b)
         d_h0, d_c0 = _run_back(
-            (local, to_cell, forget_grad), inputs, back_t, d_hiddens, d_cell.transpose(1, 2), d_weights, d_x
+            (local, to_cell, forget_grad), inputs, back_t, d_hiddens, d_cell, d_weights, d_x
         )
-        d_x = None if d_x is None else d_x.permute(1, 0, 3, 2)
-        return d_x, *split_weights(d_weights, h, i), d_h0.transpose(1, 2), d_c0.transpose(1, 2)
+        return d_x, *split_weights(d_weights, h, i), d_h0, d_c0
 
 
 def _run(
@@ -89,9 +89,9 @@ def _run(
 ) -> Tensor:
     """The forward loop: fills gates (t, n, g, b) and the hidden states; returns the last cell (n, h, b).
 
-    ``inputs`` (t + 1, n, k, b) must hold x and the constant 1 already, and h0 at step 0;
+    ``inputs`` (n, k, t + 1, b) must hold x and the constant 1 already, and h0 at step 0;
     the loop writes each new hidden state into the next step's inputs (the last into the
-    extra slot t). weights (n, g, k), gates in the order (i, f, o, g); c0 (n, h, b).
+    extra step t). weights (n, g, k), gates in the order (i, f, o, g); c0 (n, h, b).
 
     With ``local = (to_cell, forget_grad)`` (each (t, n, h, b)), it also keeps what backprop
     multiplies the incoming gradients by, while a step's values are still in cache: gates
@@ -102,14 +102,14 @@ def _run(
     t, h = gates.shape[0], c0.shape[1]
     cell = c0
     for s in range(t):
-        gate = torch.bmm(weights, inputs[s], out=gates[s])  # (n, g, b)
+        gate = torch.bmm(weights, inputs[:, :, s], out=gates[s])  # (n, g, b)
         gate[:, : 3 * h].sigmoid_()
         tanh_(gate[:, 3 * h :])
         i, f, o, g = gate.split(h, dim=1)  # each (n, h, b)
         i_g, f_c = torch.mul(i, g), torch.mul(f, cell)
         cell = torch.add(f_c, i_g)
         cell_tanh = tanh_(cell.mul(2.0), doubled=True)
-        hidden = torch.mul(o, cell_tanh, out=inputs[s + 1, :, :h])
+        hidden = torch.mul(o, cell_tanh, out=inputs[:, :h, s + 1])
         if local is not None:
             to_cell, forget_grad = local
             torch.addcmul(o, hidden, cell_tanh, value=-1.0, out=to_cell[s])  # o - o tanh(c)^2
@@ -132,8 +132,8 @@ def _run_back(
     """The backward loop, from the last step to the first; returns the gradients of h0 and c0 (n, h, b).
 
     ``kept`` = (local (t, n, g, b), to_cell, forget_grad (t, n, h, b)) is what the forward
-    kept (see :func:`_run`); d_hiddens (t, n, h, b), d_cell (n, h, b). Accumulates the
-    weight gradients into d_weights (n, g, k) and writes d_x (t, n, i, b) if given.
+    kept (see :func:`_run`); d_hiddens (n, h, t, b), d_cell (n, h, b). Accumulates the
+    weight gradients into d_weights (n, g, k) and writes d_x (n, i, t, b) if given.
     ``back_t`` (n, h [+ i], g) maps a step's gate gradients to those of its inputs.
     """
     local, to_cell, forget_grad = kept
@@ -141,21 +141,21 @@ def _run_back(
     h = g // 4
     d_gate = local.new_empty(n, g, b)  # one step's gate gradients; the matmuls consume them at once
     blocks, factors = d_gate.view(n, 4, h, b), local.view(t, n, 4, h, b)
-    d_hidden, d_c = d_hiddens[-1], d_cell.clone(memory_format=torch.contiguous_format)
+    d_hidden, d_c = d_hiddens[:, :, -1], d_cell.clone(memory_format=torch.contiguous_format)
     for s in range(t - 1, -1, -1):
         d_c.addcmul_(d_hidden, to_cell[s])
         for gate in (0, 3):  # i and g by d cell, o by d hidden, f by d cell times c_prev f'
             torch.mul(factors[s, :, gate], d_c, out=blocks[:, gate])
         torch.mul(forget_grad[s], d_c, out=blocks[:, 1])
         torch.mul(factors[s, :, 2], d_hidden, out=blocks[:, 2])
-        d_weights.baddbmm_(d_gate, inputs[s].transpose(1, 2))
+        d_weights.baddbmm_(d_gate, inputs[:, :, s].transpose(1, 2))
         if d_x is None and s > 0:
-            d_hidden = torch.baddbmm(d_hiddens[s - 1], back_t, d_gate)  # (n, h, b)
+            d_hidden = torch.baddbmm(d_hiddens[:, :, s - 1], back_t, d_gate)  # (n, h, b)
         else:
             d_in = torch.bmm(back_t, d_gate)  # (n, h [+ i], b)
             if d_x is not None:
-                d_x[s].copy_(d_in[:, h:])
-            d_hidden = d_in[:, :h] + d_hiddens[s - 1] if s > 0 else d_in[:, :h]
+                d_x[:, :, s].copy_(d_in[:, h:])
+            d_hidden = d_in[:, :h] + d_hiddens[:, :, s - 1] if s > 0 else d_in[:, :h]
         d_c.mul_(factors[s, :, 1])  # the forget gate f
     return d_hidden, d_c
 

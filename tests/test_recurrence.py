@@ -24,9 +24,9 @@ def make_layer_inputs(
     dtype: torch.dtype = torch.float64,
     scale: float = 1.0,
 ) -> tuple[Tensor, ...]:
-    """Random (x (n, t, b, i), w_ih, w_hh, bias, h0, c0) for an LSTM layer, all requiring grad."""
+    """Random (x (n, i, t, b), w_ih, w_hh, bias, h0 (n, h, b), c0) for an LSTM layer, all requiring grad."""
     generator = torch.Generator().manual_seed(seed)
-    shapes = [(n, t, b, i), (n, 4 * h, i), (n, 4 * h, h), (n, 4 * h), (n, b, h), (n, b, h)]
+    shapes = [(n, i, t, b), (n, 4 * h, i), (n, 4 * h, h), (n, 4 * h), (n, h, b), (n, h, b)]
     return tuple(
         torch.randn(shape, generator=generator, dtype=dtype).mul_(scale).requires_grad_() for shape in shapes
     )
