@@ -57,13 +57,18 @@ def file_sha256(path: Path) -> str:
     if key in _hashes:
         return _hashes[key]
     started = time.time_ns()
+    digest = _hash_file(path)
+    settled = started - max(before.st_mtime_ns, before.st_ctime_ns) > _RACY_NS
+    if settled and _identity(os.stat(path)) == key:
+        _hashes[key] = digest
+    return digest
+
+
+def _hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(2**20), b""):
             digest.update(block)
-    settled = started - max(before.st_mtime_ns, before.st_ctime_ns) > _RACY_NS
-    if settled and _identity(os.stat(path)) == key:
-        _hashes[key] = digest.hexdigest()
     return digest.hexdigest()
 
 

@@ -235,6 +235,11 @@ def find_shards(root: Path) -> dict[str, list[ShardId]]:
         if match:
             shard = ShardId(match["split"], int(match["index"]), int(match["count"]))
             found.setdefault(shard.split, []).append(shard)
+    unknown = [shard.data_file for split, shards in found.items() if split not in SPLITS for shard in shards]
+    if unknown:
+        raise ZooError(
+            f"zoo {root} has extra shards of unknown splits: {', '.join(unknown)} (the splits are {', '.join(SPLITS)})"
+        )
     for split, shards in found.items():
         expected = [ShardId(split, index, shards[0].count) for index in range(shards[0].count)]
         missing = [s.stem for s in expected if s not in shards or not Path(root, s.weights_file).is_file()]
