@@ -15,7 +15,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -72,18 +73,25 @@ def _hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_sha256s(paths: Sequence[Path]) -> list[str]:
+    """:func:`file_sha256` of several files, hashed in parallel threads (hashlib releases the GIL)."""
+    if len(paths) < 2:
+        return [file_sha256(path) for path in paths]
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
+        return list(pool.map(file_sha256, paths))
+
+
 def _identity(stat: os.stat_result) -> tuple[int, ...]:
     return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
-def check_sha256(path: Path, expected: str, name: str, record: str = "weights/index.json") -> None:
-    """Raise ZooError naming ``name`` if the file is missing or its sha256 is not ``expected``."""
-    if not path.is_file():
-        raise ZooError(f"{name} is missing; the zoo is damaged (re-download or rebuild it)")
-    if file_sha256(path) != expected:
-        raise ZooError(
-            f"{name}: sha256 does not match {record}; the zoo is damaged (re-download or rebuild it)"
-        )
+def check_sha256s(files: Sequence[tuple[Path, str, str]], record: str = "weights/index.json") -> None:
+    """Raise ZooError naming the first of these (path, expected sha256, name) whose file differs."""
+    for (_, expected, name), found in zip(files, file_sha256s([path for path, _, _ in files]), strict=True):
+        if found != expected:
+            raise ZooError(
+                f"{name}: sha256 does not match {record}; the zoo is damaged (re-download or rebuild it)"
+            )
 
 
 def seal_json(data: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.index import card_sha256, check_index, index_split
-from rnn_zoo.integrity import check_sha256, inside, parse_json, seal_json, unseal_json
+from rnn_zoo.integrity import check_sha256s, inside, parse_json, seal_json, unseal_json
 from rnn_zoo.schema import ZooSchema
 from rnn_zoo.store import (
     FORMAT_VERSION,
@@ -79,8 +79,8 @@ class Zoo:
         missing = [name for (name, _), path in zip(named, paths, strict=True) if not path.is_file()]
         if missing:
             raise ZooError(f"zoo {self.root} is missing {', '.join(missing)}; re-download or rebuild the zoo")
-        for (name, digest), path in zip(named, paths, strict=True) if verify else ():
-            check_sha256(path, digest, name)
+        if verify:
+            check_sha256s([(path, digest, name) for (name, digest), path in zip(named, paths, strict=True)])
         return paths
 
     def fetch(self, files: Iterable[str]) -> None:
