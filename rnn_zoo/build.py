@@ -21,6 +21,7 @@ import torch
 
 from rnn_zoo import streams
 from rnn_zoo.build_dir import claim_output, data_identity, release_output
+from rnn_zoo.build_lock import holds_output_lock
 from rnn_zoo.errors import ZooError
 from rnn_zoo.recipe import Recipe
 from rnn_zoo.schema import model_id
@@ -143,6 +144,7 @@ def zoo_info(family: TaskFamily, recipe: Recipe, build: dict) -> ZooInfo:
     )
 
 
+@holds_output_lock
 def build_zoo(
     recipe: Recipe,
     out: Path,
@@ -154,6 +156,8 @@ def build_zoo(
     data: DataSources | None = None,
 ) -> BuildReport:
     """Build (or resume) the zoo of ``recipe`` in ``out``; finalise it unless ``part`` is given.
+
+    The build holds the write lock of ``out`` throughout: a second build or merge into it is refused.
 
     ``data`` says where the family finds external data (MNIST); it is loaded before anything
     is written.

@@ -4,6 +4,8 @@ While a build is unfinished, ``build.json`` in its directory records the resolve
 the part and the identity of external training data (the sha256 of the MNIST images); a
 finished zoo records the same in zoo.json. A directory holding anything else, or a build of
 another recipe, part or data, is refused, so nothing already there is overwritten or mixed.
+Builds and merges hold the directory's write lock (:mod:`rnn_zoo.build_lock`) meanwhile, so
+the claim cannot be checked by two writers at once.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rnn_zoo.build_lock import output_lock
 from rnn_zoo.errors import ZooError
+from rnn_zoo.integrity import file_sha256
 from rnn_zoo.recipe import Recipe, load_recipe
-from rnn_zoo.store import atomic_path, shard_done, write_json
+from rnn_zoo.store import BUILD_STATE, ShardId, atomic_path, shard_done, shard_record, write_json
 from rnn_zoo.tasks import DataSources
 from rnn_zoo.zoo import MANIFEST, Zoo, finalize_zoo
 
@@ -48,9 +52,12 @@ def read_claim(out: Path) -> dict[str, Any] | None:
         path = out / name
         if path.is_file():
             try:
-                return read(json.loads(path.read_text(encoding="utf-8")))
-            except (json.JSONDecodeError, AttributeError):
-                raise ZooError(f"{path} is damaged; remove {out} or choose another --out") from None
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(data, dict):
+                    return read(data)
+            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError):
+                pass
+            raise ZooError(f"{path} is damaged; remove {out} or choose another --out")
     return None
 
 
@@ -59,13 +66,13 @@ def claim_output(
 ) -> None:
     """Make ``out`` the directory of this build, or refuse if it holds something else.
 
-    ``data`` is the build's :func:`data_identity`.
+    ``data`` is the build's :func:`data_identity`. The caller holds the write lock of ``out``.
     """
     wanted = json.loads(json.dumps(_claim(recipe, part, data or {})))
     if out.exists() and not out.is_dir():
         raise ZooError(f"--out {out} is a file; give a directory")
     found = read_claim(out) if out.is_dir() else None
-    if found is None and out.is_dir() and any(out.iterdir()):
+    if found is None and out.is_dir() and any(path.name != BUILD_STATE for path in out.iterdir()):
         raise ZooError(f"{out} is not empty and holds no rnn-zoo build; choose another --out")
     if found is not None and found != wanted:
         if found.get("recipe") != wanted["recipe"]:
@@ -107,19 +114,31 @@ def merge_parts(parts: Sequence[Path], out: Path, data: DataSources | None = Non
             "give the same source with --mnist / --mnist-dir"
         )
     plans = plan_shards(plan_runs(family, recipe), recipe.runs_per_shard)
-    claim_output(out, recipe, None, found)
-    for plan in plans:
-        if shard_done(out, plan.shard):
-            continue
-        source = next((path for path in parts if shard_done(path, plan.shard)), None)
-        if source is None:
-            raise ZooError(f"no part holds shard {plan.shard.stem}; build the missing part and merge again")
-        for name in (plan.shard.data_file, plan.shard.weights_file):
-            with atomic_path(out / name) as temporary:
-                shutil.copyfile(source / name, temporary)
-    zoo = finalize_zoo(out, zoo_info(family, recipe, {"merged_parts": len(parts)}))
-    release_output(out)
+    with output_lock(out):
+        claim_output(out, recipe, None, found)
+        for plan in plans:
+            if not shard_done(out, plan.shard):
+                _copy_shard(parts, plan.shard, out)
+        zoo = finalize_zoo(out, zoo_info(family, recipe, {"merged_parts": len(parts)}))
+        release_output(out)
     return zoo
+
+
+def _copy_shard(parts: Sequence[Path], shard: ShardId, out: Path) -> None:
+    """Copy a shard whose files match their record from one of ``parts``, checking the copies too."""
+    source = next((path for path in parts if shard_done(path, shard)), None)
+    record = shard_record(source, shard) if source is not None else None
+    if source is None or record is None:
+        raise ZooError(
+            f"no part holds shard {shard.stem} (with files that match the record written with them); "
+            "build the missing part again and merge again"
+        )
+    for kind, name in shard.files:
+        with atomic_path(out / name) as temporary:
+            shutil.copyfile(source / name, temporary)
+            if file_sha256(temporary) != record[kind]:
+                raise ZooError(f"{source / name} changed while it was copied; merge again")
+    write_json(out / shard.record_file, record)
 
 
 def _describe(data: dict[str, str]) -> str:

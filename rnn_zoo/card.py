@@ -18,6 +18,11 @@ TAGS = ("weight-space-learning", "model-zoo", "lstm", "recurrent-neural-networks
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
 
+def default_repo_id(name: str) -> str:
+    """The Hub id a zoo's card names in its loading examples until it is pushed elsewhere."""
+    return f"rnn-zoo/{name}"
+
+
 def read_template(name: str = TEMPLATE) -> str:
     """A card template shipped with the package (the repository's cards/ folder)."""
     return resources.files("rnn_zoo.cards").joinpath(name).read_text(encoding="utf-8")
@@ -65,7 +70,7 @@ def render_card(manifest: Mapping[str, Any], template: str | None = None) -> str
             {**manifest.get("build", {}), "versions": manifest.get("versions", {})}
         ),
         "columns_table": columns_table(schema),
-        "repo_id": f"rnn-zoo/{manifest['name']}",
+        "repo_id": default_repo_id(manifest["name"]),
         "rnn_zoo_version": manifest.get("versions", {}).get("rnn-zoo", "unknown"),
         "num_parameters": f"{spec.num_parameters:,}",
         **spec.to_dict(),

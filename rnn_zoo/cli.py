@@ -37,13 +37,15 @@ def data_sources(mnist: str | None, mnist_dir: Path | None) -> DataSources:
 
 
 class _Cli(click.Group):
-    """A group that turns ZooError (and a missing file) into one clear line and exit status 1."""
+    """A group that turns ZooError (and a file the OS refuses) into one clear line and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ZooError as error:
             raise click.ClickException(str(error)) from None
+        except OSError as error:  # the library names its own files; this is the last resort
+            raise click.ClickException(f"{error.filename or 'a file'}: {error.strerror or error}") from None
         except KeyboardInterrupt:
             raise click.ClickException("interrupted; finished shards are kept and a rerun resumes") from None
 

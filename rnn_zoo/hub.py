@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.zoo import INDEX, MANIFEST, Zoo, open_zoo
+from rnn_zoo.zoo import CARD, INDEX, MANIFEST, Zoo, open_zoo
 
 REPO_TYPE = "dataset"
-CARD = "README.md"
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -56,6 +55,11 @@ class HubZoo(Zoo):
     revision: str | None
     commit: str
 
+    @property
+    def storage(self) -> Path:
+        """The repo's folder in the cache: snapshot files link into its ``blobs/``."""
+        return self.root.parent.parent
+
     def fetch(self, files: Iterable[str]) -> None:
         """Download these files of the zoo (at this zoo's commit) into the cache, if not there yet."""
         missing = sorted({name for name in files if not (self.root / name).is_file()})
@@ -68,7 +72,7 @@ def fetch_zoo(repo_id: str, revision: str | None = None) -> HubZoo:
     """Open the zoo at ``revision`` (default: main) of the Hub dataset repo ``repo_id``."""
     files = [MANIFEST, INDEX, CARD]
     snapshot = _download(repo_id, revision, files, what="its manifest was never downloaded", asked=revision)
-    opened = open_zoo(snapshot)
+    opened = open_zoo(snapshot, repo_id=repo_id, storage=snapshot.parent.parent)
     return HubZoo(
         opened.root, opened.manifest, opened.index, repo_id=repo_id, revision=revision, commit=snapshot.name
     )

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rnn_zoo.errors import ZooError
@@ -91,12 +91,14 @@ def _check_configs(metadata: Mapping[str, Any], folder: Path) -> None:
     except (ValueError, TypeError, AttributeError) as error:
         raise _Rejected(f"its configs are malformed ({' '.join(str(error).split())[:200]})") from None
     for name, config in configs.items():
-        for pattern in _patterns(config.get("data_files")):
+        for pattern in data_file_patterns(config.get("data_files")):
+            if pattern.startswith("/") or ".." in PurePosixPath(pattern).parts or "\\" in pattern:
+                raise _Rejected(f"config {name!r} names data files {pattern!r} outside the zoo")
             if not any(path.is_file() for path in folder.glob(pattern)):
                 raise _Rejected(f"config {name!r} names data files {pattern!r} that the zoo does not have")
 
 
-def _patterns(data_files: Any) -> list[str]:
+def data_file_patterns(data_files: Any) -> list[str]:
     """Every path pattern of a config's ``data_files`` (a string, a list, or split/path dicts)."""
     if data_files is None:
         return []

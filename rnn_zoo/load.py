@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.errors import ZooError
+from rnn_zoo.integrity import reading
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.store import read_table
 from rnn_zoo.zoo import Zoo, open_zoo
@@ -39,22 +40,29 @@ def locate_zoo(zoo: str | Path | Zoo, revision: str | None = None) -> Zoo:
     )
 
 
-def load_zoo(zoo: str | Path | Zoo, split: str | None = None, revision: str | None = None) -> Any:
+def load_zoo(
+    zoo: str | Path | Zoo, split: str | None = None, revision: str | None = None, *, verify: bool = True
+) -> Any:
     """The zoo as ``datasets`` objects in torch format: a DatasetDict, or one Dataset for ``split``.
 
     Each row's weights, probe sequences and outputs come back as correctly shaped tensors.
     ``zoo`` may be a local directory or a Hub id ORG/NAME (at ``revision``, default main).
+    The parquet shards read are exactly those the index names, each checked against its
+    sha256 there unless ``verify=False``; a missing or damaged shard is a ZooError naming it.
     """
     import datasets
+    from datasets.exceptions import DatasetGenerationError
 
     opened = locate_zoo(zoo, revision=revision)
     splits = opened.splits if split is None else (split,)
-    files = {name: [shard["data_file"] for shard in opened.shards(name)] for name in splits}
-    opened.fetch(path for paths in files.values() for path in paths)
-    if split is None:
-        loaded = datasets.load_dataset(str(opened.root))
-    else:  # only this split's files: the others need not be present, nor be prepared
-        loaded = datasets.load_dataset(str(opened.root), data_files=files, split=split)
+    files = {name: [str(path) for path in opened.shard_paths(name, ("data",), verify)] for name in splits}
+    try:
+        with reading(f"the parquet shards of zoo {opened.root}"):
+            loaded = datasets.load_dataset("parquet", data_files=files, split=split)
+    except DatasetGenerationError as error:
+        raise ZooError(
+            f"the parquet shards of zoo {opened.root} cannot be read ({error.__cause__ or error})"
+        ) from None
     return loaded.with_format("torch")
 
 
@@ -74,36 +82,55 @@ class ZooWeights:
         return self.metadata.num_rows
 
 
-def load_weights(zoo: str | Path | Zoo, split: str, revision: str | None = None) -> ZooWeights:
+def load_weights(
+    zoo: str | Path | Zoo, split: str, revision: str | None = None, *, verify: bool = True
+) -> ZooWeights:
     """Read one split's safetensors shards into stacked tensors (memory-mapped, no per-row loop).
 
     From a Hub id, only this split's shards are downloaded (the parquet files carry the
-    metadata columns).
+    metadata columns). Every shard read is checked against its sha256 in the index unless
+    ``verify=False`` (hashes are cached per file, so a second load skips the work).
     """
     from safetensors import safe_open
 
     opened = locate_zoo(zoo, revision=revision)
     schema = opened.schema
-    shards = opened.shards(split)
-    opened.fetch(shard[kind] for shard in shards for kind in ("weights_file", "data_file"))
+    paths = opened.shard_paths(split, ("weights", "data"), verify)  # both kinds hashed at once
     pieces: dict[str, list[Tensor]] = {name: [] for name in schema.spec.parameter_names}
-    for shard in shards:
-        with safe_open(str(opened.root / shard["weights_file"]), framework="pt") as handle:
+    for path in paths[::2]:
+        with reading(str(path.relative_to(opened.root))), safe_open(str(path), framework="pt") as handle:
             for name, tensors in pieces.items():
                 tensors.append(handle.get_tensor(name))
     params = {name: t[0] if len(t) == 1 else torch.cat(t) for name, t in pieces.items()}
-    metadata = read_columns(opened, split, [column.name for column in schema.table_columns])
+    names = [column.name for column in schema.table_columns]
+    metadata = read_columns(opened, split, names, verify=False)  # its shards were checked just above
+    _check_shapes(opened, split, params, metadata.num_rows)
     return ZooWeights(params, schema.spec, metadata)
 
 
-def read_columns(zoo: Zoo, split: str, names: Sequence[str]) -> Any:
+def _check_shapes(zoo: Zoo, split: str, params: dict[str, Tensor], rows: int) -> None:
+    if rows != zoo.num_rows(split):
+        raise ZooError(
+            f"zoo {zoo.root}: split {split} has {rows} rows in data/, the index says {zoo.num_rows(split)}"
+        )
+    for column in zoo.schema.parameters:
+        found = params[column.name]
+        if tuple(found.shape) != (rows, *column.shape) or found.dtype != torch.float32:
+            raise ZooError(
+                f"zoo {zoo.root}: the {split} weights shards hold {column.name} as {found.dtype} "
+                f"{tuple(found.shape)}, not float32 {(rows, *column.shape)}; the zoo is damaged"
+            )
+
+
+def read_columns(zoo: Zoo, split: str, names: Sequence[str], *, verify: bool = True) -> Any:
     """Some columns of one split's parquet shards as one pyarrow Table, in row order.
 
-    The shards must be on disk: a zoo from the Hub fetches them first (``Zoo.fetch``).
+    The shards are fetched (a zoo on the Hub) and, with ``verify``, checked against the index.
     """
     import pyarrow as pa
 
-    shards = zoo.shards(split)
-    return pa.concat_tables(
-        [read_table(zoo.root / shard["data_file"], columns=list(names)) for shard in shards]
-    )
+    tables = []
+    for path in zoo.shard_paths(split, ("data",), verify):
+        with reading(str(path.relative_to(zoo.root))):
+            tables.append(read_table(path, columns=list(names)))
+    return pa.concat_tables(tables)

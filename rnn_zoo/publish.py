@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rnn_zoo.card import default_repo_id
 from rnn_zoo.errors import ZooError
 from rnn_zoo.hub import CARD, REPO_TYPE, check_repo_id, first_line
 from rnn_zoo.hub_card import check_card
@@ -70,14 +71,14 @@ def stage_zoo(zoo: Zoo, folder: Path, repo_id: str | None = None) -> list[str]:
         if name == CARD and repo_id is not None:
             target.write_text(card_for_repo(zoo, repo_id), encoding="utf-8")
         else:
-            _link_or_copy(zoo.root / name, target)
+            _link_or_copy(zoo.path(name), target)
     return files
 
 
 def card_for_repo(zoo: Zoo, repo_id: str) -> str:
     """The zoo's README.md with its loading examples pointed at ``repo_id``."""
     text = (zoo.root / CARD).read_text(encoding="utf-8")
-    return text.replace(f'"rnn-zoo/{zoo.name}"', f'"{repo_id}"')
+    return text.replace(f'"{default_repo_id(zoo.name)}"', f'"{repo_id}"')
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -7,7 +7,10 @@
     weights/index.json                          shards, row ranges, sha256, model_id -> location
 
 Every file is written to a temporary name and renamed into place, so a reader (or a
-resumed build) only ever sees whole files.
+resumed build) only ever sees whole files; it gets the mode the umask gives (0644 by
+default). Beside each shard, ``.build/{split}-NNNNN-of-MMMMM.json`` records the sha256 of
+its two files as they were written: a resumed build or a re-finalised zoo trusts a finished
+shard only while its files still match that record.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rnn_zoo.errors import ZooError
+from rnn_zoo.integrity import file_sha256
 from rnn_zoo.schema import ZooSchema
 
 FORMAT_VERSION = 1
@@ -35,6 +39,7 @@ SPLITS = ("train", "validation", "ood")
 ROW_GROUP_BYTES = 100 * 2**20
 SHARD_BYTES = 500 * 2**20
 _SHARD_NAME = re.compile(r"^(?P<split>\w+)-(?P<index>\d{5})-of-(?P<count>\d{5})$")
+BUILD_STATE = ".build"  # shard records and the build lock; never published
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,16 @@ class ShardId:
     @property
     def weights_file(self) -> str:
         return f"weights/{self.stem}.safetensors"
+
+    @property
+    def record_file(self) -> str:
+        """The record of both files' sha256, written after them."""
+        return f"{BUILD_STATE}/{self.stem}.json"
+
+    @property
+    def files(self) -> tuple[tuple[str, str], ...]:
+        """(kind, name) of the shard's two files: ``data`` (parquet) and ``weights`` (safetensors)."""
+        return (("data", self.data_file), ("weights", self.weights_file))
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
+    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files, unreadable to colleagues
     try:
         yield Path(temporary)
         os.replace(temporary, path)
@@ -98,27 +114,40 @@ def atomic_path(path: Path) -> Iterator[Path]:
             os.remove(temporary)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text(path: Path, text: str) -> None:
     """Atomically write a text file."""
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
 
 
+def json_text(data: Any) -> str:
+    """Pretty JSON, keys in the order given, with a final newline."""
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
 def write_json(path: Path, data: Any) -> None:
     """Atomically write pretty JSON."""
-    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    write_text(path, json_text(data))
 
 
 def write_shard(root: Path, schema: ZooSchema, shard: ShardId, rows: Mapping[str, np.ndarray]) -> None:
-    """Write one shard's parquet and safetensors files; the weights file is written last."""
+    """Write one shard's parquet and safetensors files, then the record of their sha256."""
     import pyarrow.parquet as pq
     import safetensors.numpy
 
     count = schema.check_rows(rows)
     table = _arrow_table(schema, rows)
     row_group = max(1, ROW_GROUP_BYTES // row_nbytes(schema))
+    digests = {}
     with atomic_path(Path(root, shard.data_file)) as temporary:
         pq.write_table(table, temporary, row_group_size=row_group, compression="zstd")
+        digests["data"] = sha256(temporary)
     tensors = {c.name: np.ascontiguousarray(rows[c.name], dtype=np.float32) for c in schema.parameters}
     metadata = {
         "format_version": str(FORMAT_VERSION),
@@ -128,6 +157,8 @@ def write_shard(root: Path, schema: ZooSchema, shard: ShardId, rows: Mapping[str
     }
     with atomic_path(Path(root, shard.weights_file)) as temporary:
         temporary.write_bytes(canonical_safetensors(safetensors.numpy.save(tensors, metadata=metadata)))
+        digests["weights"] = sha256(temporary)
+    write_json(Path(root, shard.record_file), digests)
 
 
 def read_table(path: Path, columns: Sequence[str] | None = None) -> Any:  # noqa: ANN401 - a pyarrow.Table
@@ -158,9 +189,25 @@ def canonical_safetensors(data: bytes) -> bytes:
     return len(header).to_bytes(8, "little") + header + data[8 + size :]
 
 
+def shard_record(root: Path, shard: ShardId) -> dict[str, str] | None:
+    """The sha256 of the shard's files as recorded when they were written; None if unrecorded."""
+    path = Path(root, shard.record_file)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(record, dict) or not all(isinstance(record.get(kind), str) for kind, _ in shard.files):
+        return None
+    return {kind: record[kind] for kind, _ in shard.files}
+
+
 def shard_done(root: Path, shard: ShardId) -> bool:
-    """Whether both files of a shard are in place (each appears only once fully written)."""
-    return Path(root, shard.data_file).is_file() and Path(root, shard.weights_file).is_file()
+    """Whether both files of a shard are in place and still match the record written with them."""
+    record = shard_record(root, shard)
+    return record is not None and all(
+        Path(root, name).is_file() and file_sha256(Path(root, name)) == record[kind]
+        for kind, name in shard.files
+    )
 
 
 def _arrow_table(schema: ZooSchema, rows: Mapping[str, np.ndarray]) -> Any:
@@ -188,13 +235,19 @@ def find_shards(root: Path) -> dict[str, list[ShardId]]:
         if match:
             shard = ShardId(match["split"], int(match["index"]), int(match["count"]))
             found.setdefault(shard.split, []).append(shard)
+    unknown = [shard.data_file for split, shards in found.items() if split not in SPLITS for shard in shards]
+    if unknown:
+        raise ZooError(
+            f"zoo {root} has extra shards of unknown splits: {', '.join(unknown)} (the splits are {', '.join(SPLITS)})"
+        )
     for split, shards in found.items():
         expected = [ShardId(split, index, shards[0].count) for index in range(shards[0].count)]
-        missing = [s.stem for s in expected if s not in shards or not shard_done(root, s)]
-        if missing or len(shards) != len(expected):
-            raise ZooError(
-                f"zoo {root} has an incomplete split {split!r}: missing or extra shards ({missing})"
-            )
+        missing = [s.stem for s in expected if s not in shards or not Path(root, s.weights_file).is_file()]
+        extra = [s.stem for s in shards if s not in expected]
+        if missing or extra:
+            named = (("missing", missing), ("extra", extra))
+            problems = "; ".join(f"{what} shards {', '.join(names)}" for what, names in named if names)
+            raise ZooError(f"zoo {root} has an incomplete split {split!r}: {problems}")
     return {split: found[split] for split in SPLITS if split in found}
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn_zoo.load import locate_zoo, read_columns
+from rnn_zoo.zoo import Zoo
 
 
 def zoo_summary(zoo: str | Path) -> str:
@@ -28,7 +29,6 @@ def zoo_summary(zoo: str | Path) -> str:
     metrics = [c.name for c in schema.metadata if not c.shape and c.dtype.startswith("float")]
     tables = {}
     for split in opened.splits:
-        opened.fetch(shard["data_file"] for shard in opened.shards(split))  # a zoo on the Hub
         table = tables[split] = read_columns(opened, split, names)
         runs = len(set(table.column("run_id").to_pylist()))
         tasks = _count_distinct(table.column("task").to_pylist()) if "task" in names else 0
@@ -42,7 +42,7 @@ def zoo_summary(zoo: str | Path) -> str:
                 lines.append(
                     f"  {split:<12}{metric:<22}{values.mean():8.4f}   {values.min():.4f} - {values.max():.4f}"
                 )
-    data_size, weight_size = (_folder_bytes(opened.root / folder) for folder in ("data", "weights"))
+    data_size, weight_size = (_indexed_bytes(opened, kind) for kind in ("data", "weights"))
     lines += ["", f"on disk  data/ {_megabytes(data_size)}, weights/ {_megabytes(weight_size)}"]
     return "\n".join(lines)
 
@@ -51,8 +51,9 @@ def _count_distinct(values: list) -> int:
     return len({tuple(value) if isinstance(value, list) else value for value in values})
 
 
-def _folder_bytes(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+def _indexed_bytes(zoo: Zoo, kind: str) -> int:
+    """Bytes of the zoo's shard files of one kind (``data`` or ``weights``), as indexed."""
+    return sum(zoo.path(entry[f"{kind}_file"]).stat().st_size for s in zoo.splits for entry in zoo.shards(s))
 
 
 def _megabytes(size: int) -> str:

@@ -10,45 +10,90 @@ from typing import Any
 import numpy as np
 
 from rnn_zoo.errors import ZooError
+from rnn_zoo.integrity import file_sha256, reading
 from rnn_zoo.load import locate_zoo
 from rnn_zoo.schema import Column, ZooSchema
-from rnn_zoo.store import find_shards, read_table, sha256
-from rnn_zoo.zoo import Zoo
+from rnn_zoo.store import find_shards, read_table
+from rnn_zoo.zoo import CARD, INDEX, Zoo
 
 
 def verify_zoo(root: str | Path | Zoo, progress: Callable[[Iterable], Iterable] = iter) -> Zoo:
-    """Raise ZooError naming the first bad shard; return the opened zoo when all is well."""
+    """Raise ZooError naming the first bad file; return the opened zoo when all is well.
+
+    Opening the zoo checks zoo.json, the card and the index itself (:func:`rnn_zoo.zoo.open_zoo`);
+    then the shards on disk must be exactly the indexed ones, the card's ``configs`` must name
+    exactly them, and each shard must match its sha256 and agree with its twin bit for bit.
+    """
     zoo = locate_zoo(root)
     schema = zoo.schema
-    on_disk = {split: [s.data_file for s in shards] for split, shards in find_shards(zoo.root).items()}
-    indexed = {split: [s["data_file"] for s in zoo.shards(split)] for split in zoo.splits}
-    if on_disk != indexed:
-        raise ZooError(f"zoo {zoo.root}: the shards under data/ differ from weights/index.json")
     entries = [entry for split in zoo.splits for entry in zoo.shards(split)]
+    zoo.fetch(entry[kind] for entry in entries for kind in ("data_file", "weights_file"))
+    _check_shard_names(zoo)
+    _check_card(zoo)
     for entry in progress(entries):
-        problem = _shard_problem(zoo.root, schema, entry)
+        problem = _shard_problem(zoo, schema, entry)
         if problem:
             raise ZooError(f"bad shard {problem}")
     return zoo
 
 
-def _shard_problem(root: Path, schema: ZooSchema, entry: Mapping[str, Any]) -> str | None:
-    from safetensors import safe_open
+def _check_shard_names(zoo: Zoo) -> None:
+    on_disk = {shard.data_file for shards in find_shards(zoo.root).values() for shard in shards}
+    indexed = {entry["data_file"] for split in zoo.splits for entry in zoo.shards(split)}
+    named = (("extra", on_disk - indexed), ("missing", indexed - on_disk))
+    problems = "; ".join(f"{what} {', '.join(sorted(names))}" for what, names in named if names)
+    if problems:
+        raise ZooError(f"zoo {zoo.root}: the shards under data/ differ from {INDEX}: {problems}")
 
+
+def _check_card(zoo: Zoo) -> None:
+    """The card's metadata must pass the Hub's checks, and each split's files be its indexed shards."""
+    from rnn_zoo.hub_card import check_card, data_file_patterns
+
+    if not (zoo.root / CARD).is_file():
+        raise ZooError(f"zoo {zoo.root} has no {CARD} (its dataset card); rebuild the zoo to write it")
+    for config in check_card(zoo.path(CARD), zoo.root)["configs"]:
+        for item in config["data_files"] if isinstance(config["data_files"], list) else ():
+            if not isinstance(item, dict):
+                continue
+            names = {
+                p.relative_to(zoo.root).as_posix() for p in _globbed(zoo, data_file_patterns(item["path"]))
+            }
+            if names != {entry["data_file"] for entry in zoo.shards(item["split"])}:
+                raise ZooError(
+                    f"{zoo.root / CARD}: split {item['split']!r} of config {config.get('config_name')!r} "
+                    f"names other files than {INDEX}; rebuild the zoo to re-render its card"
+                )
+
+
+def _globbed(zoo: Zoo, patterns: list[str]) -> list[Path]:
+    return [zoo.path(path.relative_to(zoo.root).as_posix()) for p in patterns for path in zoo.root.glob(p)]
+
+
+def _shard_problem(zoo: Zoo, schema: ZooSchema, entry: Mapping[str, Any]) -> str | None:
     for kind in ("data", "weights"):
-        path = root / entry[f"{kind}_file"]
+        path = zoo.path(entry[f"{kind}_file"])
         if not path.is_file():
             return f"{entry[f'{kind}_file']}: file is missing"
-        if sha256(path) != entry["sha256"][kind]:
-            return f"{entry[f'{kind}_file']}: sha256 does not match weights/index.json"
+        if file_sha256(path) != entry["sha256"][kind]:
+            return f"{entry[f'{kind}_file']}: sha256 does not match {INDEX}"
+    with reading(entry["data_file"]):
+        table = read_table(zoo.path(entry["data_file"]))
+    with reading(entry["weights_file"]):
+        return _twin_problem(zoo.path(entry["weights_file"]), schema, entry, table)
+
+
+def _twin_problem(weights: Path, schema: ZooSchema, entry: Mapping[str, Any], table: Any) -> str | None:
+    """What differs between a shard's parquet table and its safetensors file, if anything."""
+    from safetensors import safe_open
+
     data_file, weights_file = entry["data_file"], entry["weights_file"]
-    table = read_table(root / data_file)
     rows = entry["rows"][1] - entry["rows"][0]
     if tuple(table.column_names) != schema.names:
         return f"{data_file}: columns differ from the zoo schema"
     if table.num_rows != rows:
-        return f"{data_file}: {table.num_rows} rows, weights/index.json says {rows}"
-    with safe_open(str(root / weights_file), framework="numpy") as handle:
+        return f"{data_file}: {table.num_rows} rows, {INDEX} says {rows}"
+    with safe_open(str(weights), framework="numpy") as handle:
         if json.loads(handle.metadata()["model_ids"]) != table.column("model_id").to_pylist():
             return f"{weights_file}: model ids differ from {data_file}"
         if set(handle.keys()) != {column.name for column in schema.parameters}:

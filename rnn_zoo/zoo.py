@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rnn_zoo.errors import ZooError
+from rnn_zoo.index import card_sha256, check_index, index_split
+from rnn_zoo.integrity import check_sha256s, inside, parse_json, seal_json, unseal_json
 from rnn_zoo.schema import ZooSchema
 from rnn_zoo.store import (
     FORMAT_VERSION,
-    ShardId,
     ZooInfo,
     find_shards,
+    json_text,
     library_versions,
-    read_table,
-    sha256,
-    write_json,
     write_text,
 )
 
 MANIFEST = "zoo.json"
 INDEX = "weights/index.json"
+CARD = "README.md"
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,33 @@ class Zoo:
     def num_rows(self, split: str) -> int:
         return int(self.index["splits"][split]["rows"]) if split in self.index["splits"] else 0
 
+    @property
+    def storage(self) -> Path:
+        """The folder every file of the zoo must lie in, links followed: the zoo's own root."""
+        return self.root
+
+    def path(self, name: str) -> Path:
+        """The file ``name`` of the zoo; ZooError if the name (or a link on the way) leaves the zoo."""
+        return inside(self.root, name, f"zoo {self.root}", self.storage)
+
+    def shard_paths(self, split: str, kinds: Sequence[str], verify: bool = True) -> list[Path]:
+        """Paths of one split's shard files of these kinds (``data``, ``weights``), in row order.
+
+        The files are fetched (a zoo on the Hub), must all be there, and with ``verify`` must
+        match their sha256 in the index; otherwise ZooError names them.
+        """
+        named = [
+            (entry[f"{kind}_file"], entry["sha256"][kind]) for entry in self.shards(split) for kind in kinds
+        ]
+        self.fetch(name for name, _ in named)
+        paths = [self.path(name) for name, _ in named]
+        missing = [name for (name, _), path in zip(named, paths, strict=True) if not path.is_file()]
+        if missing:
+            raise ZooError(f"zoo {self.root} is missing {', '.join(missing)}; re-download or rebuild the zoo")
+        if verify:
+            check_sha256s([(path, digest, name) for (name, digest), path in zip(named, paths, strict=True)])
+        return paths
+
     def fetch(self, files: Iterable[str]) -> None:
         """Make these files (paths relative to ``root``) readable; a local zoo has them all already.
 
@@ -63,32 +90,62 @@ class Zoo:
         """
 
 
-def open_zoo(root: str | Path) -> Zoo:
-    """Open a local zoo directory, checking that it is one and that its format is known."""
+def open_zoo(root: str | Path, *, repo_id: str | None = None, storage: Path | None = None) -> Zoo:
+    """Open a local zoo directory, checking that it is one, of a known format, and undamaged.
+
+    zoo.json and the card must match the sha256 the sealed weights/index.json records, and the
+    index must name only the zoo's own shards. ``repo_id`` is the Hub repo a card was pushed
+    to; ``storage`` the folder the zoo's files may link into (default ``root``).
+    """
     root = Path(root)
     if not root.is_dir():
         raise ZooError(f"{root} is not a directory; give the path of a zoo built by `rnn-zoo build`")
-    manifest = _read_json(root / MANIFEST, root)
+    manifest_raw = _read(root, MANIFEST, storage)
+    manifest = parse_json(manifest_raw, f"{root / MANIFEST}")
+    _check_version(manifest, root)
+    index = unseal_json(_read(root, INDEX, storage), f"{root / INDEX}")
+    check_index(index, f"{root / INDEX}")
+    if hashlib.sha256(manifest_raw).hexdigest() != index["files"].get(MANIFEST):
+        raise ZooError(f"{root / MANIFEST}: sha256 does not match {INDEX}; the zoo is damaged")
+    zoo = Zoo(root, manifest, index)
+    _check_manifest(zoo)
+    if (root / CARD).is_file():
+        card = _read(root, CARD, storage)
+        if card_sha256(card, zoo.name, repo_id) != index["files"].get(CARD):
+            raise ZooError(f"{root / CARD}: sha256 does not match {INDEX}; the zoo is damaged")
+    return zoo
+
+
+def _read(root: Path, name: str, storage: Path | None) -> bytes:
+    path = inside(root, name, f"zoo {root}", storage)
+    if not path.is_file():
+        raise ZooError(f"{root} is not an rnn-zoo zoo: {name} is missing")
+    return path.read_bytes()
+
+
+def _check_version(manifest: Mapping[str, Any], root: Path) -> None:
     version = manifest.get("format_version")
     if not isinstance(version, int):
         raise ZooError(f"{root / MANIFEST} has no integer format_version; the zoo is damaged")
     if version > FORMAT_VERSION:
         raise ZooError(
-            f"zoo {root} has format version {version}, newer than this rnn-zoo reads "
+            f"zoo {root} has format version {version} ({MANIFEST}), newer than this rnn-zoo reads "
             f"({FORMAT_VERSION}); upgrade rnn-zoo"
         )
     if version < 1:
-        raise ZooError(f"zoo {root} has unknown format version {version}")
-    return Zoo(root, manifest, _read_json(root / INDEX, root))
+        raise ZooError(f"zoo {root} has unknown format version {version} ({MANIFEST})")
 
 
-def _read_json(path: Path, root: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ZooError(f"{root} is not an rnn-zoo zoo: {path.relative_to(root)} is missing")
+def _check_manifest(zoo: Zoo) -> None:
+    where = zoo.root / MANIFEST
+    if not isinstance(zoo.manifest.get("name"), str):
+        raise ZooError(f"{where} has no name; the zoo is damaged")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ZooError(f"{path} is not valid JSON ({error}); the zoo is damaged") from None
+        ZooSchema.from_dict(zoo.manifest["schema"])
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ZooError(
+            f"{where} has no valid schema ({type(error).__name__}: {error}); the zoo is damaged"
+        ) from None
 
 
 def finalize_zoo(root: str | Path, info: ZooInfo) -> Zoo:
@@ -102,7 +159,7 @@ def finalize_zoo(root: str | Path, info: ZooInfo) -> Zoo:
     index: dict[str, Any] = {"format_version": FORMAT_VERSION, "splits": {}, "model_ids": {}}
     counts = {}
     for split, split_shards in shards.items():
-        entries, runs = _index_split(root, split_shards, index["model_ids"])
+        entries, runs = index_split(root, split_shards, index["model_ids"])
         rows = entries[-1]["rows"][1]
         index["splits"][split] = {"rows": rows, "shards": entries}
         counts[split] = {"rows": rows, "runs": runs}
@@ -117,33 +174,12 @@ def finalize_zoo(root: str | Path, info: ZooInfo) -> Zoo:
         "versions": library_versions(),
         "counts": counts,
     }
-    write_json(root / INDEX, index)
-    write_json(root / MANIFEST, manifest)
-    write_text(root / "README.md", render_card(manifest))
+    manifest_text, card = json_text(manifest), render_card(manifest)
+    index["files"] = {
+        MANIFEST: hashlib.sha256(manifest_text.encode()).hexdigest(),
+        CARD: card_sha256(card.encode(), info.name),
+    }
+    write_text(root / MANIFEST, manifest_text)
+    write_text(root / CARD, card)
+    write_text(root / INDEX, seal_json(index))  # last: it seals the other two
     return Zoo(root, manifest, index)
-
-
-def _index_split(root: Path, shards: list[ShardId], locations: dict[str, list]) -> tuple[list[dict], int]:
-    from safetensors import safe_open
-
-    entries, start, runs = [], 0, set()
-    for shard in shards:
-        with safe_open(str(root / shard.weights_file), framework="numpy") as handle:
-            model_ids = json.loads(handle.metadata()["model_ids"])
-        for row, model_id in enumerate(model_ids):
-            locations[model_id] = [shard.split, shard.index, row]
-        runs.update(read_table(root / shard.data_file, columns=["run_id"]).column(0).to_pylist())
-        stop = start + len(model_ids)
-        entries.append(
-            {
-                "data_file": shard.data_file,
-                "weights_file": shard.weights_file,
-                "rows": [start, stop],
-                "sha256": {
-                    "data": sha256(root / shard.data_file),
-                    "weights": sha256(root / shard.weights_file),
-                },
-            }
-        )
-        start = stop
-    return entries, len(runs)

@@ -62,11 +62,12 @@ def test_verify_names_a_shard_with_a_flipped_byte(zoo_copy: Path, kind: str) -> 
 
 
 def test_verify_catches_weights_that_differ_between_parquet_and_safetensors(zoo_copy: Path) -> None:
-    # Rewrite one safetensors shard with a changed weight and a matching sha256 in the index,
-    # so only the parquet-versus-safetensors comparison can notice.
+    # Rewrite one safetensors shard with a changed weight and a matching sha256 in a resealed
+    # index, so only the parquet-versus-safetensors comparison can notice.
     from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
 
+    from rnn_zoo.integrity import seal_json
     from rnn_zoo.store import sha256
 
     path = zoo_copy / "weights" / "validation-00000-of-00001.safetensors"
@@ -78,7 +79,7 @@ def test_verify_catches_weights_that_differ_between_parquet_and_safetensors(zoo_
     index_path = zoo_copy / "weights" / "index.json"
     index = json.loads(index_path.read_text())
     index["splits"]["validation"]["shards"][0]["sha256"]["weights"] = sha256(path)
-    index_path.write_text(json.dumps(index))
+    index_path.write_text(seal_json(index))
     code, output = run("verify", str(zoo_copy))
     assert_one_clear_line(code, output, "head.bias", "differs")
 

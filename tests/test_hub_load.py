@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Iterable
+import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,38 @@ def test_load_weights_downloads_only_its_split(
     ]
     load_weights(REPO_ID, "train")
     assert len(requests) == 3  # the manifest is asked for again (main may have moved), the shards not
+
+
+def pushed_copy(zoo: Zoo, root: Path, change_index: Callable[[dict], None] | None = None) -> Zoo:
+    """A copy of ``zoo`` as a push leaves it on the Hub (card pointed at REPO_ID), index optionally changed."""
+    from rnn_zoo.integrity import seal_json
+    from rnn_zoo.publish import card_for_repo
+
+    shutil.copytree(zoo.root, root)
+    (root / "README.md").write_text(card_for_repo(zoo, REPO_ID), encoding="utf-8")
+    if change_index is not None:
+        index = json.loads((root / "weights" / "index.json").read_text())
+        change_index(index)
+        (root / "weights" / "index.json").write_text(seal_json(index))
+    return Zoo(root, zoo.manifest, zoo.index)
+
+
+def test_a_pushed_card_naming_its_repo_opens_and_verifies(
+    cache: Path, zoos: tuple[Zoo, Zoo], tmp_path: Path
+) -> None:
+    cache_repo(cache, pushed_copy(zoos[0], tmp_path / "pushed"), MAIN, "main")
+    assert len(load_weights(REPO_ID, "ood")) == 2
+    result = CliRunner().invoke(main, ["verify", REPO_ID])
+    assert result.exit_code == 0 and "verified" in result.output, result.output
+
+
+def test_a_hub_index_naming_files_outside_the_snapshot_is_refused(
+    cache: Path, zoos: tuple[Zoo, Zoo], tmp_path: Path
+) -> None:
+    def escape(index: dict) -> None:
+        index["splits"]["ood"]["shards"][0]["weights_file"] = "../../../../outside.safetensors"
+
+    cache_repo(cache, pushed_copy(zoos[0], tmp_path / "pushed", escape), MAIN, "main")
+    for load in (lambda: load_weights(REPO_ID, "ood"), lambda: load_zoo(REPO_ID, split="ood")):
+        with pytest.raises(ZooError, match="outside the zoo"):
+            load()

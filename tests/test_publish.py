@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from fnmatch import fnmatch
 from pathlib import Path
@@ -22,6 +23,8 @@ from huggingface_hub.utils import filter_repo_objects
 from rnn_zoo import publish
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
+from rnn_zoo.index import card_sha256
+from rnn_zoo.integrity import seal_json
 from rnn_zoo.publish import Release, push_zoo, stage_zoo
 from rnn_zoo.zoo import Zoo, open_zoo
 
@@ -148,9 +151,14 @@ def flip_a_byte(zoo: Zoo) -> None:
 
 
 def break_card(zoo: Zoo, front_matter: str) -> None:
+    """Give the zoo a card with this YAML block, recorded in a resealed index as if built so."""
     card = zoo.root / "README.md"
     body = card.read_text().split("\n---\n", 1)[1]
     card.write_text(f"---\n{front_matter}\n---\n{body}")
+    index_path = zoo.root / "weights" / "index.json"
+    index = json.loads(index_path.read_text())
+    index["files"]["README.md"] = card_sha256(card.read_bytes(), zoo.name)
+    index_path.write_text(seal_json(index))
 
 
 BAD_CARDS = {

@@ -1,0 +1,138 @@
+"""What makes a zoo trustworthy: file names that stay inside it, and hashes that match.
+
+Every file a zoo names (in weights/index.json, zoo.json or the card) is a *name*, not a
+path: relative, forward slashes, no ``..``, and once symbolic links are followed it must
+still lie inside the zoo's storage folder. Every file's sha256 is recorded when it is
+written; readers compare before they trust. Hashes are cached in memory per file, keyed by
+(device, inode, size, mtime_ns, ctime_ns), so a second load of an unchanged file costs a
+``stat``; a file changed in the last second before it was hashed is never cached, because
+file times are only as fine as the kernel's clock tick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rnn_zoo.errors import ZooError
+
+SEAL = "self_sha256"  # the key under which a sealed JSON file records its own sha256
+_ZERO = "0" * 64
+_RACY_NS = 1_000_000_000
+_hashes: dict[tuple[int, ...], str] = {}
+
+
+def check_name(name: object, where: str) -> str:
+    """Return ``name`` if it is a plain relative file name; raise ZooError naming ``where`` otherwise."""
+    if not isinstance(name, str) or not name or "\\" in name or "\0" in name:
+        raise ZooError(f"{where} names a file {name!r} that is not a relative path; the zoo is damaged")
+    parts = PurePosixPath(name).parts
+    if name.startswith("/") or any(part in ("..", ".") for part in parts) or name.endswith("/"):
+        raise ZooError(f"{where} names {name!r}, which points outside the zoo; the zoo is damaged")
+    return name
+
+
+def inside(root: Path, name: str, where: str, storage: Path | None = None) -> Path:
+    """The path of file ``name`` under ``root``, refused if it (or a link on the way) leaves ``storage``.
+
+    ``storage`` defaults to ``root``; a zoo in the Hugging Face cache links into its repo's blobs.
+    """
+    path = root / check_name(name, where)
+    allowed = (storage or root).resolve()
+    if not path.resolve().is_relative_to(allowed):
+        raise ZooError(f"{where} names {name!r}, which links outside the zoo ({allowed}); the zoo is damaged")
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, cached while the file's identity, size and times stay the same."""
+    before = os.stat(path)
+    key = _identity(before)
+    if key in _hashes:
+        return _hashes[key]
+    started = time.time_ns()
+    digest = _hash_file(path)
+    settled = started - max(before.st_mtime_ns, before.st_ctime_ns) > _RACY_NS
+    if settled and _identity(os.stat(path)) == key:
+        _hashes[key] = digest
+    return digest
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256s(paths: Sequence[Path]) -> list[str]:
+    """:func:`file_sha256` of several files, hashed in parallel threads (hashlib releases the GIL)."""
+    if len(paths) < 2:
+        return [file_sha256(path) for path in paths]
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
+        return list(pool.map(file_sha256, paths))
+
+
+def _identity(stat: os.stat_result) -> tuple[int, ...]:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def check_sha256s(files: Sequence[tuple[Path, str, str]], record: str = "weights/index.json") -> None:
+    """Raise ZooError naming the first of these (path, expected sha256, name) whose file differs."""
+    for (_, expected, name), found in zip(files, file_sha256s([path for path, _, _ in files]), strict=True):
+        if found != expected:
+            raise ZooError(
+                f"{name}: sha256 does not match {record}; the zoo is damaged (re-download or rebuild it)"
+            )
+
+
+def seal_json(data: dict[str, Any]) -> str:
+    """``data`` as pretty JSON with a last key ``self_sha256``: the sha256 of this text with it zeroed."""
+    text = json.dumps({**data, SEAL: _ZERO}, indent=2) + "\n"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return text.replace(f'"{SEAL}": "{_ZERO}"', f'"{SEAL}": "{digest}"')
+
+
+def unseal_json(raw: bytes, where: str) -> dict[str, Any]:
+    """Parse a file written by :func:`seal_json`; raise ZooError naming ``where`` if any byte changed."""
+    data = parse_json(raw, where)
+    digest = data.get(SEAL)
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise ZooError(f"{where} records no sha256 of itself; the zoo is damaged (or from an older rnn-zoo)")
+    zeroed = raw.replace(f'"{SEAL}": "{digest}"'.encode(), f'"{SEAL}": "{_ZERO}"'.encode(), 1)
+    if hashlib.sha256(zeroed).hexdigest() != digest:
+        raise ZooError(f"{where}: its sha256 does not match the one it records; the zoo is damaged")
+    return data
+
+
+def parse_json(raw: bytes, where: str) -> dict[str, Any]:
+    """A JSON object from ``raw``; anything else is a ZooError naming ``where``."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ZooError(f"{where} is not valid JSON ({error}); the zoo is damaged") from None
+    if not isinstance(data, dict):
+        raise ZooError(f"{where} holds a JSON {type(data).__name__}, not an object; the zoo is damaged")
+    return data
+
+
+@contextmanager
+def reading(name: str) -> Iterator[None]:
+    """Turn what a damaged file makes pyarrow, safetensors or the OS raise into one ZooError naming it."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except ZooError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as error:  # ArrowInvalid: a ValueError
+        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        raise ZooError(f"{name} cannot be read ({reason}); the zoo is damaged") from None
