@@ -24,8 +24,8 @@ from rnn_zoo.build_dir import claim_output, data_identity, release_output
 from rnn_zoo.build_lock import holds_output_lock
 from rnn_zoo.errors import ZooError
 from rnn_zoo.recipe import Recipe
-from rnn_zoo.schema import model_id
-from rnn_zoo.store import SPLITS, ShardId, ZooInfo, shard_done, write_shard
+from rnn_zoo.schema import SPLITS, model_id
+from rnn_zoo.store import ShardId, ZooInfo, shard_done, write_shard
 from rnn_zoo.tasks import DataSources, task_family
 from rnn_zoo.train import Run, TaskFamily, train_population
 from rnn_zoo.zoo import finalize_zoo

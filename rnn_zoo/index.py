@@ -19,7 +19,8 @@ from typing import Any
 from rnn_zoo.card import default_repo_id
 from rnn_zoo.errors import ZooError
 from rnn_zoo.integrity import check_name, file_sha256, reading
-from rnn_zoo.store import SPLITS, ShardId, read_table, shard_record
+from rnn_zoo.schema import SPLITS
+from rnn_zoo.store import ShardId, read_table, shard_record
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 

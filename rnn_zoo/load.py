@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.integrity import reading
 from rnn_zoo.lstm import MemberSpec
+from rnn_zoo.schema import Column
 from rnn_zoo.store import read_table
 from rnn_zoo.zoo import Zoo, open_zoo
 
@@ -134,3 +136,13 @@ def read_columns(zoo: Zoo, split: str, names: Sequence[str], *, verify: bool = T
         with reading(str(path.relative_to(zoo.root))):
             tables.append(read_table(path, columns=list(names)))
     return pa.concat_tables(tables)
+
+
+def column_to_numpy(chunked: Any, column: Column) -> np.ndarray:
+    """A parquet column of fixed-shape arrays as one (rows, *shape) array, without a row loop."""
+    array = chunked.combine_chunks()
+    if hasattr(array, "storage"):  # datasets' ArrayND extension type
+        array = array.storage
+    while hasattr(array, "flatten") and array.type.num_fields:
+        array = array.flatten()
+    return array.to_numpy(zero_copy_only=False).astype(column.dtype, copy=False).reshape(-1, *column.shape)

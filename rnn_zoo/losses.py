@@ -33,7 +33,6 @@ def reverse_kl(emulator: Tensor, member: Tensor) -> Tensor:
 
 
 LOSSES: dict[str, Loss] = {"total-variation": total_variation, "reverse-kl": reverse_kl}
-DEFAULT_LOSS = "total-variation"
 
 
 def get_loss(name: str) -> Loss:

@@ -23,10 +23,9 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.load import locate_zoo, read_columns
+from rnn_zoo.load import column_to_numpy, locate_zoo, read_columns
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.schema import Column
-from rnn_zoo.verify import column_to_numpy
 from rnn_zoo.zoo import Zoo
 
 PROBE_COLUMNS = ("sequences", "log_probs")

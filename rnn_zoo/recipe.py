@@ -23,8 +23,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_TABLES = ("presets", "task_options")
-
 
 @dataclass(frozen=True)
 class Recipe:

@@ -19,6 +19,7 @@ from rnn_zoo.lstm import MemberSpec
 
 DTYPES = ("string", "bool", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64")
 PARAMETER_DTYPE = "float32"
+SPLITS = ("train", "validation", "ood")  # every zoo's splits, in this order
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,9 @@ import numpy as np
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.integrity import file_sha256
-from rnn_zoo.schema import ZooSchema
+from rnn_zoo.schema import SPLITS, ZooSchema
 
 FORMAT_VERSION = 1
-SPLITS = ("train", "validation", "ood")
 # The Hub's dataset viewer reads whole row groups and asks for 100-300 MB in memory; big
 # files are uploaded and downloaded in pieces anyway, so shards stay near 500 MB.
 ROW_GROUP_BYTES = 100 * 2**20

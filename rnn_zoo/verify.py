@@ -11,8 +11,8 @@ import numpy as np
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.integrity import file_sha256, reading
-from rnn_zoo.load import locate_zoo
-from rnn_zoo.schema import Column, ZooSchema
+from rnn_zoo.load import column_to_numpy, locate_zoo
+from rnn_zoo.schema import ZooSchema
 from rnn_zoo.store import find_shards, read_table
 from rnn_zoo.zoo import CARD, INDEX, Zoo
 
@@ -106,13 +106,3 @@ def _twin_problem(weights: Path, schema: ZooSchema, entry: Mapping[str, Any], ta
             if stored.tobytes() != stacked.tobytes():
                 return f"{weights_file}: {column.name} differs from {data_file}"
     return None
-
-
-def column_to_numpy(chunked: Any, column: Column) -> np.ndarray:
-    """A parquet column of fixed-shape arrays as one (rows, *shape) array, without a row loop."""
-    array = chunked.combine_chunks()
-    if hasattr(array, "storage"):  # datasets' ArrayND extension type
-        array = array.storage
-    while hasattr(array, "flatten") and array.type.num_fields:
-        array = array.flatten()
-    return array.to_numpy(zero_copy_only=False).astype(column.dtype, copy=False).reshape(-1, *column.shape)

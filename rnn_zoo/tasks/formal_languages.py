@@ -22,7 +22,7 @@ from torch import Tensor
 
 from rnn_zoo import lstm, streams
 from rnn_zoo.lstm import MemberSpec
-from rnn_zoo.schema import Column, ZooSchema
+from rnn_zoo.schema import SPLITS, Column, ZooSchema
 from rnn_zoo.train import Run, target_log_probs
 
 A, B, C, D, BOS, EOS = range(6)
@@ -31,7 +31,6 @@ LETTERS = 4
 LENGTH = 42  # BOS + 41 symbols
 MAX_N = 10  # n is drawn from [low, MAX_N), as in the paper
 OFFSETS = tuple(range(-3, 3))
-SPLITS = ("train", "validation", "ood")
 OOD_FRACTION, VALIDATION_FRACTION = 0.15, 0.15
 SPLIT_SEED = 0  # the fixed shuffle of in-distribution tasks into train and validation
 STREAM_TRAIN, STREAM_SAMPLE, STREAM_TASKS = 1, 2, 3
