@@ -3,10 +3,13 @@
 Every file a zoo names (in weights/index.json, zoo.json or the card) is a *name*, not a
 path: relative, forward slashes, no ``..``, and once symbolic links are followed it must
 still lie inside the zoo's storage folder. Every file's sha256 is recorded when it is
-written; readers compare before they trust. Hashes are cached in memory per file, keyed by
-(device, inode, size, mtime_ns, ctime_ns), so a second load of an unchanged file costs a
-``stat``; a file changed in the last second before it was hashed is never cached, because
-file times are only as fine as the kernel's clock tick.
+written; readers compare before they trust. Hashes are cached per file, keyed by
+(device, inode, size, mtime_ns, ctime_ns), in memory and in ``hashes.json`` in rnn-zoo's
+cache folder, so a later load of an unchanged file, in this process or another, costs a
+``stat``. No one can set a file's ctime: any write to a file, or putting another file in
+its place, changes its key. A file changed in the last second before it was hashed is
+never cached, because file times are only as fine as the kernel's clock tick.
+``RNN_ZOO_HASH_CACHE=0`` keeps the cache in memory only.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +30,8 @@ from rnn_zoo.errors import ZooError
 SEAL = "self_sha256"  # the key under which a sealed JSON file records its own sha256
 _ZERO = "0" * 64
 _RACY_NS = 1_000_000_000
+HASH_CACHE_ENV = "RNN_ZOO_HASH_CACHE"
+HASH_CACHE_ENTRIES = 4096  # the newest are kept: far more files than a machine's zoos have shards
 _hashes: dict[tuple[int, ...], str] = {}
 
 
@@ -55,6 +61,8 @@ def file_sha256(path: Path) -> str:
     """Hex sha256 of a file, cached while the file's identity, size and times stay the same."""
     before = os.stat(path)
     key = _identity(before)
+    if key not in _hashes:
+        _hashes.update(_read_hash_cache())
     if key in _hashes:
         return _hashes[key]
     started = time.time_ns()
@@ -62,7 +70,40 @@ def file_sha256(path: Path) -> str:
     settled = started - max(before.st_mtime_ns, before.st_ctime_ns) > _RACY_NS
     if settled and _identity(os.stat(path)) == key:
         _hashes[key] = digest
+        _write_hash_cache(key, digest)
     return digest
+
+
+def _hash_cache_file() -> Path | None:
+    from rnn_zoo.cache import cache_dir
+
+    return None if os.environ.get(HASH_CACHE_ENV, "1") == "0" else cache_dir() / "hashes.json"
+
+
+def _read_hash_cache() -> dict[tuple[int, ...], str]:
+    """The hashes recorded on disk; a missing or damaged record is an empty one."""
+    path = _hash_cache_file()
+    try:
+        entries = json.loads(path.read_text()) if path is not None else []
+        return {tuple(int(part) for part in key.split(":")): digest for key, digest in entries}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def _write_hash_cache(key: tuple[int, ...], digest: str) -> None:
+    """Add one hash to the record on disk (atomically; a record that cannot be written is skipped)."""
+    path = _hash_cache_file()
+    if path is None:
+        return
+    entries = {":".join(map(str, old)): value for old, value in _read_hash_cache().items()}
+    entries[":".join(map(str, key))] = digest
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temp.write_text(json.dumps(list(entries.items())[-HASH_CACHE_ENTRIES:]))
+        os.replace(temp, path)
+    except OSError:
+        pass
 
 
 def _hash_file(path: Path) -> str:

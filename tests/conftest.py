@@ -4,6 +4,7 @@ stand-in encoder for the emulation and benchmark machinery."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,8 @@ from rnn_zoo.zoo import Zoo, finalize_zoo
 # The tests' tensors are tiny: a second intra-op thread only adds synchronisation, which on a
 # busy 2-core machine costs up to a second per LSTM call. One thread keeps the suite fast.
 torch.set_num_threads(1)
+# Hashes are cached in memory only unless a test asks for the record on disk (rnn_zoo.integrity).
+os.environ["RNN_ZOO_HASH_CACHE"] = "0"
 
 SPLIT_RUNS = {"train": 5, "validation": 2, "ood": 2}
 DEVICES = [

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -287,3 +289,21 @@ def test_parquet_rows_read_independently_match_load_zoo(zoo_dir: Path) -> None:
     rows = rnn_zoo.load_zoo(zoo_dir, split="train")
     table = pq.read_table(zoo_dir / DATA)
     assert rows["model_id"][:4] == table.column("model_id").to_pylist()
+
+
+def test_hashes_recorded_on_disk_serve_a_later_process_but_never_a_rewritten_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RNN_ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(integrity.HASH_CACHE_ENV, "1")
+    shard = tmp_path / "shard.bin"
+    shard.write_bytes(b"a" * 4096)
+    time.sleep(1.1)  # only files older than the clock's tick are recorded
+    first = file_sha256(shard)
+    monkeypatch.setattr(integrity, "_hashes", {})  # a new process
+    hash_file = integrity._hash_file
+    monkeypatch.setattr(integrity, "_hash_file", lambda path: pytest.fail(f"{path} hashed again"))
+    assert file_sha256(shard) == first == hashlib.sha256(b"a" * 4096).hexdigest()
+    shard.write_bytes(b"b" * 4096)  # same size, same second: a new ctime all the same
+    monkeypatch.setattr(integrity, "_hash_file", hash_file)
+    assert file_sha256(shard) == hashlib.sha256(b"b" * 4096).hexdigest()
