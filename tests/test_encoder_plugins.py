@@ -77,13 +77,14 @@ def assert_one_line_error(code: int, output: str, *words: str) -> None:
         assert word in lines[0], lines[0]
 
 
-def test_the_example_benches_on_a_tiny_build(
-    example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_examples_bench_and_the_flat_one_augments(
+    example, token_zoo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """(test_slurm_examples runs the example on a zoo of the tiny build preset.)"""
     calls = []
     shuffle = symmetry.augment
     monkeypatch.setattr(symmetry, "augment", lambda *args: calls.append(args) or shuffle(*args))
-    code, output = bench(tiny_build(tmp_path / "zoo"), tmp_path / "bench", EXAMPLES)
+    code, output = bench(token_zoo.root, tmp_path / "bench", EXAMPLES)
     assert code == 0, output
     results = json.loads((tmp_path / "bench/results.json").read_text())
     assert results["encoders"] == EXAMPLES.split(",")
