@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bench_helpers import assert_one_line_error, file_hashes, without_timings
 from click.testing import CliRunner
 
 from rnn_zoo import cli
@@ -28,32 +28,8 @@ def bench(zoo: Path, out: Path, *extra: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def without_timings(data: Any) -> Any:
-    """``data`` without the wall times (every key named ``seconds``)."""
-    if isinstance(data, dict):
-        return {key: without_timings(value) for key, value in data.items() if key != "seconds"}
-    if isinstance(data, list):
-        return [without_timings(value) for value in data]
-    return data
-
-
 def results(out: Path) -> dict[str, Any]:
     return json.loads((out / "results.json").read_text())
-
-
-def file_hashes(root: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
-
-
-def assert_one_line_error(code: int, output: str, *words: str) -> None:
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), output
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from importlib import metadata
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench_helpers import assert_one_line_error, file_hashes
 from click.testing import CliRunner
 
 from rnn_zoo import cli, symmetry
@@ -68,13 +68,6 @@ def bench(zoo: Path, out: Path, encoders: str, *extra: str) -> tuple[int, str]:
     arguments = ["bench", "--zoo", str(zoo), "--encoder", encoders, "--preset", "tiny", "--seeds", "1"]
     result = CliRunner().invoke(cli.main, [*arguments, "--steps", "3", "--out", str(out), *extra])
     return result.exit_code, result.output
-
-
-def assert_one_line_error(code: int, output: str, *words: str) -> None:
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), output
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def test_the_examples_bench_and_the_flat_one_augments(
@@ -151,10 +144,6 @@ def finished_bench(token_zoo, tmp_path_factory: pytest.TempPathFactory) -> Path:
         code, output = bench(token_zoo.root, out, "unit_sets:make_encoder", "--steps", "2")
     assert code == 0, output
     return out
-
-
-def file_hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*.*")}
 
 
 @pytest.mark.parametrize(

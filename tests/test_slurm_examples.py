@@ -14,9 +14,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from bench_helpers import without_timings
 from click.testing import CliRunner
 
 from rnn_zoo import cli
@@ -73,14 +73,6 @@ def submitted_scripts() -> list[str]:
 def shard_hashes(root: Path) -> dict[str, str]:
     files = sorted([*root.glob("data/*.parquet"), *root.glob("weights/*.safetensors")])
     return {str(path.relative_to(root)): sha256(path) for path in files}
-
-
-def without_timings(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {key: without_timings(value) for key, value in data.items() if key != "seconds"}
-    if isinstance(data, list):
-        return [without_timings(value) for value in data]
-    return data
 
 
 @pytest.mark.slow
