@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,60 @@ def part_summary(out: Path, part: tuple[int, int] | None) -> str:
         f"part {index}/{count} is finished in {out}; when every part is, join them "
         "with `rnn-zoo bench-merge PART_DIR... --out DIR`"
     )
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    """What `rnn-zoo bench` was asked, as typed on the command line."""
+
+    zoo: str
+    encoder: str
+    option_pairs: tuple[str, ...]
+    preset: str
+    seeds: int | None
+    steps: int | None
+    device: str | None
+    out: Path
+    part: str | None
+
+
+def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[[Any], Any]) -> None:
+    """Check the request, run (this share of) the bench with progress, print what it gave.
+
+    ``builder`` makes encoders by name; ``acceptance(zoo)`` judges clones' generated sequences.
+    """
+    import torch
+
+    from rnn_zoo.bench import bench_config, run_bench
+    from rnn_zoo.bench_out import plan_jobs, share
+    from rnn_zoo.build_cli import parse_part
+    from rnn_zoo.encoders.plugins import factory
+    from rnn_zoo.load import locate_zoo
+
+    names, part = encoder_names(request.encoder), parse_part(request.part)
+    given = parse_options(request.option_pairs)
+    for name in names:  # an unknown name or a broken import path fails before the zoo loads
+        factory(name)
+    device = request.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    config = bench_config(request.preset, seeds=request.seeds, steps=request.steps, device=device)
+    jobs = share(plan_jobs(names, config.seeds), part)
+    zoo = locate_zoo(request.zoo)
+    progress = BenchProgress(config.emulation.steps, len(jobs))
+    try:
+        results = run_bench(
+            zoo,
+            names,
+            config,
+            request.out,
+            part=part,
+            encoder_builder=builder,
+            encoder_options=encoder_options(names, request.preset, given),
+            accept=acceptance(zoo),
+            event=progress,
+        )
+    finally:
+        progress.close()
+    if results is None:
+        click.echo(part_summary(request.out, part))
+    else:
+        print_results(results, request.out)

@@ -229,46 +229,10 @@ def bench(
       small  3 seeds x 3,000 steps: hours on a CPU, meant for a GPU
       paper  15 seeds x 100,000 steps: about a hundred GPU-hours; split it with --shard
     """
-    import torch
+    from rnn_zoo.bench_cli import BenchRequest, run_bench_command
 
-    from rnn_zoo.bench import bench_config, run_bench
-    from rnn_zoo.bench_cli import (
-        BenchProgress,
-        encoder_names,
-        encoder_options,
-        parse_options,
-        part_summary,
-        print_results,
-    )
-    from rnn_zoo.build_cli import parse_part
-    from rnn_zoo.encoders.plugins import factory
-    from rnn_zoo.load import locate_zoo
-
-    names, given, share = encoder_names(encoder), parse_options(option_pairs), parse_part(part)
-    for name in names:  # an unknown name or a broken import path fails before the zoo loads
-        factory(name)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    config = bench_config(preset, seeds=seeds, steps=steps, device=device)
-    zoo = locate_zoo(zoo_path)
-    progress = BenchProgress(config.emulation.steps, len(names) * config.seeds)
-    try:
-        results = run_bench(
-            zoo,
-            names,
-            config,
-            out,
-            part=share,
-            encoder_builder=bench_encoder_builder(),
-            encoder_options=encoder_options(names, preset, given),
-            accept=bench_acceptance(zoo),
-            event=progress,
-        )
-    finally:
-        progress.close()
-    if results is None:
-        click.echo(part_summary(out, share))
-    else:
-        print_results(results, out)
+    request = BenchRequest(zoo_path, encoder, option_pairs, preset, seeds, steps, device, out, part)
+    run_bench_command(request, bench_encoder_builder(), bench_acceptance)
 
 
 @main.command(name="bench-merge")
