@@ -85,6 +85,8 @@ def test_the_examples_bench_and_the_flat_one_augments(
     for name in results["encoders"]:
         assert 0 < results["runs"][name]["0"]["emulation"]["best_validation_loss"] < 1
     assert (tmp_path / "bench/checkpoints/unit_sets-make_flat_encoder/seed0/encoder.safetensors").is_file()
+    assert "plots/pca-unit_sets-make_encoder.png" in results["plots"]  # file names without the colon
+    assert all((tmp_path / "bench" / plot).is_file() for plot in results["plots"])
     assert len(calls) == 3  # the flat example's augment, once per pre-training step; unit-sets has none
     assert all(batch["head.bias"].shape[0] == 64 for batch, *_ in calls)
 
