@@ -224,10 +224,10 @@ def bench(
     part into its own OUT; `rnn-zoo bench-merge PART... --out OUT` joins them.
 
     \b
-    Presets (all six encoders, on 2 CPU cores):
-      tiny   2 seeds x 100 steps, narrow encoders: about 4 minutes; a smoke test
-      small  3 seeds x 3,000 steps: hours on a CPU, meant for a GPU
-      paper  15 seeds x 100,000 steps: about a hundred GPU-hours; split it with --shard
+    Presets, and the time of all six encoders (README: how it was measured):
+      tiny   2 seeds x 100 steps, narrow encoders: 4-5 minutes on 2 CPU cores
+      small  3 seeds x 3,000 steps: about half a day on 2 CPU cores (estimate)
+      paper  15 seeds x 100,000 steps: about 100 GPU-hours (estimate); use --shard
     """
     from rnn_zoo.bench_cli import BenchRequest, run_bench_command
 
