@@ -32,10 +32,11 @@ PARTS = 3
 BENCH = ["--encoder", "unit_sets:make_encoder", "--preset", "tiny", "--seeds", "3", "--steps", "2"]
 
 
-# `rnn-zoo build` sometimes aborts as its process exits, after its zoo part and summary are
-# written and printed (pyarrow, "terminate called without an active exception"; a fault of
-# the build command, not of these scripts). Such an exit is shown, and counted as success.
+# `rnn-zoo build --shard` sometimes aborts as its process exits, after its part is written and
+# its summary printed (in pyarrow: "terminate called without an active exception"), a fault of
+# the build command, not of these scripts. Only that exit, after that summary, is let pass.
 EXIT_ABORT = "terminate called without an active exception"
+PART_WRITTEN = "this is one part; combine all parts"
 
 
 def run_array(script: str, env: dict[str, str], tasks: int | None = None) -> None:
@@ -59,9 +60,8 @@ def run_array(script: str, env: dict[str, str], tasks: int | None = None) -> Non
         )
     for process in runs:
         output, _ = process.communicate(timeout=300)
-        if process.returncode != 0 and EXIT_ABORT in output:
-            print(f"{script}: aborted at exit: {output}")
-        assert process.returncode == 0 or EXIT_ABORT in output, f"{script}: {output}"
+        aborted_after_part = EXIT_ABORT in output and PART_WRITTEN in output.split(EXIT_ABORT)[0]
+        assert process.returncode == 0 or aborted_after_part, f"{script}: {output}"
 
 
 def submitted_scripts() -> list[str]:
