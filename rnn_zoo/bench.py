@@ -24,6 +24,7 @@ from rnn_zoo.bench_out import Job
 from rnn_zoo.cloning import Accept
 from rnn_zoo.downstream import DownstreamConfig, TooFewTasks, downstream_config, downstream_rows
 from rnn_zoo.emulation import Augment, EmulationConfig, EmulationData, emulation_config, emulation_data
+from rnn_zoo.encoders.plugins import first_line
 from rnn_zoo.encoders.plugins import make_encoder as build_encoder
 from rnn_zoo.errors import ZooError
 from rnn_zoo.load import locate_zoo
@@ -211,7 +212,13 @@ def run_bench(
                 event("skip", {"encoder": job.encoder, "seed": job.seed})
             continue
         augment = augment_for(job.encoder, spec) if augment_for else None
-        finished[job] = _run_job(job, data, config, factories[job.encoder], out, augment, accept, event)
+        try:
+            finished[job] = _run_job(job, data, config, factories[job.encoder], out, augment, accept, event)
+        except (ZooError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # most likely in an encoder's own code: one line, jobs kept
+            kept = "; the jobs finished before it are kept" if out is not None else ""
+            raise ZooError(f"{job} failed ({first_line(error)}){kept}") from None
     if part is not None:
         return None
     return assemble(data, config, encoders, out, finished)

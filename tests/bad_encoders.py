@@ -36,4 +36,17 @@ def raises(spec: MemberSpec, *, input_kind: str) -> nn.Module:
     raise RuntimeError("out of ideas\nsecond line")
 
 
+class FailsInTraining(Sized):
+    """Embeds well when evaluated, fails when trained."""
+
+    def forward(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.training:
+            raise ValueError("no training today")
+        return super().forward(params)
+
+
+def fails_in_training(spec: MemberSpec, *, input_kind: str) -> nn.Module:
+    return FailsInTraining(lambda n: (n, 4))
+
+
 not_callable = 42

@@ -171,3 +171,13 @@ def test_a_bad_encoder_is_one_line_and_loses_no_finished_job(
     code, output = bench(token_zoo.root, finished_bench, encoder, "--steps", "2", *extra)
     assert_one_line_error(code, output, *words)
     assert file_hashes(finished_bench) == before
+
+
+def test_an_encoder_failing_in_training_is_one_line_and_keeps_the_finished_jobs(
+    token_zoo, tmp_path: Path, example
+) -> None:
+    encoders = "unit_sets:make_encoder,bad_encoders:fails_in_training"
+    code, output = bench(token_zoo.root, tmp_path / "bench", encoders, "--steps", "2")
+    failed = "bad_encoders:fails_in_training seed 0 failed (ValueError: no training today)"
+    assert_one_line_error(code, output, failed, "finished before it are kept")
+    assert (tmp_path / "bench/runs/unit_sets-make_encoder/seed0.json").is_file()
