@@ -212,16 +212,8 @@ def run_bench(
                 event("skip", {"encoder": job.encoder, "seed": job.seed})
             continue
         augment = augment_for(job.encoder, spec) if augment_for else None
-        try:
-            finished[job] = _run_job(job, data, config, factories[job.encoder], out, augment, accept, event)
-        except (ZooError, KeyboardInterrupt):
-            raise
-        except Exception as error:  # most likely in an encoder's own code: one line, jobs kept
-            kept = "; the jobs finished before it are kept" if out is not None else ""
-            raise ZooError(f"{job} failed ({first_line(error)}){kept}") from None
-    if part is not None:
-        return None
-    return assemble(data, config, encoders, out, finished)
+        finished[job] = _run_job(job, data, config, factories[job.encoder], out, augment, accept, event)
+    return None if part is not None else assemble(data, config, encoders, out, finished)
 
 
 def _run_job(
@@ -234,19 +226,28 @@ def _run_job(
     accept: Accept | None,
     event: Event | None,
 ) -> tuple[dict[str, Any], Tensor]:
-    """Run one job; with ``out``, keep its checkpoint, embeddings and record there."""
+    """Run one job; with ``out``, keep its checkpoint, embeddings and record there.
+
+    A failure (most likely in an encoder's own code) is one line; finished jobs are kept.
+    """
     checkpoint = bench_out.checkpoint_dir(Path(out), job) if out is not None else None
-    record, embedded, _ = run_seed(
-        job.encoder,
-        job.seed,
-        data,
-        config,
-        seeded(factory, job.seed),
-        augment=augment,
-        accept=accept,
-        checkpoint=checkpoint,
-        event=event,
-    )
+    try:
+        record, embedded, _ = run_seed(
+            job.encoder,
+            job.seed,
+            data,
+            config,
+            seeded(factory, job.seed),
+            augment=augment,
+            accept=accept,
+            checkpoint=checkpoint,
+            event=event,
+        )
+    except (ZooError, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        kept = "; the jobs finished before it are kept" if out is not None else ""
+        raise ZooError(f"{job} failed ({first_line(error)}){kept}") from None
     if out is not None:
         bench_out.save_job(Path(out), job, record, embedded)
     return record, embedded
