@@ -1,13 +1,14 @@
 """The weight-encoder benchmark: emulation pre-training, downstream evaluation, report.
 
-For every encoder and seed: pre-train the encoder by emulation, embed every member, fit
-predictors of every property on the frozen embeddings, and train the same architecture end
-to end on each property (the supervised baseline). Everything measured goes to results.json.
+For every encoder and seed (a job, :mod:`rnn_zoo.bench_job`): pre-train the encoder by
+emulation, embed every member, fit predictors of every property on the frozen embeddings,
+and train the same architecture end to end on each property (the supervised baseline).
+With an output directory (:mod:`rnn_zoo.bench_out`) each finished job is kept, a rerun
+skips it, a part runs one share of the jobs, and parts merge into the results of one run.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -17,41 +18,25 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnn_zoo.cloning import Accept, clone_record
-from rnn_zoo.downstream import DownstreamConfig, downstream_config, downstream_rows, embed, evaluate_property
-from rnn_zoo.emulation import (
-    Augment,
-    EmulationConfig,
-    EmulationData,
-    emulation_config,
-    emulation_data,
-    train_emulation,
-)
+from rnn_zoo import bench_out
+from rnn_zoo.bench_job import Event, check_encoder, run_seed, seeded
+from rnn_zoo.bench_out import Job
+from rnn_zoo.cloning import Accept
+from rnn_zoo.downstream import DownstreamConfig, TooFewTasks, downstream_config, downstream_rows
+from rnn_zoo.emulation import Augment, EmulationConfig, EmulationData, emulation_config, emulation_data
+from rnn_zoo.encoders.plugins import first_line
+from rnn_zoo.encoders.plugins import make_encoder as build_encoder
 from rnn_zoo.errors import ZooError
 from rnn_zoo.load import locate_zoo
 from rnn_zoo.lstm import MemberSpec
 from rnn_zoo.probes import require_probes
 from rnn_zoo.properties import available_properties, column_shapes, get_property
-from rnn_zoo.report import bench_results, write_plots, write_report
-from rnn_zoo.seeding import seeded_init
+from rnn_zoo.report import bench_results, config_record, write_plots, write_report, zoo_fingerprint
 
 ENCODERS = ("layer-stats", "flat", "param-transformer", "dws", "probing-noninteractive", "probing")
 SPLITS = ("train", "validation", "ood")
 EncoderBuilder = Callable[..., nn.Module]
-Event = Callable[[str, Mapping[str, Any]], None]
-
-
-def build_encoder(name: str, spec: MemberSpec, *, input_kind: str, **config: Any) -> nn.Module:
-    """The one lookup of encoders by name; probing encoders are told the zoo's input kind."""
-    try:
-        from rnn_zoo.encoders import build
-    except ImportError:
-        raise ZooError(
-            "this rnn-zoo has no encoder suite (rnn_zoo.encoders); install a version with it"
-        ) from None
-    if name.startswith("probing"):
-        config = {"input_kind": input_kind, **config}
-    return build(name, spec, **config)
+Options = Mapping[str, Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -140,10 +125,14 @@ def bench_data(zoo: Any, config: BenchConfig) -> BenchData:
     missing = [split for split in SPLITS if opened.num_rows(split) == 0]
     if missing:
         raise ZooError(
-            f"zoo {opened.root} has too few members for the benchmark: no {', '.join(missing)} split"
+            f"zoo {opened.root} has too few members for the benchmark: no {', '.join(missing)} split; "
+            + more_runs(opened)
         )
     tables = {split: load_weights(opened, split).metadata for split in SPLITS}
-    rows = downstream_rows(tables, seed=config.split_seed, zoo=str(opened.root))
+    try:
+        rows = downstream_rows(tables, seed=config.split_seed, zoo=str(opened.root))
+    except TooFewTasks as error:
+        raise ZooError(f"{str(error).split('; ')[0]}; {more_runs(opened)}") from None
     names = config.properties or available_properties(rows.table)
     for name in names:
         get_property(name).check(column_shapes(rows.table), str(opened.root))
@@ -151,114 +140,32 @@ def bench_data(zoo: Any, config: BenchConfig) -> BenchData:
     return BenchData(opened, splits, rows, tuple(names))
 
 
-def run_seed(
-    name: str,
-    seed: int,
-    data: BenchData,
-    config: BenchConfig,
-    make_encoder: Callable[[], nn.Module],
-    *,
-    augment: Augment | None = None,
-    accept: Accept | None = None,
-    checkpoint: Path | None = None,
-    event: Event | None = None,
-) -> tuple[dict[str, Any], Tensor, Any]:
-    """One encoder, one seed: emulation pre-training, then every property, pre-trained and supervised.
+def more_runs(zoo: Any) -> str:
+    """The fix for a zoo with too few OOD tasks: the build command with enough --runs, if known."""
+    from rnn_zoo.tasks import runs_for_ood_tasks
 
-    Returns the seed's record, the embeddings of every member and the emulation result.
-    """
-    started = time.perf_counter()
-
-    def on_step(step: int, values: Mapping[str, float]) -> None:
-        if event:
-            event("emulation", {"encoder": name, "seed": seed, "step": step, **values})
-
-    emulation = replace(config.emulation, seed=seed)
-    result = train_emulation(
-        make_encoder().to(config.device),
-        data.splits["train"],
-        data.splits["validation"],
-        emulation,
-        augment=augment,
-        checkpoint=checkpoint,
-        encoder_config={"name": name, "seed": seed},
-        callback=on_step,
-    )
-    seconds = time.perf_counter() - started  # wall time, validation included
-    embeddings = embed(result.encoder, data.all_params).cpu()
-    record = {
-        "emulation": {
-            "best_validation_loss": result.best_validation_loss,
-            "best_step": result.best_step,
-            "curve": result.curve,
-            "seconds": seconds,
-        },
-        "downstream": _downstream(name, seed, data, config, embeddings, make_encoder, event),
-    }
-    if config.clone_members:
-        record["cloned"] = _clone(result.emulator, embeddings, data, config, accept, seed)
-    return record, embeddings, result
+    recipe = zoo.manifest.get("recipe") or {}
+    task, seed = recipe.get("task"), recipe.get("seed", 0)
+    runs = runs_for_ood_tasks(str(task), int(seed), needed=2) if task else None
+    if runs is None:
+        return "build it with more runs (`rnn-zoo build ... --runs N`)"
+    preset = f" --preset {recipe['preset']}" if recipe.get("preset") else ""
+    return f"rebuild it with more runs: `rnn-zoo build --task {task}{preset} --seed {seed} --runs {runs}`"
 
 
-def _downstream(
-    name: str,
-    seed: int,
-    data: BenchData,
-    config: BenchConfig,
-    embeddings: Tensor,
-    make_encoder: Callable[[], nn.Module],
-    event: Event | None,
-) -> dict[str, Any]:
-    """Scores per property: an MLP on the frozen embeddings and, if asked, the supervised baseline."""
-    params = data.all_params
-    scores: dict[str, Any] = {}
-    for prop in data.properties:
-        if event:
-            event("downstream", {"encoder": name, "seed": seed, "property": prop})
-        scores[prop] = {
-            "pre-trained": evaluate_property(embeddings, data.rows, prop, config.downstream, seed=seed)
-        }
-        if config.supervised:
-            scores[prop]["supervised"] = evaluate_property(
-                params, data.rows, prop, config.downstream, encoder_factory=make_encoder, seed=seed
-            )
-    return scores
+def config_from_record(record: Mapping[str, Any]) -> BenchConfig:
+    """The BenchConfig that ``config_record`` (results.json, bench.json) wrote down."""
+    values = dict(record)
+    values["emulation"] = EmulationConfig(**values["emulation"])
+    values["downstream"] = DownstreamConfig(**values["downstream"])
+    values["properties"] = tuple(values["properties"]) if values["properties"] else None
+    return BenchConfig(**values)
 
 
-def _clone(
-    emulator: Any, embeddings: Tensor, data: BenchData, config: BenchConfig, accept: Accept | None, seed: int
-) -> dict[str, Any] | None:
-    """Cloned performance of the first ``clone_members`` validation members."""
-    validation = data.splits["validation"]
-    count = min(config.clone_members, len(validation))
-    rows = data.rows.rows["validation"][:count]  # the validation split's first rows, in order
-    probes = replace(
-        validation.probes,
-        sequences=validation.probes.sequences[:count],
-        log_probs=validation.probes.log_probs[:count],
-    )
-    metadata = data.rows.table.take(rows.numpy())
-    return clone_record(
-        emulator,
-        embeddings[rows],
-        probes,
-        validation.spec,
-        metadata,
-        accept=accept,
-        bos=config.bos,
-        samples=config.clone_samples,
-        seed=seed,
-    )
-
-
-def seeded(factory: Callable[[], nn.Module], seed: int) -> Callable[[], nn.Module]:
-    """``factory`` whose module initialisation is repeatable: it runs under its own seeded RNG."""
-
-    def make() -> nn.Module:
-        with seeded_init(seed):
-            return factory()
-
-    return make
+def bench_claim(data: BenchData, config: BenchConfig, encoders: Sequence[str], options: Options) -> dict:
+    """What an output directory of this bench holds (bench.json)."""
+    zoo = {"name": data.zoo.name, "fingerprint": zoo_fingerprint(data.zoo.root), "root": str(data.zoo.root)}
+    return bench_out.make_claim(zoo, config_record(config), encoders, options)
 
 
 def run_bench(
@@ -267,47 +174,132 @@ def run_bench(
     config: BenchConfig | None = None,
     out: str | Path | None = None,
     *,
+    part: tuple[int, int] | None = None,
     encoder_builder: EncoderBuilder = build_encoder,
-    encoder_options: Mapping[str, Mapping[str, Any]] | None = None,
+    encoder_options: Options | None = None,
     augment_for: Callable[[str, MemberSpec], Augment | None] | None = None,
     accept: Accept | None = None,
     event: Event | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Benchmark ``encoders`` on ``zoo``; with ``out``, write results.json, report.md, plots, checkpoints.
 
-    ``encoder_builder(name, spec, input_kind=..., **options)`` makes a fresh encoder;
+    ``encoder_builder(name, spec, input_kind=..., **options)`` makes a fresh encoder (default:
+    built-in, installed or import path, see :mod:`rnn_zoo.encoders.plugins`);
     ``augment_for(name, spec)`` gives the weight augmentation used while pre-training it;
     ``accept(samples, tasks)`` judges sequences generated by emulator clones (token zoos).
+    With ``out``, finished jobs found there are skipped (``event("skip", ...)``); with ``part``
+    (i, n) only that share of the jobs runs, into ``out``, and None is returned.
     """
     config = config or BenchConfig()
+    options = encoder_options or {}
+    jobs = bench_out.share(bench_out.plan_jobs(encoders, config.seeds), part)
+    if part is not None and out is None:
+        raise ZooError("a part of a bench needs an output directory (--out) to keep its jobs in")
     data = bench_data(zoo, config)
     spec, kind = data.splits["train"].spec, data.splits["train"].probes.kind
+    factories = {
+        name: _factory(encoder_builder, name, spec, kind, options.get(name, {}))
+        for name in dict.fromkeys(encoders)
+    }
+    for name in dict.fromkeys(job.encoder for job in jobs):
+        check_encoder(name, seeded(factories[name], 0), data)
+    if out is not None:
+        bench_out.claim_out(Path(out), bench_claim(data, config, encoders, options))
+    finished: dict[Job, tuple[dict[str, Any], Tensor]] = {}
+    for job in jobs:
+        if out is not None and bench_out.is_finished(Path(out), job):
+            if event:
+                event("skip", {"encoder": job.encoder, "seed": job.seed})
+            continue
+        augment = augment_for(job.encoder, spec) if augment_for else None
+        finished[job] = _run_job(job, data, config, factories[job.encoder], out, augment, accept, event)
+    return None if part is not None else assemble(data, config, encoders, out, finished)
+
+
+def _run_job(
+    job: Job,
+    data: BenchData,
+    config: BenchConfig,
+    factory: Callable[[], nn.Module],
+    out: str | Path | None,
+    augment: Augment | None,
+    accept: Accept | None,
+    event: Event | None,
+) -> tuple[dict[str, Any], Tensor]:
+    """Run one job; with ``out``, keep its checkpoint, embeddings and record there.
+
+    A failure (most likely in an encoder's own code) is one line; finished jobs are kept.
+    """
+    checkpoint = bench_out.checkpoint_dir(Path(out), job) if out is not None else None
+    try:
+        record, embedded, _ = run_seed(
+            job.encoder,
+            job.seed,
+            data,
+            config,
+            seeded(factory, job.seed),
+            augment=augment,
+            accept=accept,
+            checkpoint=checkpoint,
+            event=event,
+        )
+    except (ZooError, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        kept = "; the jobs finished before it are kept" if out is not None else ""
+        raise ZooError(f"{job} failed ({first_line(error)}){kept}") from None
+    if out is not None:
+        bench_out.save_job(Path(out), job, record, embedded)
+    return record, embedded
+
+
+def _factory(
+    builder: EncoderBuilder, name: str, spec: MemberSpec, kind: str, options: Mapping[str, Any]
+) -> Callable[[], nn.Module]:
+    return lambda: builder(name, spec, input_kind=kind, **options)
+
+
+def assemble(
+    data: BenchData,
+    config: BenchConfig,
+    encoders: Sequence[str],
+    out: str | Path | None,
+    finished: Mapping[Job, tuple[dict[str, Any], Tensor]] | None = None,
+) -> dict[str, Any]:
+    """results.json from every job's record, in plan order: read back from ``out`` when given
+    (so a fresh, resumed or merged bench gives the same file), else from ``finished``; with
+    ``out``, also report.md and the plots (seed 0's embeddings)."""
     runs: dict[str, dict[str, Any]] = {}
     embeddings: dict[str, Tensor] = {}
-    for name in encoders:
-        options = dict((encoder_options or {}).get(name, {}))
-
-        def factory(name: str = name, options: dict = options) -> nn.Module:
-            return encoder_builder(name, spec, input_kind=kind, **options)
-
-        augment = augment_for(name, spec) if augment_for else None
-        for seed in range(config.seeds):
-            checkpoint = Path(out, "checkpoints", name, f"seed{seed}") if out is not None else None
-            record, embedded, _ = run_seed(
-                name,
-                seed,
-                data,
-                config,
-                seeded(factory, seed),
-                augment=augment,
-                accept=accept,
-                checkpoint=checkpoint,
-                event=event,
-            )
-            runs.setdefault(name, {})[str(seed)] = record
-            embeddings.setdefault(name, embedded)
-    results = bench_results(data, config, list(encoders), runs)
+    for job in bench_out.plan_jobs(encoders, config.seeds):
+        if out is None:
+            record = (finished or {})[job][0]
+        else:
+            record = bench_out.load_record(Path(out), job)
+            if job.encoder not in embeddings:  # seed 0's, for the PCA plot
+                embeddings[job.encoder] = bench_out.load_embeddings(Path(out), job)
+        runs.setdefault(job.encoder, {})[str(job.seed)] = record
+    results = bench_results(data, config, list(dict.fromkeys(encoders)), runs)
     if out is not None:
         results["plots"] = write_plots(Path(out), results, embeddings, data.rows.table)
         write_report(out, results)
     return results
+
+
+def merge_bench(parts: Sequence[str | Path], out: str | Path, zoo: Any = None) -> dict[str, Any]:
+    """Join the output directories of a bench's parts into ``out``: results as from one run.
+
+    ``zoo`` defaults to where the parts found it (bench.json); it must be the same zoo.
+    """
+    claim, holders = bench_out.gather_parts([Path(part) for part in parts])
+    config = config_from_record(claim["config"])
+    opened = locate_zoo(zoo or claim["zoo"]["root"])
+    if zoo_fingerprint(opened.root) != claim["zoo"]["fingerprint"]:
+        raise ZooError(
+            f"the zoo at {opened.root} is not the parts' zoo (its weights/index.json differs); "
+            "give theirs with --zoo"
+        )
+    data = bench_data(opened, replace(config, device="cpu"))  # nothing trains: the CPU will do
+    bench_out.claim_out(Path(out), claim)
+    bench_out.copy_jobs(holders, Path(out))
+    return assemble(data, config, claim["encoders"], out)

@@ -126,20 +126,26 @@ def push(
     help="Member size to count parameters at (default: the paper's formal-language member).",
 )
 def encoders_command(member: tuple[int, int, int, int]) -> None:
-    """List the weight encoders: name, parameter count at default size, permutation invariance."""
+    """List the weight encoders: name, parameter count at default size, permutation invariance.
+
+    Built-in encoders first, then those of installed packages (entry-point group
+    rnn_zoo.encoders); `rnn-zoo bench --help` says how to write one.
+    """
     from rnn_zoo.encoders import summaries
+    from rnn_zoo.encoders.plugins import installed_summaries
     from rnn_zoo.lstm import MemberSpec
 
     try:
         spec = MemberSpec(*member)
     except ValueError as error:
         raise ZooError(f"option --member: {error}") from None
-    rows = summaries(spec)
+    rows = summaries(spec) + installed_summaries(spec)
     click.echo(f"members: {member[2]} x {member[1]} LSTM, {spec.num_parameters:,} parameters each")
     click.echo(f"{'encoder':<24}{'parameters':>12}  {'invariant':<11}description")
     for row in rows:
         invariant = "yes" if row.invariant else "no"
-        click.echo(f"{row.name:<24}{row.parameters:>12,}  {invariant:<11}{row.description}")
+        count = f"{row.parameters:,}" if row.parameters >= 0 else "?"
+        click.echo(f"{row.name:<24}{count:>12}  {invariant:<11}{row.description}")
 
 
 def bench_encoder_builder() -> Any:
@@ -162,67 +168,83 @@ def bench_acceptance(zoo: Any) -> Any:
     "--zoo", "zoo_path", default="rnn-zoo/formal-languages", show_default=True, help="zoo directory"
 )
 @click.option(
-    "--encoder", "encoder", default="all", show_default=True, help="encoder name, comma list or all"
+    "--encoder",
+    "encoder",
+    default="all",
+    show_default=True,
+    help="Encoder name (see `rnn-zoo encoders`), import path package.module:factory, comma list, "
+    "or all (built-in and installed).",
+)
+@click.option(
+    "--encoder-option",
+    "option_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Option for the encoders' factories (VALUE as JSON where it parses); repeatable.",
 )
 @click.option("--preset", type=click.Choice(["tiny", "small", "paper"]), default="small", show_default=True)
 @click.option("--seeds", type=int, default=None, help="seeds per encoder (preset: tiny 2, small 3, paper 15)")
 @click.option("--steps", type=int, default=None, help="emulation training steps (overrides the preset)")
 @click.option("--device", default=None, help="torch device, e.g. cuda (default: cuda when available)")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("rnn-zoo-bench"), show_default=True)
+@click.option("--shard", "part", help="Run only share i of n (0-based) of the encoder x seed jobs, e.g. 0/4.")
 def bench(
     zoo_path: str,
     encoder: str,
+    option_pairs: tuple[str, ...],
     preset: str,
     seeds: int | None,
     steps: int | None,
     device: str | None,
     out: Path,
+    part: str | None,
 ) -> None:
     """Pre-train weight encoders by emulation on a zoo, evaluate them downstream, write a report.
 
-    Writes OUT/results.json, OUT/report.md, OUT/plots/*.png and OUT/checkpoints/, then prints
-    the main tables.
+    Writes OUT/results.json, OUT/report.md, OUT/plots/*.png, and per (encoder, seed) job its
+    record (OUT/runs/) and checkpoint (OUT/checkpoints/), then prints the main tables.
+
+    \b
+    Your own encoder: --encoder package.module:make_encoder, or a name that an installed
+    package declares in the entry-point group rnn_zoo.encoders. The factory is called as
+      make_encoder(spec, input_kind=..., **options) -> torch.nn.Module
+    with spec the zoo's MemberSpec (input_size, hidden_size, num_layers, output_size),
+    input_kind "tokens" or "real", options from --encoder-option. The module maps a dict of
+    nn.LSTM/nn.Linear state-dict names to tensors (n, ...) -> embeddings (n, e). An optional
+    method augment(params, generator) -> params transforms each pre-training batch.
+
+    \b
+    Resume: each finished job is kept; the same command again skips it. Another config
+    in the same OUT is refused.
+    Split: --shard i/n runs every n-th job from the i-th (e.g. one per array task), each
+    part into its own OUT; `rnn-zoo bench-merge PART... --out OUT` joins them.
+
+    \b
+    Presets, and the time of all six encoders (README: how it was measured):
+      tiny   2 seeds x 100 steps, narrow encoders: 4-5 minutes on 2 CPU cores
+      small  3 seeds x 3,000 steps: about half a day on 2 CPU cores (estimate)
+      paper  15 seeds x 100,000 steps: about 100 GPU-hours (estimate); use --shard
     """
-    import torch
-    from tqdm import tqdm
+    from rnn_zoo.bench_cli import BenchRequest, run_bench_command
 
-    from rnn_zoo.bench import ENCODER_PRESETS, ENCODERS, bench_config, run_bench
-    from rnn_zoo.load import locate_zoo
-    from rnn_zoo.report import downstream_table, emulation_table
+    request = BenchRequest(zoo_path, encoder, option_pairs, preset, seeds, steps, device, out, part)
+    run_bench_command(request, bench_encoder_builder(), bench_acceptance)
 
-    names = list(ENCODERS) if encoder == "all" else [name.strip() for name in encoder.split(",")]
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    config = bench_config(preset, seeds=seeds, steps=steps, device=device)
-    zoo = locate_zoo(zoo_path)
-    bars: dict[tuple[str, int], Any] = {}
 
-    def event(kind: str, info: Any) -> None:
-        key = (info["encoder"], info["seed"])
-        if kind == "emulation" and "loss" in info:
-            if key not in bars:
-                label = f"{key[0]} seed {key[1]}"
-                bars[key] = tqdm(total=config.emulation.steps, desc=label, unit="step", leave=False)
-            bars[key].update(1)
-            bars[key].set_postfix(loss=f"{info['loss']:.3f}", refresh=False)
-        elif kind == "downstream" and key in bars:
-            bars[key].set_description(f"{key[0]} seed {key[1]}: {info['property']}")
+@main.command(name="bench-merge")
+@click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Directory of the joined bench.")
+@click.option("--zoo", "zoo_path", default=None, help="The zoo [default: where the parts found it].")
+def bench_merge(parts: tuple[Path, ...], out: Path, zoo_path: str | None) -> None:
+    """Join the OUT directories PARTS of `rnn-zoo bench --shard i/n` runs into one bench.
 
-    results = run_bench(
-        zoo,
-        names,
-        config,
-        out,
-        encoder_builder=bench_encoder_builder(),
-        encoder_options=ENCODER_PRESETS.get(preset, {}),
-        accept=bench_acceptance(zoo),
-        event=event,
-    )
-    for bar in bars.values():
-        bar.close()
-    click.echo(emulation_table(results))
-    for prop in results["properties"]:
-        click.echo("\n" + downstream_table(results, prop))
-    click.echo(f"\nreport: {out / 'report.md'}")
+    Writes results.json, report.md and plots as one run of every job would have, and copies
+    each job's record and checkpoint; the parts are left as they are.
+    """
+    from rnn_zoo.bench import merge_bench
+    from rnn_zoo.bench_cli import print_results
+
+    print_results(merge_bench(list(parts), out, zoo_path), out)
 
 
 @main.command()

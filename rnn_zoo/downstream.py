@@ -51,6 +51,14 @@ def downstream_config(preset: str | None = None, **overrides: Any) -> Downstream
     return resolve_config(DownstreamConfig, DOWNSTREAM_PRESETS, preset, overrides)
 
 
+class TooFewTasks(ZooError):
+    """The OOD split holds fewer than two tasks, so it cannot be halved by task."""
+
+    def __init__(self, message: str, found: int) -> None:
+        super().__init__(message)
+        self.found = found
+
+
 @dataclass(frozen=True)
 class DownstreamRows:
     """The metadata of the train, validation and OOD splits, concatenated in that order, and
@@ -84,8 +92,10 @@ def downstream_rows(tables: Mapping[str, Any], seed: int = 0, zoo: str = "zoo") 
     ood_keys = task_keys(tables["ood"])
     distinct = sorted(set(ood_keys), key=repr)
     if len(distinct) < 2:
-        raise ZooError(
-            f"zoo {zoo} has too few OOD tasks ({len(distinct)}) to fit on half and score the other half"
+        raise TooFewTasks(
+            f"zoo {zoo} has too few OOD tasks ({len(distinct)}) to fit on half and score the other half; "
+            "build it with more runs (`rnn-zoo build ... --runs N`)",
+            found=len(distinct),
         )
     order = torch.randperm(len(distinct), generator=torch.Generator().manual_seed(seed)).tolist()
     fitted = {distinct[index] for index in order[: len(distinct) // 2]}

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rnn_zoo.bench_out import file_stem
 from rnn_zoo.properties import get_property
 from rnn_zoo.statistics import bootstrap_ci
 from rnn_zoo.store import library_versions, sha256, write_json, write_text
@@ -198,7 +199,7 @@ def write_plots(
             break
     written = []
     for encoder, embedded in embeddings.items():
-        name = f"plots/pca-{encoder}.png"
+        name = f"plots/pca-{file_stem(encoder)}.png"
         plot_embedding_pca(out / name, embedded, colours, encoder)
         written.append(name)
     curves = {

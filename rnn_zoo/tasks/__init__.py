@@ -61,6 +61,28 @@ def acceptance(task: str) -> Callable | None:
     return getattr(importlib.import_module(module), name)
 
 
+# How each family draws its runs' (task, split) from the build seed alone (module, name); the
+# draw needs no external data, and run r's task does not depend on how many runs are drawn.
+DRAWS: dict[str, tuple[str, str]] = {
+    "formal-languages": ("rnn_zoo.tasks.formal_languages", "draw_tasks"),
+    "mnist": ("rnn_zoo.tasks.mnist_tasks", "draw_tasks"),
+}
+
+
+def runs_for_ood_tasks(task: str, seed: int, needed: int, limit: int = 10_000) -> int | None:
+    """The fewest runs of a build of ``task`` with ``seed`` that hold ``needed`` distinct OOD tasks;
+    None for a family without a known draw, or when ``limit`` runs do not suffice."""
+    if task not in DRAWS:
+        return None
+    module, name = DRAWS[task]
+    seen: set = set()
+    for count, (drawn, split) in enumerate(getattr(importlib.import_module(module), name)(limit, seed), 1):
+        seen |= {drawn} if split == "ood" else set()
+        if len(seen) >= needed:
+            return count
+    return None
+
+
 def task_family(recipe: Recipe, data: DataSources | None = None) -> TaskFamily:
     """The task family a recipe trains, configured by the recipe's task_options.
 

@@ -1,0 +1,152 @@
+"""Encoders by name from anywhere: the built-in registry, installed packages, or an import path.
+
+The contract every encoder factory keeps (the built-ins' included)::
+
+    def make_encoder(spec: MemberSpec, *, input_kind: str, **options) -> torch.nn.Module
+
+``spec`` is the zoo's member architecture; ``input_kind`` is ``"tokens"`` (one-hot symbols,
+formal languages) or ``"real"`` (real-valued vectors, sequential MNIST); ``options`` are the
+keyword options the user gave. The module maps a parameter dict -- canonical ``nn.LSTM`` /
+``nn.Linear`` state-dict names, each tensor (n, ...) with a leading member dimension n -- to
+embeddings (n, e). Optionally it defines ``augment(params, generator) -> params``, which
+emulation pre-training applies to every training batch of weights.
+
+A name resolves, first match wins: a built-in encoder (:data:`rnn_zoo.encoders.ENCODERS`),
+an entry point of the group ``rnn_zoo.encoders`` of an installed package, or an import path
+``package.module:factory``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from importlib import metadata
+from typing import Any
+
+from torch import Tensor, nn
+
+from rnn_zoo.encoders import ENCODERS, EncoderSummary, build, encoder_class
+from rnn_zoo.errors import ZooError
+from rnn_zoo.lstm import MemberSpec
+
+ENTRY_POINT_GROUP = "rnn_zoo.encoders"
+EncoderFactory = Callable[..., nn.Module]
+
+
+def installed() -> dict[str, metadata.EntryPoint]:
+    """Entry points of the ``rnn_zoo.encoders`` group by name; a built-in name shadows them."""
+    found = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    return {point.name: point for point in found if point.name not in ENCODERS}
+
+
+def available() -> list[str]:
+    """Every encoder name that resolves without an import path: built-ins, then installed."""
+    return [*ENCODERS, *installed()]
+
+
+def is_import_path(name: str) -> bool:
+    """``package.module:factory`` names a factory by import path."""
+    return ":" in name
+
+
+def factory(name: str) -> EncoderFactory:
+    """The factory ``name`` stands for: built-in, installed entry point, or import path."""
+    if name in ENCODERS:
+        return _builtin(name)
+    points = installed()
+    if name in points:
+        return _loaded(name, points[name].value, points[name].load)
+    if is_import_path(name):
+        return _loaded(name, name, lambda: _import(name))
+    names = ", ".join(available())
+    raise ZooError(
+        f"unknown encoder {name!r}; choose one of {names}, or give an import path package.module:factory"
+    )
+
+
+def _builtin(name: str) -> EncoderFactory:
+    takes_kind = any(option.name == "input_kind" for option in fields(encoder_class(name).config_class))
+
+    def make(spec: MemberSpec, *, input_kind: str, **options: Any) -> nn.Module:
+        return build(name, spec, **({"input_kind": input_kind, **options} if takes_kind else options))
+
+    return make
+
+
+def _import(path: str) -> Any:
+    module_name, _, attribute = path.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except Exception as error:  # the user's module: any failure is one line, not a traceback
+        raise ZooError(f"encoder {path!r}: cannot import {module_name!r} ({first_line(error)})") from None
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            raise ZooError(f"encoder {path!r}: module {module_name!r} has no attribute {attribute!r}")
+        found = getattr(found, part)
+    return found
+
+
+def _loaded(name: str, where: str, load: Callable[[], Any]) -> EncoderFactory:
+    try:
+        loaded = load()
+    except ZooError:
+        raise
+    except Exception as error:
+        raise ZooError(f"encoder {name!r}: cannot load {where} ({first_line(error)})") from None
+    if not callable(loaded):
+        raise ZooError(f"encoder {name!r}: {where} is a {type(loaded).__name__}, not a callable factory")
+    return loaded
+
+
+def first_line(error: BaseException) -> str:
+    """``Type: message``, the message cut to its first line."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def make_encoder(name: str, spec: MemberSpec, *, input_kind: str, **options: Any) -> nn.Module:
+    """A fresh encoder ``name`` for members of ``spec`` in a zoo of ``input_kind`` inputs."""
+    make = factory(name)
+    try:
+        module = make(spec, input_kind=input_kind, **options)
+    except ZooError:
+        raise
+    except Exception as error:
+        raise ZooError(f"encoder {name!r}: its factory failed ({first_line(error)})") from None
+    if not isinstance(module, nn.Module):
+        raise ZooError(
+            f"encoder {name!r}: its factory returned a {type(module).__name__}, not a torch.nn.Module"
+        )
+    return module
+
+
+def check_embeddings(name: str, module: nn.Module, params: Mapping[str, Tensor]) -> int:
+    """Run ``module`` on ``params`` (n members) and return e; anything but (n, e) floats is an error."""
+    n = next(iter(params.values())).shape[0]
+    try:
+        output = module(dict(params))
+    except ZooError:
+        raise
+    except Exception as error:
+        raise ZooError(f"encoder {name!r} failed on {n} members ({first_line(error)})") from None
+    shape = tuple(output.shape) if isinstance(output, Tensor) else None
+    if shape is None or len(shape) != 2 or shape[0] != n or shape[1] < 1 or not output.is_floating_point():
+        got = f"shape {shape} ({output.dtype})" if shape is not None else f"a {type(output).__name__}"
+        raise ZooError(f"encoder {name!r} must map {n} members to floats of shape ({n}, e); it gave {got}")
+    return shape[1]
+
+
+def installed_summaries(spec: MemberSpec, input_kind: str = "tokens") -> list[EncoderSummary]:
+    """A line per installed encoder: its parameter count at ``spec`` (-1 where it cannot be built)."""
+    rows = []
+    for name, point in installed().items():
+        try:
+            module = make_encoder(name, spec, input_kind=input_kind)
+            count = sum(p.numel() for p in module.parameters())
+        except ZooError:
+            module, count = None, -1
+        invariant = bool(getattr(module, "invariant", False))
+        description = str(getattr(module, "description", "") or f"from {point.value}")
+        rows.append(EncoderSummary(name, count, invariant, description))
+    return rows
