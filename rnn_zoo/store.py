@@ -163,16 +163,16 @@ def write_shard(root: Path, schema: ZooSchema, shard: ShardId, rows: Mapping[str
 def read_table(path: Path, columns: Sequence[str] | None = None) -> Any:  # noqa: ANN401 - a pyarrow.Table
     """A shard's parquet file (or some of its columns) as an arrow table, read in this thread.
 
-    pyarrow's threaded reader leaves readahead tasks that drop the file's schema after
-    returning; with `datasets`' extension types in that schema, dropping it needs the GIL,
-    and a process that exits meanwhile aborts ("terminate called without an active
-    exception"). Read without threads and pre-buffering, nothing is left behind.
+    Through ``pq.ParquetFile``, not ``pq.read_table``: the latter scans with arrow's dataset
+    API, whose futures can drop the file's schema on an arrow thread after returning, even
+    without threads; with `datasets`' extension types in that schema, dropping it needs the
+    GIL, and a process that exits meanwhile aborts ("terminate called without an active
+    exception"). ParquetFile reads synchronously: nothing is left behind.
     """
     import pyarrow.parquet as pq
 
-    return pq.read_table(
-        path, columns=None if columns is None else list(columns), use_threads=False, pre_buffer=False
-    )
+    with pq.ParquetFile(path, pre_buffer=False) as parquet:
+        return parquet.read(columns=None if columns is None else list(columns), use_threads=False)
 
 
 def canonical_safetensors(data: bytes) -> bytes:
