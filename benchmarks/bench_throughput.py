@@ -18,9 +18,9 @@ import time
 import torch
 from torch import nn
 
-from rnn_zoo.emulation import EmulationConfig, emulation_data, train_emulation
-from rnn_zoo.lstm import MemberSpec
-from rnn_zoo.synthetic import synthetic_schema, write_synthetic_zoo
+from rnn_zoo.bench.pretraining import EmulationConfig, emulation_data, train_emulation
+from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 
 
 class ConstantEncoder(nn.Module):
@@ -39,7 +39,7 @@ def available_encoders() -> dict[str, object]:
     """Encoder factories by name: the registry's when it is installed, else none."""
     try:
         import rnn_zoo.encoders  # noqa: F401
-        from rnn_zoo.bench import ENCODERS, build_encoder
+        from rnn_zoo.bench.run import ENCODERS, build_encoder
     except ImportError:
         return {}
     return {

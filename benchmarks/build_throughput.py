@@ -37,11 +37,12 @@ import time
 
 import torch
 
-from rnn_zoo.build import plan_runs, resolve_device
-from rnn_zoo.lstm import Member
-from rnn_zoo.recipe import load_recipe
-from rnn_zoo.tasks import DataSources, task_family
-from rnn_zoo.train import Run, TaskFamily, TrainConfig, init_members, train_population, unflatten
+from rnn_zoo.build.builder import plan_runs, resolve_device
+from rnn_zoo.build.families import DataSources, task_family
+from rnn_zoo.build.recipe import load_recipe
+from rnn_zoo.build.trainer import TrainConfig, init_members, train_population, unflatten
+from rnn_zoo.member.lstm import Member
+from rnn_zoo.tasks.family import Run, TaskFamily
 
 
 def one_at_a_time(
@@ -84,7 +85,7 @@ def mnist_report(
     family: TaskFamily, runs: list[Run], config: TrainConfig, device: torch.device, step_seconds: float
 ) -> list[str]:
     """Seconds per population batch for rotation + tiling and for the whole batch, vs a step."""
-    from rnn_zoo.mnist import SequenceMaker, seconds_per_batch
+    from rnn_zoo.tasks.mnist import SequenceMaker, seconds_per_batch
 
     tasks = family.task_tensor(runs, device)
     seeds = torch.tensor([run.seed for run in runs], device=device)

@@ -40,7 +40,7 @@ def main() -> None:
         import datasets
 
         import rnn_zoo
-        from rnn_zoo.synthetic import synthetic_schema, write_synthetic_zoo
+        from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 
         root = Path(scratch, "zoo")
         print(f"writing a zoo with {args.members} train members ...", flush=True)
@@ -53,7 +53,7 @@ def main() -> None:
             return {name: rows[name][:] for name in names}
 
         time.sleep(1.1)  # zoos are read well after they are written; hashes of younger files are not cached
-        from rnn_zoo import integrity
+        from rnn_zoo.zoo import integrity
 
         def first_load() -> dict:
             integrity._hashes.clear()  # a new process on a new machine: every shard is hashed

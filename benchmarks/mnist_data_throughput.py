@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.mnist import MEAN, STD, SequenceMaker, load_mnist, seconds_per_batch
+from rnn_zoo.tasks.mnist import MEAN, STD, SequenceMaker, load_mnist, seconds_per_batch
 
 
 def pillow_sequence(image: torch.Tensor, angle: float) -> torch.Tensor:

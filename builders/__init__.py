@@ -1,1 +1,1 @@
-"""Zoo recipes (one TOML file per zoo), installed as ``rnn_zoo.builders``."""
+"""Zoo recipes (one TOML file per zoo), installed as ``rnn_zoo.recipes``."""

@@ -1,8 +1,8 @@
 """rnn-zoo: build, store, publish and benchmark zoos of trained recurrent networks."""
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.load import ZooWeights, load_weights, load_zoo
-from rnn_zoo.lstm import Member, MemberSpec
+from rnn_zoo.member.lstm import Member, MemberSpec
+from rnn_zoo.zoo.load import ZooWeights, load_weights, load_zoo
 
 __version__ = "0.1.0"
 

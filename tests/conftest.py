@@ -15,18 +15,19 @@ import pytest
 import torch
 from torch import nn
 
-from rnn_zoo import load_weights, lstm
-from rnn_zoo.load import ZooWeights
-from rnn_zoo.lstm import MemberSpec
-from rnn_zoo.schema import Column, ZooSchema
-from rnn_zoo.store import ShardId, ZooInfo, write_shard
-from rnn_zoo.synthetic import synthetic_rows, synthetic_schema, write_synthetic_zoo
-from rnn_zoo.zoo import Zoo, finalize_zoo
+from rnn_zoo import load_weights
+from rnn_zoo.member import lstm
+from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.zoo.load import ZooWeights
+from rnn_zoo.zoo.manifest import Zoo, finalize_zoo
+from rnn_zoo.zoo.schema import Column, ZooSchema
+from rnn_zoo.zoo.shards import ShardId, ZooInfo, write_shard
+from rnn_zoo.zoo.synthetic import synthetic_rows, synthetic_schema, write_synthetic_zoo
 
 # The tests' tensors are tiny: a second intra-op thread only adds synchronisation, which on a
 # busy 2-core machine costs up to a second per LSTM call. One thread keeps the suite fast.
 torch.set_num_threads(1)
-# Hashes are cached in memory only unless a test asks for the record on disk (rnn_zoo.integrity).
+# Hashes are cached in memory only unless a test asks for the record on disk (rnn_zoo.zoo.integrity).
 os.environ["RNN_ZOO_HASH_CACHE"] = "0"
 
 SPLIT_RUNS = {"train": 5, "validation": 2, "ood": 2}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rnn_zoo.lstm import MemberSpec
-from rnn_zoo.synthetic import synthetic_schema, write_synthetic_zoo
-from rnn_zoo.zoo import Zoo
+from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.zoo.manifest import Zoo
+from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 
 REPO_ID = "someone/tiny-zoo"
 RUNS = {"train": 3, "validation": 1, "ood": 1}  # 6 train rows in two shards, 2 + 2 rows in one each

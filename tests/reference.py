@@ -7,8 +7,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from rnn_zoo.lstm import Member
-from rnn_zoo.train import Run, TaskFamily, TrainConfig
+from rnn_zoo.build.trainer import TrainConfig
+from rnn_zoo.member.lstm import Member
+from rnn_zoo.tasks.family import Run, TaskFamily
 
 
 def train_alone_with_torch(

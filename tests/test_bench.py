@@ -4,10 +4,10 @@ import json
 import pytest
 import torch
 
-from rnn_zoo.bench import bench_config, run_bench
+from rnn_zoo.bench.run import bench_config, run_bench
 from rnn_zoo.errors import ZooError
-from rnn_zoo.lstm import MemberSpec
-from rnn_zoo.synthetic import synthetic_schema, write_synthetic_zoo
+from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 
 ENCODERS = ["flat", "probing"]
 

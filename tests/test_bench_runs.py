@@ -11,7 +11,7 @@ import pytest
 from bench_helpers import assert_one_line_error, file_hashes, without_timings
 from click.testing import CliRunner
 
-from rnn_zoo import cli
+from rnn_zoo.cli import commands as cli
 
 ENCODERS = "flat,probing"  # both built by the stand-in FlatLinear: fast, and seeded like the real ones
 JOBS = [("flat", 0), ("flat", 1), ("probing", 0), ("probing", 1)]

@@ -9,14 +9,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from rnn_zoo import build as build_module
-from rnn_zoo.build import Progress, build_zoo, resolve_device
-from rnn_zoo.cli import main
+from rnn_zoo.build import builder as build_module
+from rnn_zoo.build.builder import Progress, build_zoo, resolve_device
+from rnn_zoo.build.families import task_family
+from rnn_zoo.build.recipe import load_recipe
+from rnn_zoo.cli.commands import main
 from rnn_zoo.errors import ZooError
-from rnn_zoo.recipe import load_recipe
-from rnn_zoo.store import sha256
-from rnn_zoo.tasks import task_family
-from rnn_zoo.verify import verify_zoo
+from rnn_zoo.zoo.shards import sha256
+from rnn_zoo.zoo.verify import verify_zoo
 
 TINY = load_recipe("formal-languages", "tiny")
 CPU = resolve_device("cpu")

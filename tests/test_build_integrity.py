@@ -12,15 +12,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from rnn_zoo.build import build_zoo, resolve_device
-from rnn_zoo.build_dir import merge_parts
-from rnn_zoo.build_lock import output_lock
-from rnn_zoo.cli import main
+from rnn_zoo.build.builder import build_zoo, resolve_device
+from rnn_zoo.build.lock import output_lock
+from rnn_zoo.build.output import merge_parts
+from rnn_zoo.build.recipe import Recipe, load_recipe
+from rnn_zoo.cli.commands import main
 from rnn_zoo.errors import ZooError
-from rnn_zoo.recipe import Recipe, load_recipe
-from rnn_zoo.store import ZooInfo, sha256
-from rnn_zoo.verify import verify_zoo
-from rnn_zoo.zoo import finalize_zoo, open_zoo
+from rnn_zoo.zoo.manifest import finalize_zoo, open_zoo
+from rnn_zoo.zoo.shards import ZooInfo, sha256
+from rnn_zoo.zoo.verify import verify_zoo
 
 CPU = resolve_device("cpu")
 MICRO = {

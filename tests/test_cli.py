@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import rnn_zoo
-from rnn_zoo.cli import main
+from rnn_zoo.cli.commands import main
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -67,8 +67,8 @@ def test_verify_catches_weights_that_differ_between_parquet_and_safetensors(zoo_
     from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
 
-    from rnn_zoo.integrity import seal_json
-    from rnn_zoo.store import sha256
+    from rnn_zoo.zoo.integrity import seal_json
+    from rnn_zoo.zoo.shards import sha256
 
     path = zoo_copy / "weights" / "validation-00000-of-00001.safetensors"
     with safe_open(str(path), framework="numpy") as handle:

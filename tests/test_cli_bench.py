@@ -2,7 +2,7 @@ import json
 
 from click.testing import CliRunner
 
-from rnn_zoo import cli
+from rnn_zoo.cli import commands as cli
 
 
 def test_bench_writes_the_report_and_prints_the_tables(token_zoo, tmp_path, monkeypatch, encoder_builder):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_zoo.cloning import cloned_agreement, cloned_performance, sample_sequences
-from rnn_zoo.emulator import Emulator, EmulatorConfig
-from rnn_zoo.statistics import pearson
+from rnn_zoo.bench.cloning import cloned_agreement, cloned_performance, sample_sequences
+from rnn_zoo.bench.emulator import Emulator, EmulatorConfig
+from rnn_zoo.bench.statistics import pearson
 
 BOS = 4
 

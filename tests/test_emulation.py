@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnn_zoo.emulation import (
+from rnn_zoo.bench.pretraining import (
     EmulationConfig,
     emulation_config,
     emulation_data,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from rnn_zoo.bench import ENCODER_PRESETS, ENCODERS, build_encoder
-from rnn_zoo.emulation import EmulationConfig, emulation_data, train_emulation
+from rnn_zoo.bench.pretraining import EmulationConfig, emulation_data, train_emulation
+from rnn_zoo.bench.run import ENCODER_PRESETS, ENCODERS, build_encoder
 
 # Narrow encoders: the point is that each one trains end to end, not its capacity.
 SMALL = ENCODER_PRESETS["tiny"]

@@ -12,12 +12,13 @@ import torch
 from bench_helpers import assert_one_line_error, file_hashes
 from click.testing import CliRunner
 
-from rnn_zoo import cli, symmetry
-from rnn_zoo.bench import ENCODERS
-from rnn_zoo.build import build_zoo, resolve_device
+from rnn_zoo.bench.run import ENCODERS
+from rnn_zoo.build.builder import build_zoo, resolve_device
+from rnn_zoo.build.recipe import load_recipe
+from rnn_zoo.cli import commands as cli
 from rnn_zoo.encoders import PAPER_MEMBER, plugins
-from rnn_zoo.lstm import MemberSpec
-from rnn_zoo.recipe import load_recipe
+from rnn_zoo.member import symmetry
+from rnn_zoo.member.lstm import MemberSpec
 from rnn_zoo.tasks.formal_languages import draw_tasks
 
 if sys.version_info >= (3, 11):

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 import torch
 
-from rnn_zoo import lstm
-from rnn_zoo.lstm import Member, MemberSpec
+from rnn_zoo.member import lstm
+from rnn_zoo.member.lstm import Member, MemberSpec
 from rnn_zoo.tasks import formal_languages as fl
 
 SYMBOL_IDS = {"a": fl.A, "b": fl.B, "c": fl.C, "d": fl.D, "^": fl.BOS, "$": fl.EOS}

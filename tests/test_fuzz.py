@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from hub_sandbox import make_small_zoo
 
 import rnn_zoo
-from rnn_zoo.cli import main
+from rnn_zoo.cli.commands import main
 from rnn_zoo.errors import ZooError
-from rnn_zoo.load import ZooWeights
+from rnn_zoo.zoo.load import ZooWeights
 
 CASES = 220
 SPLITS = ("train", "validation", "ood")

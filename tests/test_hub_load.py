@@ -16,9 +16,9 @@ from hub_sandbox import REPO_ID, isolate_hugging_face, make_small_zoo
 from huggingface_hub import scan_cache_dir, try_to_load_from_cache
 
 from rnn_zoo import load_weights, load_zoo
-from rnn_zoo.cli import main
+from rnn_zoo.cli.commands import main
 from rnn_zoo.errors import ZooError
-from rnn_zoo.zoo import Zoo
+from rnn_zoo.zoo.manifest import Zoo
 
 MAIN = "a" * 40
 TAGGED = "b" * 40
@@ -188,8 +188,8 @@ def test_load_weights_downloads_only_its_split(
 
 def pushed_copy(zoo: Zoo, root: Path, change_index: Callable[[dict], None] | None = None) -> Zoo:
     """A copy of ``zoo`` as a push leaves it on the Hub (card pointed at REPO_ID), index optionally changed."""
-    from rnn_zoo.integrity import seal_json
-    from rnn_zoo.publish import card_for_repo
+    from rnn_zoo.publish.push import card_for_repo
+    from rnn_zoo.zoo.integrity import seal_json
 
     shutil.copytree(zoo.root, root)
     (root / "README.md").write_text(card_for_repo(zoo, REPO_ID), encoding="utf-8")

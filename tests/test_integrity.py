@@ -17,14 +17,14 @@ from click.testing import CliRunner
 from safetensors.numpy import load_file
 
 import rnn_zoo
-from rnn_zoo import integrity
-from rnn_zoo.cli import main
+from rnn_zoo.cli.commands import main
 from rnn_zoo.errors import ZooError
-from rnn_zoo.index import card_sha256
-from rnn_zoo.integrity import file_sha256, seal_json
-from rnn_zoo.publish import Release, push_zoo
-from rnn_zoo.store import sha256
-from rnn_zoo.verify import verify_zoo
+from rnn_zoo.publish.push import Release, push_zoo
+from rnn_zoo.zoo import integrity
+from rnn_zoo.zoo.index import card_sha256
+from rnn_zoo.zoo.integrity import file_sha256, seal_json
+from rnn_zoo.zoo.shards import sha256
+from rnn_zoo.zoo.verify import verify_zoo
 
 TRAIN0 = "train-00000-of-00003"
 DATA, WEIGHTS = f"data/{TRAIN0}.parquet", f"weights/{TRAIN0}.safetensors"

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
+from rnn_zoo.bench.losses import LOSSES, get_loss, reverse_kl, total_variation
 from rnn_zoo.errors import ZooError
-from rnn_zoo.losses import LOSSES, get_loss, reverse_kl, total_variation
 
 
 def make_pair() -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnn_zoo import lstm
-from rnn_zoo.lstm import Member, MemberSpec
+from rnn_zoo.member import lstm
+from rnn_zoo.member.lstm import Member, MemberSpec
 
 SPECS = [MemberSpec(6, 32, 2, 6), MemberSpec(16, 8, 1, 10), MemberSpec(3, 5, 3, 2)]
 

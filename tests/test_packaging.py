@@ -14,11 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
 import json, rnn_zoo
 from importlib import resources
-from rnn_zoo.card import read_template
+from rnn_zoo.zoo.card import read_template
 print(json.dumps({
     "module": rnn_zoo.__file__,
     "cards": sorted(p.name for p in resources.files("rnn_zoo.cards").iterdir()),
-    "builders": sorted(p.name for p in resources.files("rnn_zoo.builders").iterdir()),
+    "builders": sorted(p.name for p in resources.files("rnn_zoo.recipes").iterdir()),
     "template": read_template()[:3],
 }))
 """

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from rnn_zoo import Member, load_weights, load_zoo
+from rnn_zoo.bench.probes import load_probes
 from rnn_zoo.errors import ZooError
-from rnn_zoo.probes import load_probes
 
 
 def test_token_probes_match_the_dataset_rows(token_zoo):

@@ -20,13 +20,13 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import CommitInfo
 from huggingface_hub.utils import filter_repo_objects
 
-from rnn_zoo import publish
-from rnn_zoo.cli import main
+from rnn_zoo.cli.commands import main
 from rnn_zoo.errors import ZooError
-from rnn_zoo.index import card_sha256
-from rnn_zoo.integrity import seal_json
-from rnn_zoo.publish import Release, push_zoo, stage_zoo
-from rnn_zoo.zoo import Zoo, open_zoo
+from rnn_zoo.publish import push as publish
+from rnn_zoo.publish.push import Release, push_zoo, stage_zoo
+from rnn_zoo.zoo.index import card_sha256
+from rnn_zoo.zoo.integrity import seal_json
+from rnn_zoo.zoo.manifest import Zoo, open_zoo
 
 OID = "0123456789abcdef0123456789abcdef01234567"
 JUNK = (

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from rnn_zoo import lstm
-from rnn_zoo.lstm import MemberSpec
-from rnn_zoo.recurrence import LSTMLayer
+from rnn_zoo.member import lstm
+from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.recurrence import LSTMLayer
 
 SPECS = [MemberSpec(6, 32, 2, 6), MemberSpec(3, 5, 3, 2)]
 

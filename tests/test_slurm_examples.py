@@ -19,11 +19,11 @@ import pytest
 from bench_helpers import without_timings
 from click.testing import CliRunner
 
-from rnn_zoo import cli
-from rnn_zoo.build import build_zoo, resolve_device
-from rnn_zoo.recipe import load_recipe
-from rnn_zoo.store import sha256
-from rnn_zoo.verify import verify_zoo
+from rnn_zoo.build.builder import build_zoo, resolve_device
+from rnn_zoo.build.recipe import load_recipe
+from rnn_zoo.cli import commands as cli
+from rnn_zoo.zoo.shards import sha256
+from rnn_zoo.zoo.verify import verify_zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "examples" / "slurm"

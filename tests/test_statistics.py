@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
+from rnn_zoo.bench.statistics import bootstrap_ci
 from rnn_zoo.errors import ZooError
-from rnn_zoo.statistics import bootstrap_ci
 
 
 def test_a_constant_sample_has_a_zero_width_interval():

@@ -14,10 +14,10 @@ import yaml
 from safetensors.numpy import load_file
 
 import rnn_zoo
-from rnn_zoo import lstm
-from rnn_zoo.schema import Column, ZooSchema
-from rnn_zoo.store import ShardId, atomic_path, read_table, write_shard
-from rnn_zoo.synthetic import synthetic_rows, synthetic_schema
+from rnn_zoo.member import lstm
+from rnn_zoo.zoo.schema import Column, ZooSchema
+from rnn_zoo.zoo.shards import ShardId, atomic_path, read_table, write_shard
+from rnn_zoo.zoo.synthetic import synthetic_rows, synthetic_schema
 from tests.conftest import SPLIT_RUNS
 
 
@@ -45,7 +45,7 @@ def test_load_dataset_gives_correctly_shaped_weights_that_run_in_plain_torch(zoo
 
 
 def test_rows_hold_every_schema_column_with_its_shape(zoo_dir: Path) -> None:
-    schema = rnn_zoo.load.open_zoo(zoo_dir).schema
+    schema = rnn_zoo.zoo.load.open_zoo(zoo_dir).schema
     row = datasets.load_dataset(str(zoo_dir), split="validation").with_format("torch")[0]
     assert list(row) == list(schema.names)
     for column in schema.columns:

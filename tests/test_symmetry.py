@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from rnn_zoo import symmetry
-from rnn_zoo.lstm import MemberSpec, member_from_params
+from rnn_zoo.member import symmetry
+from rnn_zoo.member.lstm import MemberSpec, member_from_params
 
 SPECS = [MemberSpec(6, 8, 2, 6), MemberSpec(3, 5, 3, 2), MemberSpec(4, 7, 1, 3)]
 

@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnn_zoo import streams
-from rnn_zoo.lstm import Member, MemberSpec
+from rnn_zoo.build.trainer import TrainConfig, TrainStep, init_members, train_population, unflatten
+from rnn_zoo.member.lstm import Member, MemberSpec
+from rnn_zoo.tasks import streams
+from rnn_zoo.tasks.family import Run, target_log_probs
 from rnn_zoo.tasks.formal_languages import FormalLanguageOptions, FormalLanguages, draw_tasks
-from rnn_zoo.train import (
-    Run,
-    TrainConfig,
-    TrainStep,
-    init_members,
-    target_log_probs,
-    train_population,
-    unflatten,
-)
 from tests.reference import train_alone_with_torch
 from tests.replay import assert_replayable
 

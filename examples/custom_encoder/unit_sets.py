@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnn_zoo import MemberSpec, symmetry
+from rnn_zoo import MemberSpec
+from rnn_zoo.member import symmetry
 
 Params = dict[str, Tensor]
 

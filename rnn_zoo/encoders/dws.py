@@ -5,7 +5,7 @@ from the one symmetry declaration). Each layer updates every set from linear map
 of their permutation-respecting reductions (means over unit axes, diagonals, transposes),
 broadcast back along unit axes; an edge set within one layer (hh weights) also sees its
 transpose and diagonal, because there the same permutation acts on rows and columns. The
-encoder is therefore invariant to exactly the symmetry of :mod:`rnn_zoo.symmetry` and nothing
+encoder is therefore invariant to exactly the symmetry of :mod:`rnn_zoo.member.symmetry` and nothing
 more: shuffling one gate block, or only the columns of an hh weight, changes the embedding.
 """
 
@@ -27,7 +27,7 @@ from rnn_zoo.encoders.weight_space import (
     to_features,
     weight_layout,
 )
-from rnn_zoo.lstm import MemberSpec, Params
+from rnn_zoo.member.lstm import MemberSpec, Params
 
 
 def pool(x: Tensor) -> Tensor:

@@ -13,9 +13,9 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from rnn_zoo import symmetry
 from rnn_zoo.errors import ZooError
-from rnn_zoo.lstm import MemberSpec, Params, check_params
+from rnn_zoo.member import symmetry
+from rnn_zoo.member.lstm import MemberSpec, Params, check_params
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Flattened weights: every parameter in canonical order as one vector, then an MLP.
 
 Not invariant, so in training mode every member's hidden units are shuffled at random first
-(the augmentation of :mod:`rnn_zoo.symmetry`).
+(the augmentation of :mod:`rnn_zoo.member.symmetry`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.encoders.encoder import AugmentedConfig, AugmentedEncoder, mlp
-from rnn_zoo.lstm import MemberSpec, Params
+from rnn_zoo.member.lstm import MemberSpec, Params
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Probing encoders: run the member on probe inputs and read its answers with an LSTM reader.
 
-The member runs through the batched functional forward of :mod:`rnn_zoo.lstm`, so gradients
+The member runs through the batched functional forward of :mod:`rnn_zoo.member.lstm`, so gradients
 flow into the probes (and into the member's weights). Reading a member's function makes both
 encoders invariant to hidden-unit permutations.
 
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnn_zoo import lstm
 from rnn_zoo.encoders.encoder import Encoder, EncoderConfig, mlp
-from rnn_zoo.lstm import MemberSpec, Params
+from rnn_zoo.member import lstm
+from rnn_zoo.member.lstm import MemberSpec, Params
 
 
 @dataclass(frozen=True)

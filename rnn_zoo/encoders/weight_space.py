@@ -1,7 +1,7 @@
 """A member's weights as sets of hidden units, laid out from the symmetry declaration.
 
 Every parameter is placed by the axes that hidden-unit permutations move
-(:func:`rnn_zoo.symmetry.permutation_spec`): with none it is a *global* feature, with one it
+(:func:`rnn_zoo.member.symmetry.permutation_spec`): with none it is a *global* feature, with one it
 is a *node* feature of that layer's units, with two an *edge* feature between two layers'
 units. Gate blocks and unpermuted axes (member inputs, head outputs) become channels c.
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from rnn_zoo.lstm import MemberSpec, Params
-from rnn_zoo.symmetry import Axis, permutation_spec
+from rnn_zoo.member.lstm import MemberSpec, Params
+from rnn_zoo.member.symmetry import Axis, permutation_spec
 
 GLOBAL = "global"
 Features = dict[str, Tensor]

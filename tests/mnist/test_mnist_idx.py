@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.mnist import load_mnist
+from rnn_zoo.tasks.mnist import load_mnist
 
 IMAGES, LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
 

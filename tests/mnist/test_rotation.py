@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.mnist import rotate
+from rnn_zoo.tasks.mnist import rotate
 
 RIGHT_ANGLES = [0.0, 90.0, 180.0, 270.0]
 OTHER_ANGLES = [17.0, 45.0, 123.4, 300.0, 359.9, 0.3, -30.0, 720.5]

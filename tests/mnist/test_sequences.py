@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.mnist import SequenceMaker, rotate, seconds_per_batch, to_sequences
+from rnn_zoo.tasks.mnist import SequenceMaker, rotate, seconds_per_batch, to_sequences
 
 
 def normalised(byte: int) -> float:

@@ -1,0 +1,1 @@
+"""The weight-encoder benchmark: probes, emulation pre-training, downstream tasks, reports."""

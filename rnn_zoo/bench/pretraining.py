@@ -1,0 +1,298 @@
+"""Emulation-based self-supervised learning: an encoder and an emulator trained jointly.
+
+The encoder maps a batch of members' weights to embeddings (n, e); the emulator, conditioned
+on a member's embedding, must reproduce that member's stored log-probabilities on its stored
+probe sequences. The encoder is what is kept: its embeddings are used downstream.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnn_zoo.bench.configs import resolve_config
+from rnn_zoo.bench.emulator import Emulator, EmulatorConfig
+from rnn_zoo.bench.losses import get_loss
+from rnn_zoo.bench.probes import Probes, load_probes
+from rnn_zoo.bench.seeding import seeded_init
+from rnn_zoo.errors import ZooError
+from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.zoo.load import load_weights
+from rnn_zoo.zoo.shards import atomic_path, write_json
+
+Params = dict[str, Tensor]
+Augment = Callable[[Params, torch.Generator], Params]
+Callback = Callable[[int, Mapping[str, float]], None]
+
+
+@dataclass(frozen=True)
+class EmulationConfig:
+    """Emulation training; the defaults are the paper's (100k steps, 64 members x 1 sequence)."""
+
+    steps: int = 100_000
+    batch_members: int = 64
+    batch_sequences: int = 1
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    clip: float = 0.1
+    loss: str = "total-variation"
+    validate_every: int = 1_000
+    validation_members: int | None = None  # None: every validation member
+    validation_sequences: int = 1
+    emulator_hidden: int = 256
+    emulator_layers: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        get_loss(self.loss)
+        for name in ("steps", "batch_members", "batch_sequences", "validate_every", "validation_sequences"):
+            if getattr(self, name) < 1:
+                raise ZooError(f"EmulationConfig.{name} must be at least 1, got {getattr(self, name)}")
+
+
+EMULATION_PRESETS: dict[str, dict[str, Any]] = {
+    # tiny: a smoke test of the pipeline; a high rate so that 100 steps visibly learn.
+    "tiny": {
+        "steps": 100,
+        "validate_every": 25,
+        "validation_members": 256,
+        "emulator_hidden": 64,
+        "lr": 3e-3,
+        "clip": 1.0,
+    },
+    "small": {"steps": 3_000, "validate_every": 500, "validation_members": 1_024, "emulator_hidden": 128},
+    "paper": {},
+}
+
+
+def emulation_config(preset: str | None = None, **overrides: Any) -> EmulationConfig:
+    """Defaults < preset (tiny, small, paper) < explicit keyword arguments; unknown keys fail."""
+    return resolve_config(EmulationConfig, EMULATION_PRESETS, preset, overrides)
+
+
+@dataclass(frozen=True)
+class EmulationData:
+    """One split ready for emulation: stacked weights (n, ...), their spec and the probes."""
+
+    params: Params
+    spec: MemberSpec
+    probes: Probes
+
+    def __len__(self) -> int:
+        return self.probes.log_probs.shape[0]
+
+    def to(self, device: str | torch.device) -> EmulationData:
+        params = {name: tensor.to(device) for name, tensor in self.params.items()}
+        probes = replace(
+            self.probes,
+            sequences=self.probes.sequences.to(device),
+            log_probs=self.probes.log_probs.to(device),
+        )
+        return EmulationData(params, self.spec, probes)
+
+    def batch(self, members: Tensor, sequences: Tensor) -> tuple[Params, Tensor, Tensor]:
+        """Weights (n, ...), inputs (n * b, t, i) and targets (n * b, t, o) of b sequences per member."""
+        params = {name: tensor[members] for name, tensor in self.params.items()}
+        chosen = (members.unsqueeze(1), sequences)  # (n, 1) with (n, b)
+        inputs = self.probes.inputs(self.spec, chosen).flatten(0, 1)
+        return params, inputs, self.probes.log_probs[chosen].flatten(0, 1)
+
+
+def emulation_data(zoo: Any, split: str) -> EmulationData:
+    """Weights and probe data of one split of a zoo (a path or an opened zoo)."""
+    weights = load_weights(zoo, split)
+    return EmulationData(dict(weights.params), weights.spec, load_probes(zoo, split))
+
+
+@dataclass
+class EmulationResult:
+    """The training curve, the best validation loss and its step; modules hold the best state."""
+
+    curve: list[dict[str, float]]
+    best_validation_loss: float
+    best_step: int
+    encoder: nn.Module
+    emulator: Emulator
+    config: EmulationConfig
+
+
+def build_emulator(encoder: nn.Module, data: EmulationData, config: EmulationConfig) -> Emulator:
+    """An emulator sized for the member spec and the encoder's embedding width."""
+    with torch.no_grad():
+        probe = {name: tensor[:1] for name, tensor in data.params.items()}
+        width = encoder.eval()(probe).shape[-1]
+    spec = data.spec
+    sizes = EmulatorConfig(
+        spec.input_size, spec.output_size, width, config.emulator_hidden, config.emulator_layers
+    )
+    with seeded_init(config.seed):
+        return Emulator(sizes)
+
+
+def emulation_loss(
+    encoder: nn.Module, emulator: Emulator, data: EmulationData, members: Tensor, sequences: Tensor, loss: str
+) -> Tensor:
+    """Loss of emulating ``members`` (n,) on their probe ``sequences`` (n, b)."""
+    params, inputs, targets = data.batch(members, sequences)
+    embedding = encoder(params)  # (n, e)
+    embedding = embedding.repeat_interleave(sequences.shape[1], dim=0)  # (n * b, e)
+    return get_loss(loss)(emulator(embedding, inputs), targets)
+
+
+@torch.no_grad()
+def validation_loss(
+    encoder: nn.Module, emulator: Emulator, data: EmulationData, config: EmulationConfig
+) -> float:
+    """Mean loss over the first ``validation_members`` members and their first sequences."""
+    encoder.eval()
+    emulator.eval()
+    device = data.probes.log_probs.device
+    count = min(len(data), config.validation_members or len(data))
+    sequences = torch.arange(min(config.validation_sequences, data.probes.log_probs.shape[1]), device=device)
+    total = 0.0
+    for start in range(0, count, config.batch_members):
+        members = torch.arange(start, min(start + config.batch_members, count), device=device)
+        chosen = sequences.expand(len(members), -1)
+        total += emulation_loss(encoder, emulator, data, members, chosen, config.loss).item() * len(members)
+    encoder.train()
+    emulator.train()
+    return total / count
+
+
+def train_emulation(
+    encoder: nn.Module,
+    train: EmulationData,
+    validation: EmulationData,
+    config: EmulationConfig | None = None,
+    *,
+    augment: Augment | None = None,
+    checkpoint: str | Path | None = None,
+    encoder_config: Mapping[str, Any] | None = None,
+    callback: Callback | None = None,
+) -> EmulationResult:
+    """Train ``encoder`` with a fresh emulator; keep (and optionally save) the best validation state.
+
+    ``augment`` transforms each batch of weights (e.g. random hidden-unit permutations);
+    ``callback(step, values)`` gets the train loss every step and the validation loss after
+    every validation. Both modules hold the best state when this returns.
+    """
+    config = config or EmulationConfig()
+    if len(train) == 0 or len(validation) == 0:
+        raise ZooError("emulation needs members in both the train and the validation split")
+    generator = torch.Generator().manual_seed(config.seed)
+    emulator = build_emulator(encoder, train, config).to(train.probes.log_probs.device)
+    modules = nn.ModuleDict({"encoder": encoder, "emulator": emulator}).train()
+    optimizer = torch.optim.AdamW(modules.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    curve: list[dict[str, float]] = []
+    best = (float("inf"), 0, copy.deepcopy(modules.state_dict()))
+    window: list[float] = []
+    for step in range(1, config.steps + 1):
+        loss = _train_step(modules, optimizer, train, config, generator, augment)
+        window.append(loss)
+        if callback:
+            callback(step, {"loss": loss})
+        if step % config.validate_every and step != config.steps:
+            continue
+        value = validation_loss(encoder, emulator, validation, config)
+        curve.append({"step": step, "train_loss": sum(window) / len(window), "validation_loss": value})
+        window = []
+        if callback:
+            callback(step, {"validation_loss": value})
+        if value < best[0]:
+            best = (value, step, copy.deepcopy(modules.state_dict()))
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, encoder, emulator, config, encoder_config, step=step, loss=value)
+    modules.load_state_dict(best[2])
+    return EmulationResult(curve, best[0], best[1], encoder.eval(), emulator.eval(), config)
+
+
+def _train_step(
+    modules: nn.ModuleDict,
+    optimizer: torch.optim.Optimizer,
+    data: EmulationData,
+    config: EmulationConfig,
+    generator: torch.Generator,
+    augment: Augment | None,
+) -> float:
+    device = data.probes.log_probs.device
+    members = torch.randint(len(data), (config.batch_members,), generator=generator)
+    sequences = torch.randint(
+        data.probes.log_probs.shape[1], (config.batch_members, config.batch_sequences), generator=generator
+    )
+    if augment is not None:
+        data = _augmented(data, members, augment, generator)
+        members = torch.arange(config.batch_members)
+    loss = emulation_loss(
+        modules["encoder"], modules["emulator"], data, members.to(device), sequences.to(device), config.loss
+    )
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(modules.parameters(), config.clip)
+    optimizer.step()
+    return loss.item()
+
+
+def _augmented(
+    data: EmulationData, members: Tensor, augment: Augment, generator: torch.Generator
+) -> EmulationData:
+    """The batch's members as their own data set, with augmented weights (the probes do not change)."""
+    device = data.probes.log_probs.device
+    params = augment({name: tensor[members.to(device)] for name, tensor in data.params.items()}, generator)
+    probes = replace(
+        data.probes,
+        sequences=data.probes.sequences[members.to(device)],
+        log_probs=data.probes.log_probs[members.to(device)],
+    )
+    return EmulationData(params, data.spec, probes)
+
+
+def save_checkpoint(
+    directory: str | Path,
+    encoder: nn.Module,
+    emulator: Emulator,
+    config: EmulationConfig,
+    encoder_config: Mapping[str, Any] | None = None,
+    *,
+    step: int,
+    loss: float,
+) -> None:
+    """Write encoder.safetensors, emulator.safetensors and config.json (each atomically)."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    for name, module in (("encoder", encoder), ("emulator", emulator)):
+        state = {key: value.detach().cpu().contiguous().clone() for key, value in module.state_dict().items()}
+        with atomic_path(directory / f"{name}.safetensors") as temporary:
+            save_file(state, str(temporary))
+    meta = {
+        "emulation": asdict(config),
+        "emulator": emulator.config.to_dict(),
+        "encoder": dict(encoder_config or {}),
+        "step": step,
+        "validation_loss": loss,
+    }
+    write_json(directory / "config.json", meta)
+
+
+def load_checkpoint(directory: str | Path, encoder: nn.Module) -> tuple[Emulator, dict[str, Any]]:
+    """Load a checkpoint's weights into ``encoder`` (built by the caller from config['encoder']).
+
+    Returns the rebuilt emulator and the checkpoint's config.json contents.
+    """
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
+        raise ZooError(f"{directory} is not an emulation checkpoint: config.json is missing")
+    meta = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    emulator = Emulator(EmulatorConfig(**meta["emulator"]))
+    emulator.load_state_dict(load_file(str(directory / "emulator.safetensors")))
+    encoder.load_state_dict(load_file(str(directory / "encoder.safetensors")))
+    return emulator.eval(), meta

@@ -1,0 +1,311 @@
+"""The weight-encoder benchmark: emulation pre-training, downstream evaluation, report.
+
+For every encoder and seed (a job, :mod:`rnn_zoo.bench.job`): pre-train the encoder by
+emulation, embed every member, fit predictors of every property on the frozen embeddings,
+and train the same architecture end to end on each property (the supervised baseline).
+With an output directory (:mod:`rnn_zoo.bench.output`) each finished job is kept, a rerun
+skips it, a part runs one share of the jobs, and parts merge into the results of one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnn_zoo.bench import output as bench_out
+from rnn_zoo.bench.cloning import Accept
+from rnn_zoo.bench.downstream import DownstreamConfig, TooFewTasks, downstream_config, downstream_rows
+from rnn_zoo.bench.job import Event, check_encoder, run_seed, seeded
+from rnn_zoo.bench.output import Job
+from rnn_zoo.bench.pretraining import (
+    Augment,
+    EmulationConfig,
+    EmulationData,
+    emulation_config,
+    emulation_data,
+)
+from rnn_zoo.bench.probes import require_probes
+from rnn_zoo.bench.properties import available_properties, column_shapes, get_property
+from rnn_zoo.bench.report import bench_results, config_record, write_plots, write_report, zoo_fingerprint
+from rnn_zoo.encoders.plugins import first_line
+from rnn_zoo.encoders.plugins import make_encoder as build_encoder
+from rnn_zoo.errors import ZooError
+from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.zoo.load import locate_zoo
+
+ENCODERS = ("layer-stats", "flat", "param-transformer", "dws", "probing-noninteractive", "probing")
+SPLITS = ("train", "validation", "ood")
+EncoderBuilder = Callable[..., nn.Module]
+Options = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Seeds, emulation and downstream settings, the properties (None: all the zoo has), device."""
+
+    seeds: int = 15
+    emulation: EmulationConfig = field(default_factory=EmulationConfig)
+    downstream: DownstreamConfig = field(default_factory=DownstreamConfig)
+    properties: tuple[str, ...] | None = None
+    supervised: bool = True
+    device: str = "cpu"
+    split_seed: int = 0  # which OOD tasks the predictors may fit on
+    clone_members: int = 256  # validation members whose emulator clone is evaluated (0: none)
+    clone_samples: int = 1_000  # sequences each clone generates (token zoos)
+    bos: int = 4  # the BOS token id that generation starts from (token zoos)
+
+
+BENCH_PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"seeds": 2, "clone_members": 16, "clone_samples": 100},
+    "small": {"seeds": 3, "clone_members": 64, "clone_samples": 300},
+    "paper": {"seeds": 15},
+}
+
+
+# Encoder sizes per preset: tiny is a smoke test of the whole pipeline, so its encoders are
+# narrow; small and paper use each encoder's default (paper-sized, about 1.2M parameters).
+ENCODER_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "tiny": {
+        "layer-stats": {"widths": (64,)},
+        "flat": {"widths": (64,)},
+        "param-transformer": {"width": 32, "layers": 1},
+        "dws": {"layers": 2, "channels": 8},
+        "probing-noninteractive": {"reader_width": 32, "reader_layers": 1},
+        "probing": {"reader_width": 32, "reader_layers": 1},
+    },
+}
+
+
+def bench_config(
+    preset: str | None = None,
+    *,
+    seeds: int | None = None,
+    steps: int | None = None,
+    device: str | None = None,
+    properties: Sequence[str] | None = None,
+    emulation: Mapping[str, Any] | None = None,
+    downstream: Mapping[str, Any] | None = None,
+) -> BenchConfig:
+    """Defaults < preset (tiny, small, paper) < explicit arguments; ``steps`` = emulation steps."""
+    if preset is not None and preset not in BENCH_PRESETS:
+        raise ZooError(f"unknown bench preset {preset!r}; choose one of: {', '.join(BENCH_PRESETS)}")
+    emulation_overrides = {"steps": steps, **(emulation or {})}
+    values = {**BENCH_PRESETS.get(preset or "", {}), **({"seeds": seeds} if seeds else {})}
+    return BenchConfig(
+        **values,
+        emulation=emulation_config(preset, **emulation_overrides),
+        downstream=downstream_config(preset, **(downstream or {})),
+        properties=tuple(properties) if properties else None,
+        device=device or "cpu",
+    )
+
+
+@dataclass(frozen=True)
+class BenchData:
+    """The zoo's splits ready for emulation, their metadata rows, and the properties to predict."""
+
+    zoo: Any
+    splits: Mapping[str, EmulationData]
+    rows: Any
+    properties: tuple[str, ...]
+
+    @cached_property
+    def all_params(self) -> dict[str, Tensor]:
+        """Parameters of every member, train then validation then OOD rows (the rows' order); built once."""
+        names = self.splits["train"].params
+        return {name: torch.cat([self.splits[split].params[name] for split in SPLITS]) for name in names}
+
+
+def bench_data(zoo: Any, config: BenchConfig) -> BenchData:
+    """Load every split of ``zoo`` and check that it has the requested properties."""
+    from rnn_zoo.zoo.load import load_weights
+
+    opened = locate_zoo(zoo)
+    require_probes(opened)
+    missing = [split for split in SPLITS if opened.num_rows(split) == 0]
+    if missing:
+        raise ZooError(
+            f"zoo {opened.root} has too few members for the benchmark: no {', '.join(missing)} split; "
+            + more_runs(opened)
+        )
+    tables = {split: load_weights(opened, split).metadata for split in SPLITS}
+    try:
+        rows = downstream_rows(tables, seed=config.split_seed, zoo=str(opened.root))
+    except TooFewTasks as error:
+        raise ZooError(f"{str(error).split('; ')[0]}; {more_runs(opened)}") from None
+    names = config.properties or available_properties(rows.table)
+    for name in names:
+        get_property(name).check(column_shapes(rows.table), str(opened.root))
+    splits = {split: emulation_data(opened, split).to(config.device) for split in SPLITS}
+    return BenchData(opened, splits, rows, tuple(names))
+
+
+def more_runs(zoo: Any) -> str:
+    """The fix for a zoo with too few OOD tasks: the build command with enough --runs, if known."""
+    from rnn_zoo.tasks import runs_for_ood_tasks
+
+    recipe = zoo.manifest.get("recipe") or {}
+    task, seed = recipe.get("task"), recipe.get("seed", 0)
+    runs = runs_for_ood_tasks(str(task), int(seed), needed=2) if task else None
+    if runs is None:
+        return "build it with more runs (`rnn-zoo build ... --runs N`)"
+    preset = f" --preset {recipe['preset']}" if recipe.get("preset") else ""
+    return f"rebuild it with more runs: `rnn-zoo build --task {task}{preset} --seed {seed} --runs {runs}`"
+
+
+def config_from_record(record: Mapping[str, Any]) -> BenchConfig:
+    """The BenchConfig that ``config_record`` (results.json, bench.json) wrote down."""
+    values = dict(record)
+    values["emulation"] = EmulationConfig(**values["emulation"])
+    values["downstream"] = DownstreamConfig(**values["downstream"])
+    values["properties"] = tuple(values["properties"]) if values["properties"] else None
+    return BenchConfig(**values)
+
+
+def bench_claim(data: BenchData, config: BenchConfig, encoders: Sequence[str], options: Options) -> dict:
+    """What an output directory of this bench holds (bench.json)."""
+    zoo = {"name": data.zoo.name, "fingerprint": zoo_fingerprint(data.zoo.root), "root": str(data.zoo.root)}
+    return bench_out.make_claim(zoo, config_record(config), encoders, options)
+
+
+def run_bench(
+    zoo: Any,
+    encoders: Sequence[str] = ENCODERS,
+    config: BenchConfig | None = None,
+    out: str | Path | None = None,
+    *,
+    part: tuple[int, int] | None = None,
+    encoder_builder: EncoderBuilder = build_encoder,
+    encoder_options: Options | None = None,
+    augment_for: Callable[[str, MemberSpec], Augment | None] | None = None,
+    accept: Accept | None = None,
+    event: Event | None = None,
+) -> dict[str, Any] | None:
+    """Benchmark ``encoders`` on ``zoo``; with ``out``, write results.json, report.md, plots, checkpoints.
+
+    ``encoder_builder(name, spec, input_kind=..., **options)`` makes a fresh encoder (default:
+    built-in, installed or import path, see :mod:`rnn_zoo.encoders.plugins`);
+    ``augment_for(name, spec)`` gives the weight augmentation used while pre-training it;
+    ``accept(samples, tasks)`` judges sequences generated by emulator clones (token zoos).
+    With ``out``, finished jobs found there are skipped (``event("skip", ...)``); with ``part``
+    (i, n) only that share of the jobs runs, into ``out``, and None is returned.
+    """
+    config = config or BenchConfig()
+    options = encoder_options or {}
+    jobs = bench_out.share(bench_out.plan_jobs(encoders, config.seeds), part)
+    if part is not None and out is None:
+        raise ZooError("a part of a bench needs an output directory (--out) to keep its jobs in")
+    data = bench_data(zoo, config)
+    spec, kind = data.splits["train"].spec, data.splits["train"].probes.kind
+    factories = {
+        name: _factory(encoder_builder, name, spec, kind, options.get(name, {}))
+        for name in dict.fromkeys(encoders)
+    }
+    for name in dict.fromkeys(job.encoder for job in jobs):
+        check_encoder(name, seeded(factories[name], 0), data)
+    if out is not None:
+        bench_out.claim_out(Path(out), bench_claim(data, config, encoders, options))
+    finished: dict[Job, tuple[dict[str, Any], Tensor]] = {}
+    for job in jobs:
+        if out is not None and bench_out.is_finished(Path(out), job):
+            if event:
+                event("skip", {"encoder": job.encoder, "seed": job.seed})
+            continue
+        augment = augment_for(job.encoder, spec) if augment_for else None
+        finished[job] = _run_job(job, data, config, factories[job.encoder], out, augment, accept, event)
+    return None if part is not None else assemble(data, config, encoders, out, finished)
+
+
+def _run_job(
+    job: Job,
+    data: BenchData,
+    config: BenchConfig,
+    factory: Callable[[], nn.Module],
+    out: str | Path | None,
+    augment: Augment | None,
+    accept: Accept | None,
+    event: Event | None,
+) -> tuple[dict[str, Any], Tensor]:
+    """Run one job; with ``out``, keep its checkpoint, embeddings and record there.
+
+    A failure (most likely in an encoder's own code) is one line; finished jobs are kept.
+    """
+    checkpoint = bench_out.checkpoint_dir(Path(out), job) if out is not None else None
+    try:
+        record, embedded, _ = run_seed(
+            job.encoder,
+            job.seed,
+            data,
+            config,
+            seeded(factory, job.seed),
+            augment=augment,
+            accept=accept,
+            checkpoint=checkpoint,
+            event=event,
+        )
+    except (ZooError, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        kept = "; the jobs finished before it are kept" if out is not None else ""
+        raise ZooError(f"{job} failed ({first_line(error)}){kept}") from None
+    if out is not None:
+        bench_out.save_job(Path(out), job, record, embedded)
+    return record, embedded
+
+
+def _factory(
+    builder: EncoderBuilder, name: str, spec: MemberSpec, kind: str, options: Mapping[str, Any]
+) -> Callable[[], nn.Module]:
+    return lambda: builder(name, spec, input_kind=kind, **options)
+
+
+def assemble(
+    data: BenchData,
+    config: BenchConfig,
+    encoders: Sequence[str],
+    out: str | Path | None,
+    finished: Mapping[Job, tuple[dict[str, Any], Tensor]] | None = None,
+) -> dict[str, Any]:
+    """results.json from every job's record, in plan order: read back from ``out`` when given
+    (so a fresh, resumed or merged bench gives the same file), else from ``finished``; with
+    ``out``, also report.md and the plots (seed 0's embeddings)."""
+    runs: dict[str, dict[str, Any]] = {}
+    embeddings: dict[str, Tensor] = {}
+    for job in bench_out.plan_jobs(encoders, config.seeds):
+        if out is None:
+            record = (finished or {})[job][0]
+        else:
+            record = bench_out.load_record(Path(out), job)
+            if job.encoder not in embeddings:  # seed 0's, for the PCA plot
+                embeddings[job.encoder] = bench_out.load_embeddings(Path(out), job)
+        runs.setdefault(job.encoder, {})[str(job.seed)] = record
+    results = bench_results(data, config, list(dict.fromkeys(encoders)), runs)
+    if out is not None:
+        results["plots"] = write_plots(Path(out), results, embeddings, data.rows.table)
+        write_report(out, results)
+    return results
+
+
+def merge_bench(parts: Sequence[str | Path], out: str | Path, zoo: Any = None) -> dict[str, Any]:
+    """Join the output directories of a bench's parts into ``out``: results as from one run.
+
+    ``zoo`` defaults to where the parts found it (bench.json); it must be the same zoo.
+    """
+    claim, holders = bench_out.gather_parts([Path(part) for part in parts])
+    config = config_from_record(claim["config"])
+    opened = locate_zoo(zoo or claim["zoo"]["root"])
+    if zoo_fingerprint(opened.root) != claim["zoo"]["fingerprint"]:
+        raise ZooError(
+            f"the zoo at {opened.root} is not the parts' zoo (its weights/index.json differs); "
+            "give theirs with --zoo"
+        )
+    data = bench_data(opened, replace(config, device="cpu"))  # nothing trains: the CPU will do
+    bench_out.claim_out(Path(out), claim)
+    bench_out.copy_jobs(holders, Path(out))
+    return assemble(data, config, claim["encoders"], out)

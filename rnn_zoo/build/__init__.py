@@ -1,0 +1,1 @@
+"""Building zoos: recipes, the population trainer, run planning, the builder, its output folder."""

@@ -1,0 +1,239 @@
+"""Build a zoo from a recipe: runs -> shards -> populations -> shard files -> finished zoo.
+
+The runs (task, split, seed, weight decay) follow from the recipe alone; runs are grouped
+by split into shards of ``runs_per_shard`` runs, and a shard is the unit of resume and of
+``--shard i/n`` parts. Pending runs are trained in populations as large as memory allows;
+each shard is written (atomically) as soon as all its runs are done, so a build that is
+stopped at any point and started again continues from the shards already written.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnn_zoo.build.families import DataSources, task_family
+from rnn_zoo.build.lock import holds_output_lock
+from rnn_zoo.build.output import claim_output, data_identity, release_output
+from rnn_zoo.build.recipe import Recipe
+from rnn_zoo.build.trainer import train_population
+from rnn_zoo.errors import ZooError
+from rnn_zoo.tasks import streams
+from rnn_zoo.tasks.family import Run, TaskFamily
+from rnn_zoo.zoo.manifest import finalize_zoo
+from rnn_zoo.zoo.schema import SPLITS, model_id
+from rnn_zoo.zoo.shards import ShardId, ZooInfo, shard_done, write_shard
+
+STREAM_RUN_SEED, STREAM_WEIGHT_DECAY = 11, 12
+MEMORY_FRACTION = 0.5  # of the free memory a population may use
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """One shard of the zoo and the runs whose snapshots it holds, in row order."""
+
+    shard: ShardId
+    runs: tuple[Run, ...]
+
+
+class Progress:
+    """Callbacks a build reports to (the CLI draws a progress bar); this one ignores them."""
+
+    def start(self, steps: int, members: int) -> None:
+        """Called once: population steps to go and runs (members) to train."""
+
+    def step(self) -> None:
+        """Called after every population training step."""
+
+    def members_done(self, count: int) -> None:
+        """Called after each population with the number of runs it finished."""
+
+
+@dataclass
+class BuildReport:
+    """What a build did: where, how many runs it trained now, population size and wall time."""
+
+    root: Path
+    finished: bool
+    metric: str = "performance"
+    runs_trained: int = 0
+    population: int = 0
+    seconds: float = 0.0
+    shards: list[ShardId] = field(default_factory=list)
+
+
+def plan_runs(family: TaskFamily, recipe: Recipe) -> list[Run]:
+    """Every run of the recipe: task and split from the family, seed and weight decay hashed."""
+    runs = []
+    for run_id, (task, split) in enumerate(family.draw_tasks(recipe.runs, recipe.seed)):
+        decay = recipe.weight_decay[
+            streams.seed_of(recipe.seed, STREAM_WEIGHT_DECAY, run_id) % len(recipe.weight_decay)
+        ]
+        runs.append(Run(run_id, streams.seed_of(recipe.seed, STREAM_RUN_SEED, run_id), split, task, decay))
+    return runs
+
+
+def plan_shards(runs: Sequence[Run], runs_per_shard: int) -> list[ShardPlan]:
+    """Runs grouped by split (train, validation, ood) into shards of ``runs_per_shard`` runs."""
+    plans = []
+    for split in SPLITS:
+        members = [run for run in runs if run.split == split]
+        count = -(-len(members) // runs_per_shard)
+        for index in range(count):
+            chunk = members[index * runs_per_shard : (index + 1) * runs_per_shard]
+            plans.append(ShardPlan(ShardId(split, index, count), tuple(chunk)))
+    return plans
+
+
+def part_of(plans: Sequence[ShardPlan], part: tuple[int, int] | None) -> list[ShardPlan]:
+    """The shards of part i of n (every n-th shard, from the i-th); all shards for None."""
+    if part is None:
+        return list(plans)
+    index, count = part
+    if count < 1 or not 0 <= index < count:
+        raise ZooError(f"--shard {index}/{count} is out of range; give i/n with 0 <= i < n")
+    if count > len(plans):
+        raise ZooError(
+            f"--shard {index}/{count}: the recipe has only {len(plans)} shards; use at most that many parts"
+        )
+    return list(plans[index::count])
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is cuda when there is a GPU, else cpu."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ZooError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu")
+    return torch.device(name)
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes free for a population on ``device`` (the OS's available memory on CPU)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def population_size(family: TaskFamily, recipe: Recipe, device: torch.device, requested: int | None) -> int:
+    """Members per population: ``requested``, else as many as fit in half the free memory."""
+    per_member = family.member_bytes(recipe.batch_size) + 20 * family.spec.num_parameters
+    free = free_memory(device)
+    fits = int(MEMORY_FRACTION * free) // per_member
+    if fits < 1:
+        raise ZooError(
+            f"not enough memory for one member on {device.type}: it needs about {per_member / 1e6:.0f} MB "
+            f"and {free / 1e6:.0f} MB are free; free some memory or use another device"
+        )
+    if requested is not None and requested < 1:
+        raise ZooError(f"--population {requested} must be at least 1")
+    return requested or fits
+
+
+def zoo_info(family: TaskFamily, recipe: Recipe, build: dict) -> ZooInfo:
+    """The manifest fields of a zoo built from ``recipe``; a family's ``build_record`` joins ``build``."""
+    build = {**build, **getattr(family, "build_record", {})}  # e.g. which MNIST the zoo was trained on
+    return ZooInfo(
+        family.name, family.pretty_name, family.description, family.schema(), recipe.to_dict(), build
+    )
+
+
+@holds_output_lock
+def build_zoo(
+    recipe: Recipe,
+    out: Path,
+    *,
+    device: torch.device,
+    population: int | None = None,
+    part: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+    data: DataSources | None = None,
+) -> BuildReport:
+    """Build (or resume) the zoo of ``recipe`` in ``out``; finalise it unless ``part`` is given.
+
+    The build holds the write lock of ``out`` throughout: a second build or merge into it is refused.
+
+    ``data`` says where the family finds external data (MNIST); it is loaded before anything
+    is written.
+    """
+    family = task_family(recipe, data)
+    mine = part_of(plan_shards(plan_runs(family, recipe), recipe.runs_per_shard), part)
+    size = population_size(family, recipe, device, population)
+    claim_output(out, recipe, part, data_identity(getattr(family, "build_record", {})))
+    pending = [plan for plan in mine if not shard_done(out, plan.shard)]
+    runs = [run for plan in pending for run in plan.runs]
+    size = min(size, max(1, len(runs)))
+    report = BuildReport(
+        out, False, family.summary_metric, population=size, shards=[plan.shard for plan in mine]
+    )
+    progress = progress or Progress()
+    progress.start(-(-len(runs) // size) * recipe.train_config().steps, len(runs))
+    started, rows = time.perf_counter(), {}
+    # Shards are written by one thread beside the training of the next population.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
+        writes = []
+        for start in range(0, len(runs), size):
+            members = runs[start : start + size]
+            rows.update(train_fitting(family, recipe, members, device, progress))
+            progress.members_done(len(members))
+            for plan in pending:
+                if plan.runs[0].run_id in rows and all(run.run_id in rows for run in plan.runs):
+                    shard_rows = _concatenate([rows.pop(r.run_id) for r in plan.runs])
+                    writes.append(writer.submit(write_shard, out, family.schema(), plan.shard, shard_rows))
+        for write in writes:
+            write.result()  # a failed write raises here
+    report.runs_trained, report.seconds = len(runs), time.perf_counter() - started
+    if part is None:
+        finalize_zoo(out, zoo_info(family, recipe, {"device": device.type}))
+        release_output(out)
+        report.finished = True
+    return report
+
+
+def train_fitting(
+    family: TaskFamily, recipe: Recipe, runs: Sequence[Run], device: torch.device, progress: Progress
+) -> dict[int, dict[str, np.ndarray]]:
+    """:func:`train_members`, with running out of device memory said in one line."""
+    try:
+        return train_members(family, recipe, runs, device, progress)
+    except torch.OutOfMemoryError:
+        raise ZooError(
+            f"a population of {len(runs)} members does not fit in the memory of {device}; "
+            f"give a smaller --population (e.g. {max(1, len(runs) // 2)})"
+        ) from None
+
+
+def train_members(
+    family: TaskFamily, recipe: Recipe, runs: Sequence[Run], device: torch.device, progress: Progress
+) -> dict[int, dict[str, np.ndarray]]:
+    """Train one population; return each run's rows (one per snapshot), keyed by run id."""
+    snapshots: list[dict[str, np.ndarray]] = []
+
+    def on_snapshot(step: int, params: dict[str, torch.Tensor], train_loss: torch.Tensor) -> None:
+        columns = family.snapshot_columns(params, runs, step, train_loss)
+        columns.update({name: tensor.cpu().numpy().copy() for name, tensor in params.items()})
+        columns["step"] = np.full(len(runs), step, dtype=np.int64)
+        snapshots.append(columns)
+
+    config = recipe.train_config()
+    train_population(
+        family, runs, config, device=device, on_snapshot=on_snapshot, on_step=lambda _: progress.step()
+    )
+    rows = {}
+    for index, run in enumerate(runs):
+        run_rows = {name: np.stack([snap[name][index] for snap in snapshots]) for name in snapshots[0]}
+        run_rows["run_id"] = np.full(len(snapshots), run.run_id, dtype=np.int64)
+        run_rows["model_id"] = np.array([model_id(run.run_id, int(step)) for step in run_rows["step"]])
+        rows[run.run_id] = run_rows
+    return rows
+
+
+def _concatenate(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}

@@ -1,0 +1,158 @@
+"""Zoo recipes: one TOML file per zoo in builders/, with named presets.
+
+A recipe file holds the zoo's default settings at its top level and presets under
+``[presets.NAME]``. Settings resolve as default < preset < command line; a key the recipe
+does not know is an error, never silently ignored. The resolved recipe is stored in the
+zoo's zoo.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from rnn_zoo.build.trainer import TrainConfig
+from rnn_zoo.errors import ZooError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that determines a zoo's contents (the device and population size do not)."""
+
+    task: str
+    preset: str
+    runs: int
+    seed: int
+    hidden_size: int
+    num_layers: int
+    batch_size: int
+    snapshot_steps: tuple[int, ...]
+    learning_rate: tuple[tuple[int, float], ...]
+    weight_decay: tuple[float, ...]
+    runs_per_shard: int
+    task_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        steps = self.snapshot_steps
+        problems = {
+            "runs must be at least 1": self.runs < 1,
+            "snapshot_steps must be increasing steps >= 0": not steps
+            or list(steps) != sorted(set(steps))
+            or steps[0] < 0,
+            "learning_rate needs (step, rate) points in increasing step order": not self.learning_rate
+            or [s for s, _ in self.learning_rate] != sorted({s for s, _ in self.learning_rate}),
+            "weight_decay must list at least one value": not self.weight_decay,
+            "runs_per_shard, batch_size, hidden_size and num_layers must be at least 1": min(
+                self.runs_per_shard, self.batch_size, self.hidden_size, self.num_layers
+            )
+            < 1,
+        }
+        for problem, failed in problems.items():
+            if failed:
+                raise ZooError(f"recipe {self.task!r} (preset {self.preset!r}): {problem}")
+
+    def train_config(self) -> TrainConfig:
+        """The trainer's view of the recipe."""
+        return TrainConfig(self.batch_size, self.snapshot_steps, self.learning_rate)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (lists for tuples), as stored in zoo.json."""
+        data = dataclasses.asdict(self)
+        data["snapshot_steps"] = list(self.snapshot_steps)
+        data["learning_rate"] = [list(point) for point in self.learning_rate]
+        data["weight_decay"] = list(self.weight_decay)
+        data["task_options"] = dict(self.task_options)
+        return data
+
+
+FIELDS = tuple(field.name for field in dataclasses.fields(Recipe) if field.name != "preset")
+
+
+def available_tasks() -> list[str]:
+    """Task names that have a recipe file in builders/."""
+    files = resources.files("rnn_zoo.recipes").iterdir()
+    return sorted(path.name[: -len(".toml")] for path in files if path.name.endswith(".toml"))
+
+
+def read_recipe_file(task: str) -> dict[str, Any]:
+    """The parsed builders/<task>.toml."""
+    if task not in available_tasks():
+        raise ZooError(f"unknown task {task!r}; choose one of: {', '.join(available_tasks())}")
+    text = resources.files("rnn_zoo.recipes").joinpath(f"{task}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def load_recipe(task: str, preset: str = "paper", overrides: Mapping[str, Any] | None = None) -> Recipe:
+    """Resolve a recipe: the file's defaults, then the preset, then ``overrides`` (e.g. --runs)."""
+    data = read_recipe_file(task)
+    presets = data.get("presets", {})
+    if preset not in presets:
+        raise ZooError(f"unknown preset {preset!r} for task {task!r}; choose one of: {', '.join(presets)}")
+    settings = _settings(data, f"builders/{task}.toml")
+    for layer, where in ((presets[preset], f"preset {preset!r}"), (overrides or {}, "the command line")):
+        layer = _settings(layer, where)
+        options = {**settings.get("task_options", {}), **layer.pop("task_options", {})}
+        settings.update(layer, task_options=options)
+    missing = [name for name in FIELDS if name not in settings]
+    if missing:
+        raise ZooError(f"builders/{task}.toml does not set {', '.join(missing)}")
+    if settings["task"] != task:
+        raise ZooError(f"builders/{task}.toml names task {settings['task']!r}; the file name must match")
+    return _recipe(settings, preset)
+
+
+def _settings(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The recipe settings of one layer, refusing keys the recipe does not know."""
+    settings = {key: value for key, value in table.items() if key != "presets"}
+    unknown = sorted(set(settings) - set(FIELDS))
+    if unknown:
+        raise ZooError(f"{where} sets unknown recipe key(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
+    return settings
+
+
+def _recipe(settings: Mapping[str, Any], preset: str) -> Recipe:
+    try:
+        return Recipe(
+            task=str(settings["task"]),
+            preset=preset,
+            runs=_integer(settings["runs"]),
+            seed=_integer(settings["seed"]),
+            hidden_size=_integer(settings["hidden_size"]),
+            num_layers=_integer(settings["num_layers"]),
+            batch_size=_integer(settings["batch_size"]),
+            snapshot_steps=tuple(_integer(step) for step in settings["snapshot_steps"]),
+            learning_rate=tuple((_integer(step), float(rate)) for step, rate in settings["learning_rate"]),
+            weight_decay=tuple(float(value) for value in settings["weight_decay"]),
+            runs_per_shard=_integer(settings["runs_per_shard"]),
+            task_options=dict(settings.get("task_options", {})),
+        )
+    except (TypeError, ValueError) as error:
+        raise ZooError(
+            f"recipe {settings['task']!r} (preset {preset!r}) has a badly typed value: {error}"
+        ) from None
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
+def options_from(cls: type, options: Mapping[str, Any], task: str) -> Any:
+    """Build a task family's frozen options dataclass from the recipe's task_options."""
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ZooError(
+            f"task {task!r} has no option(s) {', '.join(unknown)}; known task_options: {', '.join(sorted(known))}"
+        )
+    return cls(**options)

@@ -1,0 +1,1 @@
+"""The ``rnn-zoo`` command line: a thin layer over the library."""

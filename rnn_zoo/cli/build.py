@@ -1,0 +1,128 @@
+"""The command-line face of a build: argument parsing, the progress bar and the final summary."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from rnn_zoo.build.builder import BuildReport, Progress, build_zoo, resolve_device
+from rnn_zoo.build.families import DataSources
+from rnn_zoo.build.recipe import load_recipe
+from rnn_zoo.errors import ZooError
+from rnn_zoo.zoo.shards import read_table
+
+
+class BarProgress(Progress):
+    """A tqdm bar over population steps, showing members done, steps/s and ETA."""
+
+    def start(self, steps: int, members: int) -> None:
+        from tqdm import tqdm
+
+        self.members, self.done = members, 0
+        self.bar = tqdm(total=steps, unit="step", desc="training", disable=None, dynamic_ncols=True)
+        self.bar.set_postfix_str(f"members 0/{members}")
+
+    def step(self) -> None:
+        self.bar.update()
+
+    def members_done(self, count: int) -> None:
+        self.done += count
+        self.bar.set_postfix_str(f"members {self.done}/{self.members}")
+        if self.done >= self.members:
+            self.bar.close()
+
+
+def parse_part(text: str | None) -> tuple[int, int] | None:
+    """``"i/n"`` -> (i, n)."""
+    if text is None:
+        return None
+    try:
+        index, count = (int(piece) for piece in text.split("/"))
+    except ValueError:
+        raise ZooError(f"--shard {text!r} is not of the form i/n, e.g. 0/4") from None
+    if count < 1 or not 0 <= index < count:
+        raise ZooError(f"--shard {text} is out of range; give i/n with 0 <= i < n")
+    return index, count
+
+
+def run_build(
+    task: str,
+    preset: str | None,
+    overrides: Mapping[str, Any],
+    device: str,
+    out: Path | None,
+    population: int | None,
+    part: str | None,
+    threads: int,
+    data: DataSources | None = None,
+) -> None:
+    """Resolve the recipe, build, and print a summary."""
+    import torch
+
+    torch.set_num_threads(threads)
+    chosen = preset or ("paper" if resolve_device(device).type == "cuda" else "small")
+    recipe = load_recipe(task, chosen, overrides)
+    if preset is None:
+        click.echo(f"preset {chosen} (choose with --preset tiny|small|paper)", err=True)
+    out = out or Path("rnn-zoo") / task
+    started = time.perf_counter()
+    report = build_zoo(
+        recipe,
+        out,
+        device=resolve_device(device),
+        population=population,
+        part=parse_part(part),
+        progress=BarProgress(),
+        data=data,
+    )
+    click.echo(build_summary(report, time.perf_counter() - started))
+
+
+def run_merge(parts: Sequence[Path], out: Path | None, data: DataSources | None = None) -> None:
+    """Merge part directories and print where the zoo is."""
+    from rnn_zoo.build.output import merge_parts, read_claim
+
+    claim = read_claim(parts[0]) if parts[0].is_dir() else None
+    task = claim["recipe"]["task"] if claim else "zoo"
+    zoo = merge_parts(parts, out or Path("rnn-zoo") / task, data)
+    rows = sum(zoo.num_rows(split) for split in zoo.splits)
+    click.echo(
+        f"merged {len(parts)} parts into {zoo.root} ({rows:,} rows); check it with `rnn-zoo verify {zoo.root}`"
+    )
+
+
+def build_summary(report: BuildReport, seconds: float) -> str:
+    """Members, the metric's distribution at the last snapshot, wall time and members per second."""
+    metric, values, rows = last_snapshot_metric(report)
+    lines = [
+        f"{'zoo' if report.finished else 'part'}     {report.root}  ({rows:,} member snapshots, {len(values):,} runs)",
+        f"trained  {report.runs_trained:,} runs now in populations of {report.population:,}, "
+        f"{seconds:,.1f} s wall, {report.runs_trained / max(seconds, 1e-9):.2f} runs/s",
+    ]
+    if len(values):
+        quartiles = np.quantile(values, [0, 0.25, 0.5, 0.75, 1])
+        shown = "  ".join(f"{q:.3f}" for q in quartiles)
+        lines.append(f"{metric} at the last snapshot: mean {values.mean():.3f}; min/25/50/75/max  {shown}")
+    if not report.finished:
+        lines.append("this is one part; combine all parts with `rnn-zoo merge DIR...`")
+    return "\n".join(lines)
+
+
+def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
+    """The summary metric of every run at its last snapshot, read back from the written shards."""
+    import pyarrow as pa
+
+    metric = report.metric
+    files = [
+        report.root / shard.data_file for shard in report.shards if (report.root / shard.data_file).is_file()
+    ]
+    if not files:
+        return metric, np.array([]), 0
+    table = pa.concat_tables([read_table(path, columns=["step", metric]) for path in files])
+    last = table.filter(pa.compute.equal(table["step"], pa.compute.max(table["step"])))
+    return metric, np.asarray(last.column(metric).to_numpy(), dtype=np.float64), table.num_rows

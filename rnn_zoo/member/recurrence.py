@@ -1,0 +1,191 @@
+"""One LSTM layer over a whole sequence for n members, with hand-written backprop through time.
+
+Autograd through a step-by-step loop records every small op of every step, and its
+backward splits, concatenates and copies gate blocks per step. This layer instead
+
+* does one matmul per step, of ``[h_{s-1}, x_s, 1]`` with ``[w_hh, w_ih, bias]``, writing
+  the gates into one preallocated buffer;
+* keeps, while a step's values are still in cache, exactly what backprop multiplies the
+  incoming gradients by (the gates' local derivatives), so that the backward loop is a few
+  multiplies per step and two matmuls: one for the gradients of all three weights, one
+  for those of the step's inputs.
+
+Its sequences are feature-major, (n, ., t, b): a layer's hidden states are the next layer's
+inputs and the output layer's as they lie, and a member's (feature, t b) block is one
+matrix for the output layer's matmuls, so no transposing copy (nine times the cost of a
+plain copy) is made between layers, nor in backward. A step's slice (n, ., b) is a
+matrix per member for the matmuls; the gates are time-major, (t, n, g, b), so that each
+gate of a member is one contiguous (h, b) block and torch's elementwise ops run over long
+contiguous rows rather than rows of h.
+
+It is plain torch on every device: ATen's kernels and the BLAS (MKL, OpenBLAS, cuBLAS) pick
+the instruction set at run time, so nothing here is tuned to one CPU. On a GPU, the trainer
+replays a whole training step, loops included, as one CUDA graph (see rnn_zoo.build.trainer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+
+class LSTMLayer(torch.autograd.Function):
+    """(x, w_ih, w_hh, bias, h0, c0) -> (hiddens (n, h, t, b), final cell (n, h, b)).
+
+    x (n, i, t, b), w_ih (n, g, i), w_hh (n, g, h), bias (n, g) (torch's two biases summed,
+    gates in torch's order i, f, g, o), h0 and c0 (n, h, b). The final hidden state is
+    ``hiddens[:, :, -1]``.
+
+    Each step is one matmul of the weights ``[w_hh, w_ih, bias]`` (n, g, k) with
+    ``inputs[:, :, s] = [h_{s-1}; x_s; 1]`` (n, k, b), k = h + i + 1: recurrent, input and
+    bias terms at once, and in backward the gradients of all three weights from one matmul too.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, h0: Tensor, c0: Tensor) -> Any:
+        n, i, t, b = x.shape
+        h = w_hh.shape[2]
+        k = h + i + 1
+        # inputs[:, :, s] = [h_{s-1}; x_s; 1]; one step more, whose h part receives the last hidden state.
+        inputs, gates = x.new_empty(n, k, t + 1, b), x.new_empty(t, n, 4 * h, b)
+        to_cell, forget_grad = x.new_empty(t, n, h, b), x.new_empty(t, n, h, b)
+        inputs[:, :h, 0].copy_(h0)
+        inputs[:, h : h + i, :t].copy_(x)
+        inputs[:, h + i].fill_(1.0)
+        weights = fused_weights(w_ih, w_hh, bias)
+        local = (to_cell, forget_grad) if any(ctx.needs_input_grad) else None
+        cell = _run(inputs, weights, c0.contiguous(), gates, local)
+        ctx.input_size = i
+        ctx.buffers = (gates, to_cell, forget_grad, inputs, weights)  # backward only reads them
+        return inputs[:, :h, 1:], cell  # the hidden states, a view: the loop wrote them there
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, d_hiddens: Tensor, d_cell: Tensor) -> tuple[Tensor | None, ...]:
+        local, to_cell, forget_grad, inputs, weights = ctx.buffers
+        t, n, g, b = local.shape
+        h, i = g // 4, ctx.input_size
+        # d [h_{s-1}; x_s] = [w_hh, w_ih]^T d gates_s, or only the h part when x needs none.
+        d_x = inputs.new_empty(n, i, t, b) if ctx.needs_input_grad[0] else None
+        back_t = (
+            weights[..., : h + i if d_x is not None else h].transpose(1, 2).contiguous()
+        )  # (n, h [+ i], g)
+        d_weights = torch.zeros_like(weights)  # (n, g, k)
+        d_h0, d_c0 = _run_back(
+            (local, to_cell, forget_grad), inputs, back_t, d_hiddens, d_cell, d_weights, d_x
+        )
+        return d_x, *split_weights(d_weights, h, i), d_h0, d_c0
+
+
+def _run(
+    inputs: Tensor,
+    weights: Tensor,
+    c0: Tensor,
+    gates: Tensor,
+    local: tuple[Tensor, Tensor] | None,
+) -> Tensor:
+    """The forward loop: fills gates (t, n, g, b) and the hidden states; returns the last cell (n, h, b).
+
+    ``inputs`` (n, k, t + 1, b) must hold x and the constant 1 already, and h0 at step 0;
+    the loop writes each new hidden state into the next step's inputs (the last into the
+    extra step t). weights (n, g, k), gates in the order (i, f, o, g); c0 (n, h, b).
+
+    With ``local = (to_cell, forget_grad)`` (each (t, n, h, b)), it also keeps what backprop
+    multiplies the incoming gradients by, while a step's values are still in cache: gates
+    becomes (g i', f, tanh(c) o', i g'), the third to be multiplied by d hidden, the others
+    (f: the cell's own decay) by d cell; to_cell is o tanh'(c) (d hidden -> d cell) and
+    forget_grad c_prev f'. Every result is written where it is kept: no copies.
+    """
+    t, h = gates.shape[0], c0.shape[1]
+    cell = c0
+    for s in range(t):
+        gate = torch.bmm(weights, inputs[:, :, s], out=gates[s])  # (n, g, b)
+        gate[:, : 3 * h].sigmoid_()
+        tanh_(gate[:, 3 * h :])
+        i, f, o, g = gate.split(h, dim=1)  # each (n, h, b)
+        i_g, f_c = torch.mul(i, g), torch.mul(f, cell)
+        cell = torch.add(f_c, i_g)
+        cell_tanh = tanh_(cell.mul(2.0), doubled=True)
+        hidden = torch.mul(o, cell_tanh, out=inputs[:, :h, s + 1])
+        if local is not None:
+            to_cell, forget_grad = local
+            torch.addcmul(o, hidden, cell_tanh, value=-1.0, out=to_cell[s])  # o - o tanh(c)^2
+            torch.addcmul(hidden, hidden, o, value=-1.0, out=o)  # tanh(c) o (1 - o)
+            torch.addcmul(f_c, f_c, f, value=-1.0, out=forget_grad[s])  # c_prev f (1 - f)
+            torch.addcmul(i, i_g, g, value=-1.0, out=g)  # i (1 - g^2)
+            torch.addcmul(i_g, i_g, i, value=-1.0, out=i)  # g i (1 - i)
+    return cell
+
+
+def _run_back(
+    kept: tuple[Tensor, Tensor, Tensor],
+    inputs: Tensor,
+    back_t: Tensor,
+    d_hiddens: Tensor,
+    d_cell: Tensor,
+    d_weights: Tensor,
+    d_x: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    """The backward loop, from the last step to the first; returns the gradients of h0 and c0 (n, h, b).
+
+    ``kept`` = (local (t, n, g, b), to_cell, forget_grad (t, n, h, b)) is what the forward
+    kept (see :func:`_run`); d_hiddens (n, h, t, b), d_cell (n, h, b). Accumulates the
+    weight gradients into d_weights (n, g, k) and writes d_x (n, i, t, b) if given.
+    ``back_t`` (n, h [+ i], g) maps a step's gate gradients to those of its inputs.
+    """
+    local, to_cell, forget_grad = kept
+    t, n, g, b = local.shape
+    h = g // 4
+    d_gate = local.new_empty(n, g, b)  # one step's gate gradients; the matmuls consume them at once
+    blocks, factors = d_gate.view(n, 4, h, b), local.view(t, n, 4, h, b)
+    d_hidden, d_c = d_hiddens[:, :, -1], d_cell.clone(memory_format=torch.contiguous_format)
+    for s in range(t - 1, -1, -1):
+        d_c.addcmul_(d_hidden, to_cell[s])
+        for gate in (0, 3):  # i and g by d cell, o by d hidden, f by d cell times c_prev f'
+            torch.mul(factors[s, :, gate], d_c, out=blocks[:, gate])
+        torch.mul(forget_grad[s], d_c, out=blocks[:, 1])
+        torch.mul(factors[s, :, 2], d_hidden, out=blocks[:, 2])
+        d_weights.baddbmm_(d_gate, inputs[:, :, s].transpose(1, 2))
+        if d_x is None and s > 0:
+            d_hidden = torch.baddbmm(d_hiddens[:, :, s - 1], back_t, d_gate)  # (n, h, b)
+        else:
+            d_in = torch.bmm(back_t, d_gate)  # (n, h [+ i], b)
+            if d_x is not None:
+                d_x[:, :, s].copy_(d_in[:, h:])
+            d_hidden = d_in[:, :h] + d_hiddens[:, :, s - 1] if s > 0 else d_in[:, :h]
+        d_c.mul_(factors[s, :, 1])  # the forget gate f
+    return d_hidden, d_c
+
+
+def tanh_(x: Tensor, *, doubled: bool = False) -> Tensor:
+    """tanh in place, as 2 sigmoid(2x) - 1 (``doubled``: x already holds 2x).
+
+    ATen's sigmoid is about five times faster than its tanh on a CPU (both vectorised, with
+    AVX2 and AVX-512 alike), and the LSTM step takes a tanh of a quarter of its gates and of
+    its cell. The identity costs at most a few float32 ulps of absolute error, far below
+    what training's rounding already brings (the trainer tests compare with float64).
+    """
+    return (x if doubled else x.mul_(2.0)).sigmoid_().mul_(2.0).sub_(1.0)
+
+
+def fused_weights(w_ih: Tensor, w_hh: Tensor, bias: Tensor) -> Tensor:
+    """[w_hh, w_ih, bias] (n, g, k) with the gates reordered to (i, f, o, g), see _run."""
+    return _swap_last_gates(torch.cat([w_hh, w_ih, bias.unsqueeze(2)], dim=2), w_hh.shape[2])
+
+
+def split_weights(d_weights: Tensor, h: int, i: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Gradients of the fused weights (n, g, k) -> those of w_ih, w_hh and bias, gates in torch's order."""
+    d_weights = _swap_last_gates(d_weights, h)  # (i, f, o, g) -> (i, f, g, o): the swap is its own inverse
+    return d_weights[..., h : h + i], d_weights[..., :h], d_weights[..., h + i]
+
+
+def _swap_last_gates(weights: Tensor, h: int) -> Tensor:
+    """Swap the last two gate blocks of rows (dim 1): torch's (i, f, g, o) <-> (i, f, o, g).
+
+    Inside, the three sigmoid gates come first, so one call activates them all. (Slices and
+    one cat: a quarter of the time of indexing with the row order.)
+    """
+    return torch.cat([weights[:, : 2 * h], weights[:, 3 * h :], weights[:, 2 * h : 3 * h]], dim=1)

@@ -1,0 +1,1 @@
+"""The zoo format: schema, shards, manifest, card, loading, Hub fetch, verification, summary."""

@@ -1,0 +1,102 @@
+"""Zoos of random, untrained members: for tests, benchmarks and trying the format.
+
+The probe data is real for these members: ``log_probs`` are the members' own
+log-probabilities on random token sequences, computed with the functional forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnn_zoo.member import lstm
+from rnn_zoo.zoo.manifest import Zoo, finalize_zoo
+from rnn_zoo.zoo.schema import Column, ZooSchema, model_id
+from rnn_zoo.zoo.shards import ShardId, ZooInfo, write_shard
+
+SYMBOLS = 6
+
+
+def synthetic_schema(spec: lstm.MemberSpec | None = None, *, probes: int = 8, length: int = 12) -> ZooSchema:
+    """A token-sequence zoo schema (like formal languages) with ``probes`` sequences per member."""
+    spec = spec or lstm.MemberSpec(SYMBOLS, 32, 2, SYMBOLS)
+    return ZooSchema(
+        spec,
+        metadata=(
+            Column("task", "int64", (4,), "made-up task vector"),
+            Column("performance", "float32", (), "made-up metric"),
+        ),
+        probes=(
+            Column("sequences", "uint8", (probes, length), "random token sequences"),
+            Column(
+                "log_probs", "float16", (probes, length - 1, spec.output_size), "member log-probabilities"
+            ),
+        ),
+    )
+
+
+def synthetic_rows(
+    schema: ZooSchema, run_ids: Sequence[int], steps: Sequence[int], generator: torch.Generator
+) -> dict[str, np.ndarray]:
+    """Columnar rows for every (run, step) pair, run-major; weights are random normal * 0.3."""
+    spec = schema.spec
+    pairs = [(run, step) for run in run_ids for step in steps]
+    n = len(pairs)
+    params = {
+        name: 0.3 * torch.randn((n, *shape), generator=generator)
+        for name, shape in spec.parameter_shapes().items()
+    }
+    probes, length = dict((c.name, c.shape) for c in schema.probes)["sequences"]
+    sequences = torch.randint(0, spec.input_size, (n, probes, length), generator=generator)
+    inputs = torch.nn.functional.one_hot(sequences[:, :, :-1], spec.input_size).float()
+    with torch.no_grad():
+        outputs, _ = lstm.forward(params, spec, inputs)
+    rows: dict[str, np.ndarray] = {
+        "model_id": np.array([model_id(run, step) for run, step in pairs]),
+        "run_id": np.array([run for run, _ in pairs], dtype=np.int64),
+        "step": np.array([step for _, step in pairs], dtype=np.int64),
+        "task": torch.randint(-3, 3, (n, 4), generator=generator).numpy(),
+        "performance": torch.rand(n, generator=generator).numpy(),
+        "sequences": sequences.numpy().astype(np.uint8),
+        "log_probs": outputs.log_softmax(-1).numpy().astype(np.float16),
+    }
+    rows["task"][:, 0] = 0
+    rows.update({name: tensor.numpy() for name, tensor in params.items()})
+    return rows
+
+
+def write_synthetic_zoo(
+    root: str | Path,
+    runs: Mapping[str, int],
+    *,
+    steps: Sequence[int] = (0, 100),
+    rows_per_shard: int = 1000,
+    schema: ZooSchema | None = None,
+    seed: int = 0,
+) -> Zoo:
+    """Write a finished zoo with ``runs[split]`` random runs per split, ``len(steps)`` rows each."""
+    schema = schema or synthetic_schema()
+    generator = torch.Generator().manual_seed(seed)
+    first_run = 0
+    for split, count in runs.items():
+        rows = synthetic_rows(schema, range(first_run, first_run + count), steps, generator)
+        first_run += count
+        total = len(rows["model_id"])
+        shard_count = -(-total // rows_per_shard)
+        for index in range(shard_count):
+            part = slice(index * rows_per_shard, (index + 1) * rows_per_shard)
+            write_shard(
+                Path(root), schema, ShardId(split, index, shard_count), {k: v[part] for k, v in rows.items()}
+            )
+    info = ZooInfo(
+        name="synthetic",
+        pretty_name="Synthetic LSTM zoo",
+        description="Random, untrained LSTMs with their outputs on random token sequences.",
+        schema=schema,
+        recipe={"kind": "synthetic", "steps": list(steps)},
+        build={"seed": seed},
+    )
+    return finalize_zoo(root, info)
