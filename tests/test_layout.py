@@ -23,7 +23,7 @@ ALLOWED = {
     "bench": {"errors", "cache", "member", "zoo", "tasks", "encoders"},
     "publish": {"errors", "cache", "zoo"},
     "cli": {"errors", "cache", "member", "zoo", "tasks", "build", "encoders", "bench", "publish"},
-    "__init__": {"errors", "member", "zoo", "encoders", "bench"},
+    "__init__": {"errors", "member", "zoo", "build", "encoders", "bench"},
     "__main__": {"cli"},
 }
 TOP_LEVEL_NAMES = {"__version__"}  # attributes of the package itself, not parts of it
@@ -75,3 +75,17 @@ def test_the_check_catches_an_import_against_the_pipeline(tmp_path: Path) -> Non
     module = tmp_path / "module.py"
     module.write_text("def f():\n    from rnn_zoo.bench.run import run_bench\n")
     assert imported_parts(module) == {"bench"} and "bench" not in ALLOWED["zoo"]
+
+
+def test_the_public_api_resolves_and_importing_the_package_stays_light() -> None:
+    import subprocess
+    import sys
+
+    import rnn_zoo
+
+    assert all(getattr(rnn_zoo, name) is not None for name in rnn_zoo.__all__)
+    probe = "import sys, rnn_zoo; print(sorted(m for m in sys.modules if m.startswith(('rnn_zoo.bench', 'rnn_zoo.build'))))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        rnn_zoo.nothing  # noqa: B018 - the attribute access is the test
