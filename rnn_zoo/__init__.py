@@ -35,7 +35,16 @@ _LAZY = {
     "run_bench": ("rnn_zoo.bench.run", "run_bench"),
 }
 
-__all__ = ["Member", "MemberSpec", "ZooError", "ZooWeights", "load_weights", "load_zoo", *_LAZY, "__version__"]
+__all__ = [
+    "Member",
+    "MemberSpec",
+    "ZooError",
+    "ZooWeights",
+    "load_weights",
+    "load_zoo",
+    *_LAZY,
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -275,8 +275,8 @@ def test_a_file_hashed_right_after_it_was_written_is_not_cached(tmp_path: Path) 
 def test_a_second_load_does_not_hash_again(zoo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(integrity, "_RACY_NS", -(10**18))  # cache even files written just now
     hashed: list[Path] = []
-    hash_file = integrity._hash_file
-    monkeypatch.setattr(integrity, "_hash_file", lambda path: hashed.append(path) or hash_file(path))
+    hash_file = integrity.sha256
+    monkeypatch.setattr(integrity, "sha256", lambda path: hashed.append(path) or hash_file(path))
     first = rnn_zoo.load_weights(zoo_copy, "train")
     assert sorted(path.name for path in hashed) == sorted(
         [f"train-0000{i}-of-00003.{kind}" for i in range(3) for kind in ("parquet", "safetensors")]
@@ -301,9 +301,9 @@ def test_hashes_recorded_on_disk_serve_a_later_process_but_never_a_rewritten_fil
     time.sleep(1.1)  # only files older than the clock's tick are recorded
     first = file_sha256(shard)
     monkeypatch.setattr(integrity, "_hashes", {})  # a new process
-    hash_file = integrity._hash_file
-    monkeypatch.setattr(integrity, "_hash_file", lambda path: pytest.fail(f"{path} hashed again"))
+    hash_file = integrity.sha256
+    monkeypatch.setattr(integrity, "sha256", lambda path: pytest.fail(f"{path} hashed again"))
     assert file_sha256(shard) == first == hashlib.sha256(b"a" * 4096).hexdigest()
     shard.write_bytes(b"b" * 4096)  # same size, same second: a new ctime all the same
-    monkeypatch.setattr(integrity, "_hash_file", hash_file)
+    monkeypatch.setattr(integrity, "sha256", hash_file)
     assert file_sha256(shard) == hashlib.sha256(b"b" * 4096).hexdigest()

@@ -21,6 +21,7 @@ from rnn_zoo.bench.configs import resolve_config
 from rnn_zoo.bench.properties import Property, column_values, get_property
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.errors import ZooError
+from rnn_zoo.member.lstm import map_params
 
 Inputs = Tensor | Mapping[str, Tensor]  # embeddings (n, e) or a parameter dict (n, ...)
 EVALUATED = ("validation", "ood")
@@ -113,7 +114,7 @@ def downstream_rows(tables: Mapping[str, Any], seed: int = 0, zoo: str = "zoo") 
 def take(inputs: Inputs, rows: Tensor) -> Inputs:
     """Rows of embeddings or of every tensor of a parameter dict."""
     if isinstance(inputs, Mapping):
-        return {name: tensor[rows] for name, tensor in inputs.items()}
+        return map_params(lambda tensor: tensor[rows], inputs)
     return inputs[rows]
 
 

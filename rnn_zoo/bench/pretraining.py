@@ -23,7 +23,7 @@ from rnn_zoo.bench.losses import get_loss
 from rnn_zoo.bench.probes import Probes, load_probes
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.lstm import MemberSpec, map_params
 from rnn_zoo.zoo.load import load_weights
 from rnn_zoo.zoo.shards import atomic_path, write_json
 
@@ -89,7 +89,7 @@ class EmulationData:
         return self.probes.log_probs.shape[0]
 
     def to(self, device: str | torch.device) -> EmulationData:
-        params = {name: tensor.to(device) for name, tensor in self.params.items()}
+        params = map_params(lambda tensor: tensor.to(device), self.params)
         probes = replace(
             self.probes,
             sequences=self.probes.sequences.to(device),
@@ -99,7 +99,7 @@ class EmulationData:
 
     def batch(self, members: Tensor, sequences: Tensor) -> tuple[Params, Tensor, Tensor]:
         """Weights (n, ...), inputs (n * b, t, i) and targets (n * b, t, o) of b sequences per member."""
-        params = {name: tensor[members] for name, tensor in self.params.items()}
+        params = map_params(lambda tensor: tensor[members], self.params)
         chosen = (members.unsqueeze(1), sequences)  # (n, 1) with (n, b)
         inputs = self.probes.inputs(self.spec, chosen).flatten(0, 1)
         return params, inputs, self.probes.log_probs[chosen].flatten(0, 1)
@@ -126,7 +126,7 @@ class EmulationResult:
 def build_emulator(encoder: nn.Module, data: EmulationData, config: EmulationConfig) -> Emulator:
     """An emulator sized for the member spec and the encoder's embedding width."""
     with torch.no_grad():
-        probe = {name: tensor[:1] for name, tensor in data.params.items()}
+        probe = map_params(lambda tensor: tensor[:1], data.params)
         width = encoder.eval()(probe).shape[-1]
     spec = data.spec
     sizes = EmulatorConfig(
@@ -244,7 +244,8 @@ def _augmented(
 ) -> EmulationData:
     """The batch's members as their own data set, with augmented weights (the probes do not change)."""
     device = data.probes.log_probs.device
-    params = augment({name: tensor[members.to(device)] for name, tensor in data.params.items()}, generator)
+    rows = members.to(device)
+    params = augment(map_params(lambda tensor: tensor[rows], data.params), generator)
     probes = replace(
         data.probes,
         sequences=data.probes.sequences[members.to(device)],

@@ -25,6 +25,7 @@ from rnn_zoo.build.output import claim_output, data_identity, release_output
 from rnn_zoo.build.recipe import Recipe
 from rnn_zoo.build.trainer import train_population
 from rnn_zoo.errors import ZooError
+from rnn_zoo.member.lstm import map_params
 from rnn_zoo.tasks import streams
 from rnn_zoo.tasks.family import Run, TaskFamily
 from rnn_zoo.zoo.manifest import finalize_zoo
@@ -218,7 +219,7 @@ def train_members(
 
     def on_snapshot(step: int, params: dict[str, torch.Tensor], train_loss: torch.Tensor) -> None:
         columns = family.snapshot_columns(params, runs, step, train_loss)
-        columns.update({name: tensor.cpu().numpy().copy() for name, tensor in params.items()})
+        columns.update(map_params(lambda tensor: tensor.cpu().numpy().copy(), params))
         columns["step"] = np.full(len(runs), step, dtype=np.int64)
         snapshots.append(columns)
 

@@ -13,8 +13,9 @@ dimension, every activation too. Shape letters used throughout the project:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +23,7 @@ from torch import Tensor, nn
 from rnn_zoo.member import recurrence
 
 Params = Mapping[str, Tensor]
+T = TypeVar("T")
 # One (h, c) pair per layer, each (n, b, h).
 State = tuple[tuple[Tensor, Tensor], ...]
 
@@ -101,6 +103,11 @@ class Member(nn.Module):
         """(b, t, i) inputs -> (b, t, o) outputs and nn.LSTM's (h, c) state."""
         hidden, state = self.lstm(x, state)
         return self.head(hidden), state
+
+
+def map_params(function: Callable[[Tensor], T], params: Params) -> dict[str, T]:
+    """``params`` with ``function`` applied to every tensor; names and order are kept."""
+    return {name: function(tensor) for name, tensor in params.items()}
 
 
 def check_params(params: Params, spec: MemberSpec) -> int:

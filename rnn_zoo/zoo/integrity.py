@@ -66,7 +66,7 @@ def file_sha256(path: Path) -> str:
     if key in _hashes:
         return _hashes[key]
     started = time.time_ns()
-    digest = _hash_file(path)
+    digest = sha256(path)
     settled = started - max(before.st_mtime_ns, before.st_ctime_ns) > _RACY_NS
     if settled and _identity(os.stat(path)) == key:
         _hashes[key] = digest
@@ -106,7 +106,8 @@ def _write_hash_cache(key: tuple[int, ...], digest: str) -> None:
         pass
 
 
-def _hash_file(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (uncached: see :func:`file_sha256`)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(2**20), b""):

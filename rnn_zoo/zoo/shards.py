@@ -15,7 +15,6 @@ shard only while its files still match that record.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.zoo.integrity import file_sha256
+from rnn_zoo.zoo.integrity import file_sha256, sha256
 from rnn_zoo.zoo.schema import SPLITS, ZooSchema
 
 FORMAT_VERSION = 1
@@ -215,15 +214,6 @@ def _arrow_table(schema: ZooSchema, rows: Mapping[str, np.ndarray]) -> Any:
     columns = {name: rows[name] for name in schema.names}
     columns["model_id"] = [str(model_id) for model_id in rows["model_id"]]
     return datasets.Dataset.from_dict(columns, features=schema.features()).data.table
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def find_shards(root: Path) -> dict[str, list[ShardId]]:

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from rnn_zoo.member import lstm
+from rnn_zoo.member.lstm import map_params
 from rnn_zoo.zoo.manifest import Zoo, finalize_zoo
 from rnn_zoo.zoo.schema import Column, ZooSchema, model_id
 from rnn_zoo.zoo.shards import ShardId, ZooInfo, write_shard
@@ -64,7 +66,7 @@ def synthetic_rows(
         "log_probs": outputs.log_softmax(-1).numpy().astype(np.float16),
     }
     rows["task"][:, 0] = 0
-    rows.update({name: tensor.numpy() for name, tensor in params.items()})
+    rows.update(map_params(Tensor.numpy, params))
     return rows
 
 
