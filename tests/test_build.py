@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from rnn_zoo.build import builder as build_module
-from rnn_zoo.build.builder import Progress, build_zoo, resolve_device
+from rnn_zoo.build.builder import build_zoo, resolve_device
 from rnn_zoo.build.families import task_family
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.cli.commands import main
@@ -92,14 +92,14 @@ def test_same_seed_and_preset_give_identical_shards(tiny_zoo: Path, tmp_path: Pa
     assert shard_hashes(tmp_path / "other") != shard_hashes(tiny_zoo)
 
 
-class KillAfter(Progress):
-    """Stops the build like Ctrl-C once ``steps`` training steps have run."""
+class KillAfter:
+    """Stops the build like Ctrl-C once ``steps`` training steps have run (its step events)."""
 
     def __init__(self, steps: int) -> None:
         self.left = steps
 
-    def step(self) -> None:
-        self.left -= 1
+    def __call__(self, name: str, payload: object) -> None:
+        self.left -= name == "step"
         if self.left == 0:
             raise KeyboardInterrupt
 
@@ -108,7 +108,7 @@ def test_a_killed_build_resumes_to_the_same_bytes(tiny_zoo: Path, tmp_path: Path
     out = tmp_path / "killed"
     steps = TINY.train_config().steps
     with pytest.raises(KeyboardInterrupt):
-        build_zoo(TINY, out, device=CPU, population=2, progress=KillAfter(2 * steps + 3))
+        build_zoo(TINY, out, device=CPU, population=2, event=KillAfter(2 * steps + 3))
     assert 0 < len(shard_hashes(out)) < len(shard_hashes(tiny_zoo))
     assert not (out / "zoo.json").exists()
     report = build_zoo(TINY, out, device=CPU, population=2)

@@ -52,7 +52,9 @@ def trained(splits, tmp_path_factory):
         make_config(),
         checkpoint=directory,
         encoder_config={"name": "flat-mlp"},
-        callback=lambda step, values: events.append((step, dict(values))),
+        event=lambda _, payload: events.append(
+            (payload["step"], {k: v for k, v in payload.items() if k != "step"})
+        ),
     )
     return result, directory, events
 

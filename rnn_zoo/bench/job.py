@@ -21,11 +21,10 @@ from rnn_zoo.bench.downstream import embed, evaluate_property
 from rnn_zoo.bench.pretraining import Augment, train_emulation
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.encoders.plugins import check_embeddings
+from rnn_zoo.events import Event
 
 if TYPE_CHECKING:
     from rnn_zoo.bench.run import BenchConfig, BenchData
-
-Event = Callable[[str, Mapping[str, Any]], None]
 
 
 def run_seed(
@@ -51,9 +50,9 @@ def run_seed(
     if augment is None and callable(getattr(encoder, "augment", None)):
         augment = encoder.augment
 
-    def on_step(step: int, values: Mapping[str, float]) -> None:
+    def on_event(kind: str, payload: Mapping[str, Any]) -> None:
         if event:
-            event("emulation", {"encoder": name, "seed": seed, "step": step, **values})
+            event(kind, {"encoder": name, "seed": seed, **payload})
 
     emulation = replace(config.emulation, seed=seed)
     result = train_emulation(
@@ -64,7 +63,7 @@ def run_seed(
         augment=augment,
         checkpoint=checkpoint,
         encoder_config={"name": name, "seed": seed},
-        callback=on_step,
+        event=on_event,
     )
     seconds = time.perf_counter() - started  # wall time, validation included
     embeddings = embed(result.encoder, data.all_params).cpu()

@@ -23,13 +23,13 @@ from rnn_zoo.bench.losses import get_loss
 from rnn_zoo.bench.probes import Probes, load_probes
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.errors import ZooError
+from rnn_zoo.events import Event, ignore
 from rnn_zoo.member.lstm import MemberSpec, map_params
 from rnn_zoo.zoo.load import load_weights
 from rnn_zoo.zoo.shards import atomic_path, write_json
 
 Params = dict[str, Tensor]
 Augment = Callable[[Params, torch.Generator], Params]
-Callback = Callable[[int, Mapping[str, float]], None]
 
 
 @dataclass(frozen=True)
@@ -175,13 +175,13 @@ def train_emulation(
     augment: Augment | None = None,
     checkpoint: str | Path | None = None,
     encoder_config: Mapping[str, Any] | None = None,
-    callback: Callback | None = None,
+    event: Event = ignore,
 ) -> EmulationResult:
     """Train ``encoder`` with a fresh emulator; keep (and optionally save) the best validation state.
 
     ``augment`` transforms each batch of weights (e.g. random hidden-unit permutations);
-    ``callback(step, values)`` gets the train loss every step and the validation loss after
-    every validation. Both modules hold the best state when this returns.
+    Events (see rnn_zoo.events): ``emulation`` {step, loss} every step and {step,
+    validation_loss} after every validation. Both modules hold the best state when this returns.
     """
     config = config or EmulationConfig()
     if len(train) == 0 or len(validation) == 0:
@@ -196,15 +196,13 @@ def train_emulation(
     for step in range(1, config.steps + 1):
         loss = _train_step(modules, optimizer, train, config, generator, augment)
         window.append(loss)
-        if callback:
-            callback(step, {"loss": loss})
+        event("emulation", {"step": step, "loss": loss})
         if step % config.validate_every and step != config.steps:
             continue
         value = validation_loss(encoder, emulator, validation, config)
         curve.append({"step": step, "train_loss": sum(window) / len(window), "validation_loss": value})
         window = []
-        if callback:
-            callback(step, {"validation_loss": value})
+        event("emulation", {"step": step, "validation_loss": value})
         if value < best[0]:
             best = (value, step, copy.deepcopy(modules.state_dict()))
             if checkpoint is not None:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from rnn_zoo.bench import output as bench_out
 from rnn_zoo.bench.cloning import Accept
 from rnn_zoo.bench.downstream import DownstreamConfig, TooFewTasks, downstream_config, downstream_rows
-from rnn_zoo.bench.job import Event, check_encoder, run_seed, seeded
+from rnn_zoo.bench.job import check_encoder, run_seed, seeded
 from rnn_zoo.bench.output import Job
 from rnn_zoo.bench.pretraining import (
     Augment,
@@ -36,6 +36,7 @@ from rnn_zoo.bench.report import bench_results, config_record, write_plots, writ
 from rnn_zoo.encoders.plugins import first_line
 from rnn_zoo.encoders.plugins import make_encoder as build_encoder
 from rnn_zoo.errors import ZooError
+from rnn_zoo.events import Event
 from rnn_zoo.member.lstm import MemberSpec
 from rnn_zoo.zoo.load import locate_zoo
 

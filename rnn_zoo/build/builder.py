@@ -25,6 +25,7 @@ from rnn_zoo.build.output import claim_output, data_identity, release_output
 from rnn_zoo.build.recipe import Recipe
 from rnn_zoo.build.trainer import train_population
 from rnn_zoo.errors import ZooError
+from rnn_zoo.events import Event, ignore
 from rnn_zoo.member.lstm import map_params
 from rnn_zoo.tasks import streams
 from rnn_zoo.tasks.family import Run, TaskFamily
@@ -42,19 +43,6 @@ class ShardPlan:
 
     shard: ShardId
     runs: tuple[Run, ...]
-
-
-class Progress:
-    """Callbacks a build reports to (the CLI draws a progress bar); this one ignores them."""
-
-    def start(self, steps: int, members: int) -> None:
-        """Called once: population steps to go and runs (members) to train."""
-
-    def step(self) -> None:
-        """Called after every population training step."""
-
-    def members_done(self, count: int) -> None:
-        """Called after each population with the number of runs it finished."""
 
 
 @dataclass
@@ -154,7 +142,7 @@ def build_zoo(
     device: torch.device,
     population: int | None = None,
     part: tuple[int, int] | None = None,
-    progress: Progress | None = None,
+    event: Event = ignore,
     data: DataSources | None = None,
 ) -> BuildReport:
     """Build (or resume) the zoo of ``recipe`` in ``out``; finalise it unless ``part`` is given.
@@ -162,7 +150,9 @@ def build_zoo(
     The build holds the write lock of ``out`` throughout: a second build or merge into it is refused.
 
     ``data`` says where the family finds external data (MNIST); it is loaded before anything
-    is written.
+    is written. Events (see rnn_zoo.events): ``start`` {steps, members} once, with the
+    population steps and runs to go; ``step`` {step} after every population step;
+    ``members_done`` {count} after each population.
     """
     family = task_family(recipe, data)
     mine = part_of(plan_shards(plan_runs(family, recipe), recipe.runs_per_shard), part)
@@ -174,16 +164,15 @@ def build_zoo(
     report = BuildReport(
         out, False, family.summary_metric, population=size, shards=[plan.shard for plan in mine]
     )
-    progress = progress or Progress()
-    progress.start(-(-len(runs) // size) * recipe.train_config().steps, len(runs))
+    event("start", {"steps": -(-len(runs) // size) * recipe.train_config().steps, "members": len(runs)})
     started, rows = time.perf_counter(), {}
     # Shards are written by one thread beside the training of the next population.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
         writes = []
         for start in range(0, len(runs), size):
             members = runs[start : start + size]
-            rows.update(train_fitting(family, recipe, members, device, progress))
-            progress.members_done(len(members))
+            rows.update(train_fitting(family, recipe, members, device, event))
+            event("members_done", {"count": len(members)})
             for plan in pending:
                 if plan.runs[0].run_id in rows and all(run.run_id in rows for run in plan.runs):
                     shard_rows = _concatenate([rows.pop(r.run_id) for r in plan.runs])
@@ -199,11 +188,11 @@ def build_zoo(
 
 
 def train_fitting(
-    family: TaskFamily, recipe: Recipe, runs: Sequence[Run], device: torch.device, progress: Progress
+    family: TaskFamily, recipe: Recipe, runs: Sequence[Run], device: torch.device, event: Event
 ) -> dict[int, dict[str, np.ndarray]]:
     """:func:`train_members`, with running out of device memory said in one line."""
     try:
-        return train_members(family, recipe, runs, device, progress)
+        return train_members(family, recipe, runs, device, event)
     except torch.OutOfMemoryError:
         raise ZooError(
             f"a population of {len(runs)} members does not fit in the memory of {device}; "
@@ -212,7 +201,7 @@ def train_fitting(
 
 
 def train_members(
-    family: TaskFamily, recipe: Recipe, runs: Sequence[Run], device: torch.device, progress: Progress
+    family: TaskFamily, recipe: Recipe, runs: Sequence[Run], device: torch.device, event: Event
 ) -> dict[int, dict[str, np.ndarray]]:
     """Train one population; return each run's rows (one per snapshot), keyed by run id."""
     snapshots: list[dict[str, np.ndarray]] = []
@@ -224,9 +213,7 @@ def train_members(
         snapshots.append(columns)
 
     config = recipe.train_config()
-    train_population(
-        family, runs, config, device=device, on_snapshot=on_snapshot, on_step=lambda _: progress.step()
-    )
+    train_population(family, runs, config, device=device, on_snapshot=on_snapshot, event=event)
     rows = {}
     for index, run in enumerate(runs):
         run_rows = {name: np.stack([snap[name][index] for snap in snapshots]) for name in snapshots[0]}

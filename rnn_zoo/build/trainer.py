@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.build.cuda_graphs import WARM_UP_STEPS, replayable, warm_up_stream
+from rnn_zoo.events import Event, ignore
 from rnn_zoo.member import lstm
 from rnn_zoo.member.lstm import MemberSpec
 from rnn_zoo.tasks.family import Run, TaskFamily
@@ -166,13 +167,14 @@ def train_population(
     *,
     device: torch.device,
     on_snapshot: SnapshotCallback,
-    on_step: Callable[[int], None] | None = None,
+    event: Event = ignore,
     graphs: bool = True,
 ) -> dict[str, Tensor]:
     """Train ``runs`` as one population; return the final parameters as (n, *shape) tensors.
 
     ``on_snapshot(step, params, train_loss)`` is called after the update of each snapshot
-    step, with ``train_loss`` (n,) the members' mean loss since the previous snapshot. On a
+    step, with ``train_loss`` (n,) the members' mean loss since the previous snapshot; the
+    event ``step`` {step} follows every step (see rnn_zoo.events). On a
     GPU the steps after the first few replay a CUDA graph of the step (``graphs=False``: no
     graph; the numbers are the same).
     """
@@ -191,6 +193,5 @@ def train_population(
                 on_snapshot(step, params, train_step.loss_sum / since_snapshot)
             train_step.loss_sum.zero_()
             since_snapshot = 0
-        if on_step is not None:
-            on_step(step)
+        event("step", {"step": step})
     return unflatten(train_step.population.params, family.spec)

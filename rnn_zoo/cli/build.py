@@ -10,31 +10,32 @@ from typing import Any
 import click
 import numpy as np
 
-from rnn_zoo.build.builder import BuildReport, Progress, build_zoo, resolve_device
+from rnn_zoo.build.builder import BuildReport, build_zoo, resolve_device
 from rnn_zoo.build.families import DataSources
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.shards import read_table
 
 
-class BarProgress(Progress):
-    """A tqdm bar over population steps, showing members done, steps/s and ETA."""
+class BarProgress:
+    """A build's events as a tqdm bar over population steps, showing members done, steps/s and ETA."""
 
-    def start(self, steps: int, members: int) -> None:
+    def __call__(self, name: str, payload: Mapping[str, Any]) -> None:
         from tqdm import tqdm
 
-        self.members, self.done = members, 0
-        self.bar = tqdm(total=steps, unit="step", desc="training", disable=None, dynamic_ncols=True)
-        self.bar.set_postfix_str(f"members 0/{members}")
-
-    def step(self) -> None:
-        self.bar.update()
-
-    def members_done(self, count: int) -> None:
-        self.done += count
-        self.bar.set_postfix_str(f"members {self.done}/{self.members}")
-        if self.done >= self.members:
-            self.bar.close()
+        if name == "start":
+            self.members, self.done = payload["members"], 0
+            self.bar = tqdm(
+                total=payload["steps"], unit="step", desc="training", disable=None, dynamic_ncols=True
+            )
+            self.bar.set_postfix_str(f"members 0/{self.members}")
+        elif name == "step":
+            self.bar.update()
+        elif name == "members_done":
+            self.done += payload["count"]
+            self.bar.set_postfix_str(f"members {self.done}/{self.members}")
+            if self.done >= self.members:
+                self.bar.close()
 
 
 def parse_part(text: str | None) -> tuple[int, int] | None:
@@ -77,7 +78,7 @@ def run_build(
         device=resolve_device(device),
         population=population,
         part=parse_part(part),
-        progress=BarProgress(),
+        event=BarProgress(),
         data=data,
     )
     click.echo(build_summary(report, time.perf_counter() - started))
