@@ -47,7 +47,9 @@ class _Cli(click.Group):
         except OSError as error:  # the library names its own files; this is the last resort
             raise click.ClickException(f"{error.filename or 'a file'}: {error.strerror or error}") from None
         except KeyboardInterrupt:
-            raise click.ClickException("interrupted; finished shards are kept and a rerun resumes") from None
+            raise click.ClickException(
+                "interrupted; finished work (shards, bench jobs) is kept and the same command resumes"
+            ) from None
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
