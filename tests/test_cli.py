@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,18 @@ def test_an_unknown_zoo_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_a_damaged_manifest(zoo_copy: Path) -> None:
     (zoo_copy / "zoo.json").write_text("{not json")
     assert_one_clear_line(*run("verify", str(zoo_copy)), "not valid JSON")
+
+
+def test_info_and_verify_run_in_a_fresh_process(zoo_dir: Path) -> None:
+    # A fresh interpreter: no module another test imported (pyarrow.compute, say) is loaded.
+    for command in ("info", "verify"):
+        done = subprocess.run(
+            [sys.executable, "-m", "rnn_zoo", command, str(zoo_dir)], capture_output=True, text=True
+        )
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert (
+        "metrics at the last snapshot"
+        in subprocess.run(
+            [sys.executable, "-m", "rnn_zoo", "info", str(zoo_dir)], capture_output=True, text=True
+        ).stdout
+    )

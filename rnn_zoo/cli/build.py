@@ -117,6 +117,7 @@ def build_summary(report: BuildReport, seconds: float) -> str:
 def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
     """The summary metric of every run at its last snapshot, read back from the written shards."""
     import pyarrow as pa
+    import pyarrow.compute as pc  # a submodule: `import pyarrow` alone does not load it
 
     metric = report.metric
     files = [
@@ -125,5 +126,5 @@ def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
     if not files:
         return metric, np.array([]), 0
     table = pa.concat_tables([read_table(path, columns=["step", metric]) for path in files])
-    last = table.filter(pa.compute.equal(table["step"], pa.compute.max(table["step"])))
+    last = table.filter(pc.equal(table["step"], pc.max(table["step"])))
     return metric, np.asarray(last.column(metric).to_numpy(), dtype=np.float64), table.num_rows

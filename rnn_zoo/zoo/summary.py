@@ -12,7 +12,7 @@ from rnn_zoo.zoo.manifest import Zoo
 
 def zoo_summary(zoo: str | Path) -> str:
     """Rows, runs and tasks per split, metrics at the last snapshot, sizes on disk, format version."""
-    import pyarrow as pa
+    import pyarrow.compute as pc  # a submodule: `import pyarrow` alone does not load it
 
     opened = locate_zoo(zoo)
     schema = opened.schema
@@ -36,7 +36,7 @@ def zoo_summary(zoo: str | Path) -> str:
     if metrics:
         lines += ["", "metrics at the last snapshot (mean, min - max):"]
         for split, table in tables.items():
-            last = table.filter(pa.compute.equal(table["step"], pa.compute.max(table["step"])))
+            last = table.filter(pc.equal(table["step"], pc.max(table["step"])))
             for metric in metrics:
                 values = np.asarray(last.column(metric).to_numpy(), dtype=np.float64)
                 lines.append(
