@@ -1,5 +1,5 @@
 """``python -m rnn_zoo``: the ``rnn-zoo`` command line."""
 
-from rnn_zoo.cli.commands import main
+from rnn_zoo.cli import main
 
 main(prog_name="rnn-zoo")

@@ -11,7 +11,7 @@ import pytest
 from bench_helpers import assert_one_line_error, file_hashes, without_timings
 from click.testing import CliRunner
 
-from rnn_zoo.cli import commands as cli
+from rnn_zoo import cli
 
 ENCODERS = "flat,probing"  # both built by the stand-in FlatLinear: fast, and seeded like the real ones
 JOBS = [("flat", 0), ("flat", 1), ("probing", 0), ("probing", 1)]
@@ -19,7 +19,7 @@ JOBS = [("flat", 0), ("flat", 1), ("probing", 0), ("probing", 1)]
 
 @pytest.fixture(autouse=True)
 def stand_in_encoders(monkeypatch: pytest.MonkeyPatch, encoder_builder) -> None:
-    monkeypatch.setattr(cli, "bench_encoder_builder", lambda: encoder_builder)
+    monkeypatch.setattr(cli.bench, "bench_encoder_builder", lambda: encoder_builder)
 
 
 def bench(zoo: Path, out: Path, *extra: str) -> tuple[int, str]:
@@ -37,7 +37,7 @@ def runs(token_zoo, tmp_path_factory: pytest.TempPathFactory, encoder_builder) -
     """One bench in a single run, and the same bench as three parts merged."""
     root = tmp_path_factory.mktemp("bench-runs")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "bench_encoder_builder", lambda: encoder_builder)
+        patch.setattr(cli.bench, "bench_encoder_builder", lambda: encoder_builder)
         for name, extra in [("single", ()), *((f"part{i}", ("--shard", f"{i}/3")) for i in range(3))]:
             code, output = bench(token_zoo.root, root / name, *extra)
             assert code == 0, output

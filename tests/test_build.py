@@ -13,7 +13,7 @@ from rnn_zoo.build import builder as build_module
 from rnn_zoo.build.builder import build_zoo, resolve_device
 from rnn_zoo.build.families import task_family
 from rnn_zoo.build.recipe import load_recipe
-from rnn_zoo.cli.commands import main
+from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.shards import sha256
 from rnn_zoo.zoo.verify import verify_zoo

@@ -16,7 +16,7 @@ from rnn_zoo.build.builder import build_zoo, resolve_device
 from rnn_zoo.build.lock import output_lock
 from rnn_zoo.build.output import merge_parts
 from rnn_zoo.build.recipe import Recipe, load_recipe
-from rnn_zoo.cli.commands import main
+from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.manifest import finalize_zoo, open_zoo
 from rnn_zoo.zoo.shards import ZooInfo, sha256

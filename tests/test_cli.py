@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import rnn_zoo
-from rnn_zoo.cli.commands import main
+from rnn_zoo.cli import main
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -2,11 +2,11 @@ import json
 
 from click.testing import CliRunner
 
-from rnn_zoo.cli import commands as cli
+from rnn_zoo import cli
 
 
 def test_bench_writes_the_report_and_prints_the_tables(token_zoo, tmp_path, monkeypatch, encoder_builder):
-    monkeypatch.setattr(cli, "bench_encoder_builder", lambda: encoder_builder)
+    monkeypatch.setattr(cli.bench, "bench_encoder_builder", lambda: encoder_builder)
     out = tmp_path / "bench"
     arguments = ["bench", "--zoo", str(token_zoo.root), "--encoder", "flat", "--preset", "tiny"]
     result = CliRunner().invoke(cli.main, [*arguments, "--seeds", "1", "--steps", "2", "--out", str(out)])

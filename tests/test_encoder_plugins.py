@@ -12,10 +12,10 @@ import torch
 from bench_helpers import assert_one_line_error, file_hashes
 from click.testing import CliRunner
 
+from rnn_zoo import cli
 from rnn_zoo.bench.run import ENCODERS
 from rnn_zoo.build.builder import build_zoo, resolve_device
 from rnn_zoo.build.recipe import load_recipe
-from rnn_zoo.cli import commands as cli
 from rnn_zoo.encoders import PAPER_MEMBER, plugins
 from rnn_zoo.member import symmetry
 from rnn_zoo.member.lstm import MemberSpec

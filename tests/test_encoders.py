@@ -199,7 +199,7 @@ def test_token_probes_need_at_least_two_symbols(name: str) -> None:
 def test_cli_lists_every_encoder_with_its_size_and_invariance() -> None:
     from click.testing import CliRunner
 
-    from rnn_zoo.cli.commands import main
+    from rnn_zoo.cli import main
 
     result = CliRunner().invoke(main, ["encoders", "--member", "6", "8", "2", "6"])
     assert result.exit_code == 0, result.output
@@ -213,7 +213,7 @@ def test_cli_lists_every_encoder_with_its_size_and_invariance() -> None:
 def test_cli_names_a_bad_member_size_in_one_line() -> None:
     from click.testing import CliRunner
 
-    from rnn_zoo.cli.commands import main
+    from rnn_zoo.cli import main
 
     result = CliRunner().invoke(main, ["encoders", "--member", "6", "0", "2", "6"])
     assert result.exit_code == 1

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from hub_sandbox import make_small_zoo
 
 import rnn_zoo
-from rnn_zoo.cli.commands import main
+from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.load import ZooWeights
 

@@ -16,7 +16,7 @@ from hub_sandbox import REPO_ID, isolate_hugging_face, make_small_zoo
 from huggingface_hub import scan_cache_dir, try_to_load_from_cache
 
 from rnn_zoo import load_weights, load_zoo
-from rnn_zoo.cli.commands import main
+from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.manifest import Zoo
 

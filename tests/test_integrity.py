@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from safetensors.numpy import load_file
 
 import rnn_zoo
-from rnn_zoo.cli.commands import main
+from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
 from rnn_zoo.publish.push import Release, push_zoo
 from rnn_zoo.zoo import integrity

@@ -20,7 +20,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import CommitInfo
 from huggingface_hub.utils import filter_repo_objects
 
-from rnn_zoo.cli.commands import main
+from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
 from rnn_zoo.publish import push as publish
 from rnn_zoo.publish.push import Release, push_zoo, stage_zoo

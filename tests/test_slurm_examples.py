@@ -19,9 +19,9 @@ import pytest
 from bench_helpers import without_timings
 from click.testing import CliRunner
 
+from rnn_zoo import cli
 from rnn_zoo.build.builder import build_zoo, resolve_device
 from rnn_zoo.build.recipe import load_recipe
-from rnn_zoo.cli import commands as cli
 from rnn_zoo.zoo.shards import sha256
 from rnn_zoo.zoo.verify import verify_zoo
 

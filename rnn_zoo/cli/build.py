@@ -5,16 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 
-from rnn_zoo.build.builder import BuildReport, build_zoo, resolve_device
-from rnn_zoo.build.families import DataSources
-from rnn_zoo.build.recipe import load_recipe
+from rnn_zoo.cli.main import data_sources, main, mnist_options
 from rnn_zoo.errors import ZooError
-from rnn_zoo.zoo.shards import read_table
+
+if TYPE_CHECKING:  # the library (and torch) is imported when a command runs, not for --help
+    from rnn_zoo.build.builder import BuildReport
+    from rnn_zoo.build.families import DataSources
 
 
 class BarProgress:
@@ -64,6 +65,9 @@ def run_build(
 ) -> None:
     """Resolve the recipe, build, and print a summary."""
     import torch
+
+    from rnn_zoo.build.builder import build_zoo, resolve_device
+    from rnn_zoo.build.recipe import load_recipe
 
     torch.set_num_threads(threads)
     chosen = preset or ("paper" if resolve_device(device).type == "cuda" else "small")
@@ -125,6 +129,68 @@ def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
     ]
     if not files:
         return metric, np.array([]), 0
+    from rnn_zoo.zoo.shards import read_table
+
     table = pa.concat_tables([read_table(path, columns=["step", metric]) for path in files])
     last = table.filter(pc.equal(table["step"], pc.max(table["step"])))
     return metric, np.asarray(last.column(metric).to_numpy(), dtype=np.float64), table.num_rows
+
+
+@main.command()
+@click.option("--task", required=True, help="Task family, e.g. formal-languages (a recipe in builders/).")
+@click.option(
+    "--preset",
+    help="Recipe preset: tiny (seconds), small (minutes on a CPU) or paper (1,000 runs, for a GPU) "
+    "[default: paper with a CUDA device, else small].",
+)
+@click.option("--runs", type=int, help="Number of training runs (overrides the preset).")
+@click.option("--seed", type=int, help="Build seed (overrides the preset).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Zoo directory [default: ./rnn-zoo/<task>].")
+@click.option("--population", type=int, help="Members trained at once [default: as many as fit in memory].")
+@click.option(
+    "--shard", "part", help="Build only part i of n (0-based), e.g. 0/4; combine with `rnn-zoo merge`."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="torch's CPU threads. A population's ops are small: a second thread gains little and, "
+    "on a busy machine, waits; to use many cores, build --shard parts side by side.",
+)
+@mnist_options
+def build(
+    task: str,
+    preset: str | None,
+    runs: int | None,
+    seed: int | None,
+    device: str,
+    out: Path | None,
+    population: int | None,
+    part: str | None,
+    threads: int,
+    mnist: str | None,
+    mnist_dir: Path | None,
+) -> None:
+    """Train a zoo from the recipe builders/TASK.toml and write it as a format-v1 zoo directory.
+
+    A stopped build resumes when the same command is run again. Nothing is compiled, so a
+    first build pays no compile time; on a GPU the training step is captured once as a CUDA
+    graph after three warm-up steps (about a second) and replayed.
+    """
+    overrides = {key: value for key, value in (("runs", runs), ("seed", seed)) if value is not None}
+    run_build(task, preset, overrides, device, out, population, part, threads, data_sources(mnist, mnist_dir))
+
+
+@main.command()
+@click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Zoo directory [default: ./rnn-zoo/<task>].")
+@mnist_options
+def merge(parts: tuple[Path, ...], out: Path | None, mnist: str | None, mnist_dir: Path | None) -> None:
+    """Combine the directories PARTS of `rnn-zoo build --shard i/n` runs into one zoo.
+
+    For task mnist, the digits the parts were trained on must be found again (the same
+    sources as for build): the zoo records them.
+    """
+    run_merge(list(parts), out, data_sources(mnist, mnist_dir))

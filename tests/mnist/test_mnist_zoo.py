@@ -19,7 +19,7 @@ from rnn_zoo.build.builder import build_zoo, plan_runs, resolve_device
 from rnn_zoo.build.families import DataSources, task_family
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.build.trainer import TrainConfig, TrainStep, init_members, train_population, unflatten
-from rnn_zoo.cli.commands import main
+from rnn_zoo.cli import main
 from rnn_zoo.member.lstm import Member, MemberSpec
 from rnn_zoo.tasks.family import Run
 from rnn_zoo.tasks.mnist import npm, sources
