@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from einops import rearrange
 from torch import Tensor, nn
 
 from rnn_zoo.encoders.encoder import Encoder, EncoderConfig, mlp
@@ -38,10 +39,10 @@ def pool(x: Tensor) -> Tensor:
 # Reductions of a set that a permutation moves along, and how a result spreads over a target.
 REDUCE: dict[str, Callable[[Tensor], Tensor]] = {
     "same": lambda x: x,
-    "transpose": lambda edge: edge.transpose(1, 2),  # (n, h, h, c)
+    "transpose": lambda edge: rearrange(edge, "n i j c -> n j i c"),
     "row_means": lambda edge: edge.mean(dim=2),  # (n, h, c): one per row unit
     "column_means": lambda edge: edge.mean(dim=1),  # (n, h, c): one per column unit
-    "diagonal": lambda edge: edge.diagonal(dim1=1, dim2=2).transpose(1, 2),  # (n, h, c)
+    "diagonal": lambda edge: rearrange(edge.diagonal(dim1=1, dim2=2), "n c h -> n h c"),
     "mean": pool,  # (n, c)
 }
 
@@ -50,7 +51,9 @@ EXPAND: dict[str, Callable[[Tensor], Tensor]] = {
     "as_is": lambda x: x,
     "along_rows": lambda units: units.unsqueeze(2),  # (n, h, c) -> (n, h, 1, c), unit = row
     "along_columns": lambda units: units.unsqueeze(1),  # (n, h, c) -> (n, 1, h, c), unit = column
-    "on_diagonal": lambda units: torch.diag_embed(units.transpose(1, 2)).permute(0, 2, 3, 1),
+    "on_diagonal": lambda units: rearrange(
+        torch.diag_embed(rearrange(units, "n h c -> n c h")), "n c i j -> n i j c"
+    ),
     "to_units": lambda pooled: pooled.unsqueeze(1),  # (n, c) -> (n, 1, c)
     "to_pairs": lambda pooled: pooled[:, None, None],  # (n, c) -> (n, 1, 1, c)
 }

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import TypeVar
 
 import torch
+from einops import rearrange
 from torch import Tensor, nn
 
 from rnn_zoo.member import recurrence
@@ -161,18 +162,19 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     n, b, _, _ = x.shape
     state = zero_state(spec, n, b, like=x) if state is None else state
     new_state = []
-    layer_input = x.permute(0, 3, 2, 1)  # (n, i, t, b): the layers' feature-major sequences
+    layer_input = rearrange(x, "n b t i -> n i t b")  # the layers' feature-major sequences
     for layer, (h, c) in enumerate(state):
         bias = params[f"lstm.bias_ih_l{layer}"] + params[f"lstm.bias_hh_l{layer}"]  # (n, g)
         w_ih, w_hh = params[f"lstm.weight_ih_l{layer}"], params[f"lstm.weight_hh_l{layer}"]
         layer_input, c = recurrence.LSTMLayer.apply(
-            layer_input, w_ih, w_hh, bias, h.transpose(1, 2), c.transpose(1, 2)
+            layer_input, w_ih, w_hh, bias, *(rearrange(s, "n b h -> n h b") for s in (h, c))
         )  # (n, h, t, b), (n, h, b)
-        new_state.append((layer_input[:, :, -1].transpose(1, 2), c.transpose(1, 2)))
-    _, hidden, t, _ = layer_input.shape
+        new_state.append(tuple(rearrange(s, "n h b -> n b h") for s in (layer_input[:, :, -1], c)))
+    t = layer_input.shape[2]
     weight, head_bias = params["head.weight"], params["head.bias"]  # (n, o, h), (n, o)
-    outputs = torch.baddbmm(head_bias.unsqueeze(2), weight, layer_input.reshape(n, hidden, t * b))
-    return outputs.view(n, -1, t, b).permute(0, 3, 2, 1), tuple(new_state)  # (n, b, t, o), a view
+    hidden_flat = rearrange(layer_input, "n h t b -> n h (t b)")  # a view: (t b) is one stride
+    outputs = torch.baddbmm(head_bias.unsqueeze(2), weight, hidden_flat)  # (n, o, t b)
+    return rearrange(outputs, "n o (t b) -> n b t o", t=t), tuple(new_state)  # a view
 
 
 def _input_gates(params: Params, layer: int, x: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import torch
+from einops import rearrange
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.tasks.mnist.images import SIDE
@@ -25,10 +26,8 @@ MEAN, STD = 0.1307, 0.3081
 def to_sequences(images: torch.Tensor) -> torch.Tensor:
     """images (n, b, 28, 28) uint8 -> (n, b, 50, 16) float32 member inputs."""
     check_images(images, len(images), SIDE)
-    n, b = images.shape[:2]
-    rows = SIDE // TILE
-    tiles = images.reshape(n, b, rows, TILE, rows, TILE)  # (n, b, tile row, pixel row, tile col, pixel col)
-    tiles = tiles.permute(0, 1, 2, 4, 3, 5).reshape(n, b, TILES, TILE * TILE)  # (n, b, t - 1, i)
+    # r, c: a tile's row and column; p, q: a pixel's row and column inside its tile
+    tiles = rearrange(images, "n b (r p) (c q) -> n b (r c) (p q)", p=TILE, q=TILE)  # (n, b, t - 1, i)
     return normalise_with_bos(tiles)
 
 
@@ -46,9 +45,8 @@ def normalise_with_bos(tiles: torch.Tensor) -> torch.Tensor:
 
 def tile_order(side: int = SIDE) -> torch.Tensor:
     """(side*side,) flat pixel index of every tile input, in sequence order (BOS excluded)."""
-    rows = side // TILE
-    pixels = torch.arange(side * side).reshape(rows, TILE, rows, TILE)
-    return pixels.permute(0, 2, 1, 3).reshape(-1)
+    pixels = torch.arange(side * side)
+    return rearrange(pixels, "(r p c q) -> (r c p q)", p=TILE, c=side // TILE, q=TILE)
 
 
 class SequenceMaker:
