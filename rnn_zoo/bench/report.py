@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.bench.output import file_stem
+from rnn_zoo.bench.pretraining import VALIDATION_SEED, validation_subset
 from rnn_zoo.bench.properties import get_property
 from rnn_zoo.bench.statistics import bootstrap_ci
 from rnn_zoo.zoo.shards import library_versions, sha256, write_json, write_text
@@ -226,6 +227,13 @@ def config_record(config: Any) -> dict[str, Any]:
     return record
 
 
+def emulation_validation(data: Any, config: Any) -> dict[str, Any]:
+    """Which stored sequences of which validation members every emulation validation scored:
+    row m of ``sequences`` lists the sequence indices of validation member m (in split order)."""
+    subset = validation_subset(data.splits["validation"], config.emulation)
+    return {"split": "validation", "seed": VALIDATION_SEED, "sequences": subset.tolist()}
+
+
 def bench_results(data: Any, config: Any, encoders: list[str], runs: dict[str, Any]) -> dict[str, Any]:
     """Every number of every seed, their summaries, the config, versions and the zoo's identity.
 
@@ -246,6 +254,7 @@ def bench_results(data: Any, config: Any, encoders: list[str], runs: dict[str, A
         "encoders": encoders,
         "properties": list(data.properties),
         "seeds": list(range(config.seeds)),
+        "emulation_validation": emulation_validation(data, config),
         "runs": runs,
         "summary": summarize(runs),
     }
