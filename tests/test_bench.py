@@ -1,5 +1,6 @@
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -141,3 +142,12 @@ def test_results_record_the_validation_subset_every_job_was_scored_on(bench_out,
     assert 1 < k <= stored
     assert all(len(set(row)) == len(row) == k for row in recorded["sequences"])  # k distinct each
     assert len({tuple(row) for row in recorded["sequences"]}) > 1  # not the same ones for all
+
+
+def test_report_links_the_differences_from_the_authors_code(bench_out):
+    out, _, _ = bench_out
+    report = (out / "report.md").read_text()
+    assert "[docs/fidelity.md](docs/fidelity.md)" in report
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "fidelity.md").read_text()
+    for row in ("tie-break", "shuffle", "without replacement", "ordered", "s - 1", "agreement"):
+        assert row in doc

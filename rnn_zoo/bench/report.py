@@ -19,6 +19,8 @@ from rnn_zoo.bench.properties import get_property
 from rnn_zoo.bench.statistics import bootstrap_ci
 from rnn_zoo.zoo.shards import library_versions, sha256, write_json, write_text
 
+FIDELITY_DOC = "docs/fidelity.md"  # the differences from the authors' code, in the repository
+
 # Paper, Table 2: validation emulation loss (total variation), formal languages / MNIST.
 PAPER_EMULATION_LOSS: dict[str, dict[str, float]] = {
     "formal-languages": {
@@ -158,6 +160,9 @@ def render_report(results: Mapping[str, Any]) -> str:
         f"{config['seeds']} seed(s), {config['emulation']['steps']} emulation steps "
         f"({config['emulation']['loss']}), device {config['device']}; rnn-zoo {results['versions']['rnn-zoo']}, "
         f"torch {results['versions']['torch']}.",
+        "",
+        f"Where this benchmark still differs from the authors' code, and the expected effect of each "
+        f"difference: [{FIDELITY_DOC}]({FIDELITY_DOC}) in the rnn-zoo repository.",
         "",
         "## Emulation (validation loss, lower is better)",
         "",
