@@ -109,6 +109,7 @@ class BenchRequest:
     device: str | None
     out: Path
     part: str | None
+    validation_sequences: int | None = None
 
 
 def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[[Any], Any]) -> None:
@@ -129,7 +130,10 @@ def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[
     for name in names:  # an unknown name or a broken import path fails before the zoo loads
         factory(name)
     device = request.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    config = bench_config(request.preset, seeds=request.seeds, steps=request.steps, device=device)
+    validation = {"validation_sequences": request.validation_sequences}
+    config = bench_config(
+        request.preset, seeds=request.seeds, steps=request.steps, device=device, emulation=validation
+    )
     jobs = share(plan_jobs(names, config.seeds), part)
     zoo = locate_zoo(request.zoo)
     progress = BenchProgress(config.emulation.steps, len(jobs))

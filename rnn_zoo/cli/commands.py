@@ -185,6 +185,13 @@ def bench_acceptance(zoo: Any) -> Any:
 @click.option("--preset", type=click.Choice(["tiny", "small", "paper"]), default="small", show_default=True)
 @click.option("--seeds", type=int, default=None, help="seeds per encoder (preset: tiny 2, small 3, paper 15)")
 @click.option("--steps", type=int, default=None, help="emulation training steps (overrides the preset)")
+@click.option(
+    "--validation-sequences",
+    type=int,
+    default=None,
+    help="stored sequences per member that emulation validation scores, a fixed random subset "
+    "(preset: tiny and small 10, paper 1 as the authors' code)",
+)
 @click.option("--device", default=None, help="torch device, e.g. cuda (default: cuda when available)")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("rnn-zoo-bench"), show_default=True)
 @click.option("--shard", "part", help="Run only share i of n (0-based) of the encoder x seed jobs, e.g. 0/4.")
@@ -195,6 +202,7 @@ def bench(
     preset: str,
     seeds: int | None,
     steps: int | None,
+    validation_sequences: int | None,
     device: str | None,
     out: Path,
     part: str | None,
@@ -227,7 +235,9 @@ def bench(
     """
     from rnn_zoo.cli.bench import BenchRequest, run_bench_command
 
-    request = BenchRequest(zoo_path, encoder, option_pairs, preset, seeds, steps, device, out, part)
+    request = BenchRequest(
+        zoo_path, encoder, option_pairs, preset, seeds, steps, device, out, part, validation_sequences
+    )
     run_bench_command(request, bench_encoder_builder(), bench_acceptance)
 
 
