@@ -1,5 +1,6 @@
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +8,7 @@ import torch
 from rnn_zoo.bench.run import bench_config, run_bench
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.zoo.load import load_zoo
 from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 
 ENCODERS = ["flat", "probing"]
@@ -128,3 +130,24 @@ def test_a_real_valued_zoo_gets_its_properties_and_clone_agreement(real_zoo, enc
     assert results["zoo"]["family"] == "mnist"
     assert 0 <= results["runs"]["flat"]["0"]["cloned"]["agreement"] <= 1
     assert "| 0.024 |" in (tmp_path / "report.md").read_text()  # the paper's MNIST number for flat
+
+
+def test_results_record_the_validation_subset_every_job_was_scored_on(bench_out, token_zoo):
+    out, _, _ = bench_out
+    results = json.loads((out / "results.json").read_text())
+    recorded = results["emulation_validation"]
+    validation, stored = load_zoo(token_zoo, "validation")[:]["sequences"].shape[:2]
+    k = min(results["config"]["emulation"]["validation_sequences"], stored)
+    assert recorded["split"] == "validation" and len(recorded["sequences"]) == min(validation, 256)
+    assert 1 < k <= stored
+    assert all(len(set(row)) == len(row) == k for row in recorded["sequences"])  # k distinct each
+    assert len({tuple(row) for row in recorded["sequences"]}) > 1  # not the same ones for all
+
+
+def test_report_links_the_differences_from_the_authors_code(bench_out):
+    out, _, _ = bench_out
+    report = (out / "report.md").read_text()
+    assert "[docs/fidelity.md](docs/fidelity.md)" in report
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "fidelity.md").read_text()
+    for row in ("tie-break", "shuffle", "without replacement", "ordered", "s - 1", "agreement"):
+        assert row in doc

@@ -22,3 +22,31 @@ def test_bench_on_a_zoo_without_probes_fails_in_one_line(probeless_zoo, tmp_path
     assert result.exit_code == 1
     assert result.output.startswith("Error: zoo ") and "no probe data" in result.output
     assert result.output.count("\n") == 1
+
+
+def test_validation_sequences_come_from_the_command_line(token_zoo, tmp_path, monkeypatch, encoder_builder):
+    monkeypatch.setattr(cli.bench, "bench_encoder_builder", lambda: encoder_builder)
+    arguments = [
+        "bench",
+        "--zoo",
+        str(token_zoo.root),
+        "--encoder",
+        "flat",
+        "--preset",
+        "tiny",
+        "--seeds",
+        "1",
+    ]
+    out = tmp_path / "bench"
+    result = CliRunner().invoke(
+        cli.main, [*arguments, "--steps", "2", "--validation-sequences", "2", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["emulation"]["validation_sequences"] == 2
+    assert {len(row) for row in results["emulation_validation"]["sequences"]} == {2}
+    bad = CliRunner().invoke(
+        cli.main, [*arguments, "--validation-sequences", "0", "--out", str(tmp_path / "b")]
+    )
+    assert bad.exit_code == 1 and bad.output.count("\n") == 1
+    assert "validation_sequences must be at least 1" in bad.output and not (tmp_path / "b").exists()

@@ -4,12 +4,17 @@ import pytest
 import torch
 from torch import nn
 
+from rnn_zoo.bench.losses import get_loss
 from rnn_zoo.bench.pretraining import (
     EmulationConfig,
+    build_emulator,
+    clip_gradients,
     emulation_config,
     emulation_data,
     load_checkpoint,
     train_emulation,
+    validation_loss,
+    validation_subset,
 )
 from rnn_zoo.errors import ZooError
 
@@ -120,3 +125,51 @@ def test_presets_resolve_with_precedence():
 def test_bad_config_is_named(preset, overrides, message):
     with pytest.raises(ZooError, match=message):
         emulation_config(preset, **overrides)
+
+
+def test_validation_subset_is_fixed_random_distinct_and_population_free(splits):
+    validation = splits[1]
+    stored = validation.probes.log_probs.shape[1]
+    subset = validation_subset(validation, make_config(validation_sequences=3))
+    assert subset.shape == (len(validation), 3)
+    assert all(len(set(row.tolist())) == 3 for row in subset)
+    assert len({tuple(row.tolist()) for row in subset}) > 1  # members get different sequences
+    assert not torch.equal(subset, torch.arange(3).expand_as(subset))  # not the first ones
+    assert torch.equal(validation_subset(validation, make_config(validation_sequences=3)), subset)
+    fewer = validation_subset(validation, make_config(validation_sequences=3, validation_members=4))
+    assert torch.equal(fewer, subset[:4])
+    every = validation_subset(validation, make_config(validation_sequences=10 * stored))
+    assert torch.equal(every.sort(dim=1).values, torch.arange(stored).expand(len(validation), -1))
+
+
+def test_validation_loss_is_the_mean_over_members_of_their_subsets(splits):
+    train, validation = splits
+    config = make_config(validation_sequences=4, batch_members=3)  # several batches, the last partial
+    encoder = FlatMLP(train.spec)
+    emulator = build_emulator(encoder, train, config)
+    subset = validation_subset(validation, config)
+    expected = []
+    with torch.no_grad():
+        for member, sequences in enumerate(subset):
+            params, inputs, targets = validation.batch(torch.tensor([member]), sequences[None])
+            embedding = encoder(params).expand(len(sequences), -1)
+            expected.append(get_loss(config.loss)(emulator(embedding, inputs), targets).item())
+    value = validation_loss(encoder, emulator, validation, config)
+    assert value == pytest.approx(sum(expected) / len(expected), rel=1e-5)
+
+
+def test_encoder_and_emulator_gradients_are_clipped_separately():
+    modules = nn.ModuleDict({"encoder": nn.Linear(3, 2), "emulator": nn.Linear(4, 4)})
+    small, large = torch.full((2, 3), 0.01), torch.full((4, 4), 5.0)
+    modules["encoder"].weight.grad, modules["emulator"].weight.grad = small.clone(), large.clone()
+    modules["encoder"].bias.grad, modules["emulator"].bias.grad = torch.zeros(2), torch.zeros(4)
+    clip_gradients(modules, 0.1)
+    torch.testing.assert_close(modules["encoder"].weight.grad, small)  # under the limit: untouched
+    assert modules["emulator"].weight.grad.norm().item() == pytest.approx(0.1, rel=1e-4)
+    torch.testing.assert_close(modules["emulator"].weight.grad, large * 0.1 / large.norm(), rtol=1e-4, atol=0)
+
+
+def test_the_paper_preset_validates_on_one_sequence_per_member_and_the_default_on_ten():
+    assert emulation_config("paper").validation_sequences == 1
+    assert emulation_config().validation_sequences == 10
+    assert emulation_config("paper").clip == 0.1

@@ -30,11 +30,20 @@ from rnn_zoo.zoo.shards import atomic_path, write_json
 
 Params = dict[str, Tensor]
 Augment = Callable[[Params, torch.Generator], Params]
+# The seed of the validation subset: one fixed subset for every encoder and seed, so that
+# their validation losses (and best checkpoints) are measured on the same sequences.
+VALIDATION_SEED = 1234
 
 
 @dataclass(frozen=True)
 class EmulationConfig:
-    """Emulation training; the defaults are the paper's (100k steps, 64 members x 1 sequence)."""
+    """Emulation training; the defaults are the paper's (100k steps, 64 members x 1 sequence).
+
+    Validation scores the first ``validation_members`` members (None: all) of the validation
+    split, each on a fixed random subset of ``validation_sequences`` of its stored sequences
+    (:func:`validation_subset`); the paper preset validates on one, as the authors' code does.
+    The encoder's and the emulator's gradients are each clipped to norm ``clip``.
+    """
 
     steps: int = 100_000
     batch_members: int = 64
@@ -45,7 +54,7 @@ class EmulationConfig:
     loss: str = "total-variation"
     validate_every: int = 1_000
     validation_members: int | None = None  # None: every validation member
-    validation_sequences: int = 1
+    validation_sequences: int = 10
     emulator_hidden: int = 256
     emulator_layers: int = 2
     seed: int = 0
@@ -68,7 +77,7 @@ EMULATION_PRESETS: dict[str, dict[str, Any]] = {
         "clip": 1.0,
     },
     "small": {"steps": 3_000, "validate_every": 500, "validation_members": 1_024, "emulator_hidden": 128},
-    "paper": {},
+    "paper": {"validation_sequences": 1},
 }
 
 
@@ -146,24 +155,37 @@ def emulation_loss(
     return get_loss(loss)(emulator(embedding, inputs), targets)
 
 
+def validation_subset(data: EmulationData, config: EmulationConfig) -> Tensor:
+    """Which stored sequences validate each of the first ``validation_members`` members: (n, k) int64.
+
+    k = ``validation_sequences`` (at most all stored ones) drawn at random without replacement
+    per member, from a fixed seed: the same subset at every validation, for every encoder and
+    seed, and a member's draw does not depend on how many members are validated.
+    """
+    count = min(len(data), config.validation_members or len(data))
+    stored = data.probes.log_probs.shape[1]
+    generator = torch.Generator().manual_seed(VALIDATION_SEED)
+    keys = torch.rand(count, stored, generator=generator)
+    return keys.argsort(dim=1)[:, : min(config.validation_sequences, stored)]
+
+
 @torch.no_grad()
 def validation_loss(
     encoder: nn.Module, emulator: Emulator, data: EmulationData, config: EmulationConfig
 ) -> float:
-    """Mean loss over the first ``validation_members`` members and their first sequences."""
+    """Mean loss over the validation members, each on its sequences of :func:`validation_subset`."""
     encoder.eval()
     emulator.eval()
     device = data.probes.log_probs.device
-    count = min(len(data), config.validation_members or len(data))
-    sequences = torch.arange(min(config.validation_sequences, data.probes.log_probs.shape[1]), device=device)
+    subset = validation_subset(data, config).to(device)
     total = 0.0
-    for start in range(0, count, config.batch_members):
-        members = torch.arange(start, min(start + config.batch_members, count), device=device)
-        chosen = sequences.expand(len(members), -1)
+    for start in range(0, len(subset), config.batch_members):
+        chosen = subset[start : start + config.batch_members]  # (n, k)
+        members = torch.arange(start, start + len(chosen), device=device)
         total += emulation_loss(encoder, emulator, data, members, chosen, config.loss).item() * len(members)
     encoder.train()
     emulator.train()
-    return total / count
+    return total / len(subset)
 
 
 def train_emulation(
@@ -232,9 +254,16 @@ def _train_step(
     )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    nn.utils.clip_grad_norm_(modules.parameters(), config.clip)
+    clip_gradients(modules, config.clip)
     optimizer.step()
     return loss.item()
+
+
+def clip_gradients(modules: nn.ModuleDict, clip: float) -> None:
+    """Clip each module's gradient (encoder, emulator) to norm ``clip`` on its own, as the
+    authors' code does: a large emulator gradient does not shrink the encoder's."""
+    for module in modules.values():
+        nn.utils.clip_grad_norm_(module.parameters(), clip)
 
 
 def _augmented(

@@ -14,9 +14,12 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.bench.output import file_stem
+from rnn_zoo.bench.pretraining import VALIDATION_SEED, validation_subset
 from rnn_zoo.bench.properties import get_property
 from rnn_zoo.bench.statistics import bootstrap_ci
 from rnn_zoo.zoo.shards import library_versions, sha256, write_json, write_text
+
+FIDELITY_DOC = "docs/fidelity.md"  # the differences from the authors' code, in the repository
 
 # Paper, Table 2: validation emulation loss (total variation), formal languages / MNIST.
 PAPER_EMULATION_LOSS: dict[str, dict[str, float]] = {
@@ -158,6 +161,9 @@ def render_report(results: Mapping[str, Any]) -> str:
         f"({config['emulation']['loss']}), device {config['device']}; rnn-zoo {results['versions']['rnn-zoo']}, "
         f"torch {results['versions']['torch']}.",
         "",
+        f"Where this benchmark still differs from the authors' code, and the expected effect of each "
+        f"difference: [{FIDELITY_DOC}]({FIDELITY_DOC}) in the rnn-zoo repository.",
+        "",
         "## Emulation (validation loss, lower is better)",
         "",
         emulation_table(results),
@@ -226,6 +232,13 @@ def config_record(config: Any) -> dict[str, Any]:
     return record
 
 
+def emulation_validation(data: Any, config: Any) -> dict[str, Any]:
+    """Which stored sequences of which validation members every emulation validation scored:
+    row m of ``sequences`` lists the sequence indices of validation member m (in split order)."""
+    subset = validation_subset(data.splits["validation"], config.emulation)
+    return {"split": "validation", "seed": VALIDATION_SEED, "sequences": subset.tolist()}
+
+
 def bench_results(data: Any, config: Any, encoders: list[str], runs: dict[str, Any]) -> dict[str, Any]:
     """Every number of every seed, their summaries, the config, versions and the zoo's identity.
 
@@ -246,6 +259,7 @@ def bench_results(data: Any, config: Any, encoders: list[str], runs: dict[str, A
         "encoders": encoders,
         "properties": list(data.properties),
         "seeds": list(range(config.seeds)),
+        "emulation_validation": emulation_validation(data, config),
         "runs": runs,
         "summary": summarize(runs),
     }

@@ -38,6 +38,7 @@ from rnn_zoo.encoders.plugins import make_encoder as build_encoder
 from rnn_zoo.errors import ZooError
 from rnn_zoo.events import Event
 from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.tasks import outdated_probes
 from rnn_zoo.zoo.load import locate_zoo
 
 ENCODERS = ("layer-stats", "flat", "param-transformer", "dws", "probing-noninteractive", "probing")
@@ -129,6 +130,9 @@ def bench_data(zoo: Any, config: BenchConfig) -> BenchData:
 
     opened = locate_zoo(zoo)
     require_probes(opened)
+    outdated = outdated_probes(opened.manifest)
+    if outdated:
+        raise ZooError(f"zoo {opened.root} cannot be benchmarked: {outdated}")
     missing = [split for split in SPLITS if opened.num_rows(split) == 0]
     if missing:
         raise ZooError(

@@ -4,6 +4,11 @@ A recipe file holds the zoo's default settings at its top level and presets unde
 ``[presets.NAME]``. Settings resolve as default < preset < command line; a key the recipe
 does not know is an error, never silently ignored. The resolved recipe is stored in the
 zoo's zoo.json.
+
+A recipe's ``version`` says what its zoo's rows mean beyond their shapes (e.g. which images
+an MNIST member's probes are): it goes up when a recipe changes what a zoo holds without
+changing the zoo format, so a reader can tell zoos built before the change. A zoo.json
+without one was built at version 1.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class Recipe:
 
     task: str
     preset: str
+    version: int
     runs: int
     seed: int
     hidden_size: int
@@ -44,6 +50,7 @@ class Recipe:
     def __post_init__(self) -> None:
         steps = self.snapshot_steps
         problems = {
+            "version must be at least 1": self.version < 1,
             "runs must be at least 1": self.runs < 1,
             "snapshot_steps must be increasing steps >= 0": not steps
             or list(steps) != sorted(set(steps))
@@ -124,6 +131,7 @@ def _recipe(settings: Mapping[str, Any], preset: str) -> Recipe:
         return Recipe(
             task=str(settings["task"]),
             preset=preset,
+            version=_integer(settings["version"]),
             runs=_integer(settings["runs"]),
             seed=_integer(settings["seed"]),
             hidden_size=_integer(settings["hidden_size"]),

@@ -110,6 +110,7 @@ class BenchRequest:
     device: str | None
     out: Path
     part: str | None
+    validation_sequences: int | None = None
 
 
 def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[[Any], Any]) -> None:
@@ -130,7 +131,10 @@ def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[
     for name in names:  # an unknown name or a broken import path fails before the zoo loads
         factory(name)
     device = request.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    config = bench_config(request.preset, seeds=request.seeds, steps=request.steps, device=device)
+    validation = {"validation_sequences": request.validation_sequences}
+    config = bench_config(
+        request.preset, seeds=request.seeds, steps=request.steps, device=device, emulation=validation
+    )
     jobs = share(plan_jobs(names, config.seeds), part)
     zoo = locate_zoo(request.zoo)
     progress = BenchProgress(config.emulation.steps, len(jobs))
@@ -224,6 +228,13 @@ def bench_acceptance(zoo: Any) -> Any:
 @click.option("--preset", type=click.Choice(["tiny", "small", "paper"]), default="small", show_default=True)
 @click.option("--seeds", type=int, default=None, help="seeds per encoder (preset: tiny 2, small 3, paper 15)")
 @click.option("--steps", type=int, default=None, help="emulation training steps (overrides the preset)")
+@click.option(
+    "--validation-sequences",
+    type=int,
+    default=None,
+    help="stored sequences per member that emulation validation scores, a fixed random subset "
+    "(preset: tiny and small 10, paper 1 as the authors' code)",
+)
 @click.option("--device", default=None, help="torch device, e.g. cuda (default: cuda when available)")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("rnn-zoo-bench"), show_default=True)
 @click.option("--shard", "part", help="Run only share i of n (0-based) of the encoder x seed jobs, e.g. 0/4.")
@@ -234,6 +245,7 @@ def bench(
     preset: str,
     seeds: int | None,
     steps: int | None,
+    validation_sequences: int | None,
     device: str | None,
     out: Path,
     part: str | None,
@@ -264,7 +276,9 @@ def bench(
       small  3 seeds x 3,000 steps: about half a day on 2 CPU cores (estimate)
       paper  15 seeds x 100,000 steps: about 100 GPU-hours (estimate); use --shard
     """
-    request = BenchRequest(zoo_path, encoder, option_pairs, preset, seeds, steps, device, out, part)
+    request = BenchRequest(
+        zoo_path, encoder, option_pairs, preset, seeds, steps, device, out, part, validation_sequences
+    )
     run_bench_command(request, bench_encoder_builder(), bench_acceptance)
 
 

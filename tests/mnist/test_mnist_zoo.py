@@ -20,12 +20,16 @@ from rnn_zoo.build.families import DataSources, task_family
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.build.trainer import TrainConfig, TrainStep, init_members, train_population, unflatten
 from rnn_zoo.cli import main
+from rnn_zoo.errors import ZooError
 from rnn_zoo.member.lstm import Member, MemberSpec
+from rnn_zoo.tasks import outdated_probes
 from rnn_zoo.tasks.family import Run
+from rnn_zoo.tasks.mnist import family as family_module
 from rnn_zoo.tasks.mnist import npm, sources
 from rnn_zoo.tasks.mnist.angles import draw_tasks
-from rnn_zoo.tasks.mnist.family import MnistOptions, SequentialMnist, training_indices
+from rnn_zoo.tasks.mnist.family import MnistOptions, SequentialMnist, probe_indices, training_indices
 from rnn_zoo.tasks.mnist.images import SourceUnavailable
+from rnn_zoo.zoo.integrity import seal_json
 from rnn_zoo.zoo.load import load_weights, load_zoo
 from rnn_zoo.zoo.shards import sha256
 from rnn_zoo.zoo.verify import verify_zoo
@@ -319,3 +323,92 @@ def test_bad_mnist_folder_is_one_line_and_writes_nothing(
     ]
     result = CliRunner().invoke(main, arguments)
     assert_one_line_and_nothing_written(result, out, phrase)
+
+
+def test_probes_are_random_train_images_of_each_snapshot_from_the_members_stream(tiny_zoo, mnist) -> None:
+    runs = {run.run_id: run for run in plan_runs(task_family(TINY, DataSources("npm")), TINY)}
+    train_split, eval_split = make_split(len(mnist))
+    drawn: dict[tuple[int, int], list[int]] = {}
+    for split in ("train", "validation", "ood"):
+        rows = load_zoo(tiny_zoo, split)[:]
+        for index, (run_id, step) in enumerate(
+            zip(rows["run_id"].tolist(), rows["step"].tolist(), strict=True)
+        ):
+            seed = torch.tensor([runs[run_id].seed])
+            picks = [train_split[k] for k in probe_indices(seed, step, 100, len(train_split))[0]]
+            assert not set(picks) & set(eval_split)
+            expected = make_sequences(mnist.images[picks], runs[run_id].task[0]).half()
+            torch.testing.assert_close(rows["sequences"][index], expected.float(), rtol=0, atol=2e-3)
+            drawn[run_id, step] = picks
+    assert len(drawn) == 18 and len({tuple(picks) for picks in drawn.values()}) == 18  # all differ
+    assert all(len(set(picks)) > 90 for picks in drawn.values())  # not one image repeated
+
+
+def test_a_members_probes_do_not_depend_on_its_population() -> None:
+    seeds = torch.tensor([11, 12, 13])
+    together = probe_indices(seeds, 100, 20, 8000)
+    assert torch.equal(probe_indices(seeds[1:2], 100, 20, 8000)[0], together[1])
+    assert not torch.equal(probe_indices(seeds, 200, 20, 8000), together)
+
+
+def test_metrics_over_whole_splits_match_nn_lstm_on_every_image(mnist, monkeypatch) -> None:
+    monkeypatch.setattr(family_module, "EVAL_CHUNK", 300)  # several chunks, the last one partial
+    whole = SequentialMnist(SPEC, MnistOptions(metric_train_images=0, metric_eval_images=0), mnist)
+    train_split, eval_split = make_split(len(mnist))
+    assert whole.metric_counts == (len(train_split), len(eval_split))
+    runs = make_runs(whole, [0.0, 0.1])
+    params = unflatten(init_members(SPEC, [run.seed for run in runs]), SPEC)
+    with torch.no_grad():
+        columns = whole.snapshot_columns(params, runs, 0, torch.zeros(2))
+    for index, run in enumerate(runs):
+        member = make_member(params, index)
+        for picks, loss_column in ((eval_split, "eval_loss"), (train_split, "train_loss")):
+            with torch.no_grad():
+                outputs, _ = member(make_sequences(mnist.images[picks], run.task[0]))
+            labels = mnist.labels[picks]
+            loss = torch.nn.functional.cross_entropy(outputs.reshape(-1, 10), labels.repeat_interleave(50))
+            assert columns[loss_column][index] == pytest.approx(loss.item(), rel=1e-4)
+            if loss_column == "eval_loss":
+                accuracy = (outputs[:, -1].argmax(dim=-1) == labels).float().mean().item()
+                assert columns["eval_accuracy"][index] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_paper_recipe_scores_the_whole_eval_split_and_13000_train_images(mnist) -> None:
+    paper = load_recipe("mnist")
+    assert paper.version == 2
+    assert (paper.task_options["metric_train_images"], paper.task_options["metric_eval_images"]) == (13000, 0)
+    train_split, eval_split = make_split(len(mnist))
+    assert task_family(paper, DataSources("npm")).metric_counts == (len(train_split), len(eval_split))
+
+
+@pytest.mark.parametrize(
+    "options", [{"metric_eval_images": -1}, {"metric_train_images": -5}, {"probe_sequences": 0}]
+)
+def test_bad_metric_or_probe_counts_are_refused(mnist, options: dict) -> None:
+    recipe = load_recipe("mnist", "tiny", {"task_options": options})
+    with pytest.raises(ZooError, match="metric_train_images and metric_eval_images must be 0"):
+        task_family(recipe, DataSources("npm"))
+
+
+def make_version_1_copy(zoo: Path, root: Path) -> Path:
+    """A copy of ``zoo`` whose zoo.json records no recipe version, as zoos built before version 2."""
+    shutil.copytree(zoo, root)
+    manifest = json.loads((root / "zoo.json").read_text())
+    del manifest["recipe"]["version"]
+    (root / "zoo.json").write_text(json.dumps(manifest, indent=2))
+    index = json.loads((root / "weights" / "index.json").read_text())
+    index["files"]["zoo.json"] = sha256(root / "zoo.json")
+    (root / "weights" / "index.json").write_text(seal_json(index))
+    return root
+
+
+def test_bench_refuses_a_zoo_with_older_probes_that_still_loads(tiny_zoo, tmp_path: Path) -> None:
+    assert outdated_probes(json.loads((tiny_zoo / "zoo.json").read_text())) is None
+    old = make_version_1_copy(tiny_zoo, tmp_path / "old")
+    assert len(verify_zoo(old).splits) == 3 and len(load_zoo(old, "train")) > 0  # still a zoo
+    out = tmp_path / "bench"
+    arguments = ["bench", "--zoo", str(old), "--encoder", "flat", "--preset", "tiny", "--out", str(out)]
+    result = CliRunner().invoke(main, arguments)
+    assert_one_line_and_nothing_written(
+        result, out, "cannot be benchmarked", "recipe version 1", "version 2", "rnn-zoo build --task mnist"
+    )

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rnn_zoo.errors import ZooError
 from rnn_zoo.member import lstm
 from rnn_zoo.member.lstm import MemberSpec
 from rnn_zoo.tasks import streams
@@ -29,16 +30,26 @@ from rnn_zoo.zoo.schema import Column, ZooSchema
 
 INPUTS = 16  # pixels per tile
 STREAM_TRAIN = 1  # counter-based stream of the training images a member sees
+STREAM_PROBES = 2  # counter-based stream of the train-split images that probe a member's snapshots
 EVAL_CHUNK = 250  # images per member evaluated at once (bounds memory, not the results)
 
 
 @dataclass(frozen=True)
 class MnistOptions:
-    """How many images the snapshot metrics and probes use (spread evenly through each split)."""
+    """How many images the snapshot metrics use (spread evenly through each split; 0: all of
+    it) and how many random train-split images probe each snapshot."""
 
     metric_train_images: int = 1000
     metric_eval_images: int = 1000
     probe_sequences: int = 100
+
+    def __post_init__(self) -> None:
+        if min(self.metric_train_images, self.metric_eval_images) < 0 or self.probe_sequences < 1:
+            raise ZooError(
+                "mnist task_options: metric_train_images and metric_eval_images must be 0 (all) or more, "
+                f"probe_sequences at least 1; got {self.metric_train_images}, {self.metric_eval_images}, "
+                f"{self.probe_sequences}"
+            )
 
 
 def sequence_loss(outputs: Tensor, labels: Tensor) -> Tensor:
@@ -49,22 +60,32 @@ def sequence_loss(outputs: Tensor, labels: Tensor) -> Tensor:
 def spread(count: int, total: int) -> Tensor:
     """``count`` indices spread evenly over ``total`` items in order: floor(k * total / count).
 
-    Metric and probe images are taken this way rather than as the first ones, because some
-    sources (the npm package) order their digits by class.
+    Metric images are taken this way rather than as the first ones, because some sources (the
+    npm package) order their digits by class. ``count`` 0 (or more than ``total``) is all of them.
     """
-    count = min(count, total)
+    count = total if count == 0 else min(count, total)
     return torch.arange(count, dtype=torch.int64) * total // max(count, 1)
 
 
-def training_indices(seeds: Tensor, step: int | Tensor, batch_size: int, count: int) -> Tensor:
-    """Which of ``count`` train-split images each member sees at ``step``: (n,) -> (n, b) int64.
+def stream_indices(seeds: Tensor, stream: int, step: int | Tensor, per_member: int, count: int) -> Tensor:
+    """``per_member`` indices into ``count`` images for each member at ``step``: (n,) -> (n, b) int64.
 
-    Drawn with replacement from the member's own counter-based stream (seed, step), so a
-    member's data does not depend on the rest of its population.
+    Drawn with replacement from the member's own counter-based stream (seed, stream, step), so
+    a member's data does not depend on the rest of its population.
     """
-    index = torch.arange(batch_size, device=seeds.device)
+    index = torch.arange(per_member, device=seeds.device)
     low = torch.zeros((), dtype=torch.int64, device=seeds.device)
-    return streams.integers(low, low + count, seeds[:, None], STREAM_TRAIN, step, index)
+    return streams.integers(low, low + count, seeds[:, None], stream, step, index)
+
+
+def training_indices(seeds: Tensor, step: int | Tensor, batch_size: int, count: int) -> Tensor:
+    """Which of ``count`` train-split images each member trains on at ``step``: (n,) -> (n, b)."""
+    return stream_indices(seeds, STREAM_TRAIN, step, batch_size, count)
+
+
+def probe_indices(seeds: Tensor, step: int, sequences: int, count: int) -> Tensor:
+    """Which of ``count`` train-split images probe each member's snapshot after ``step``: (n,) -> (n, s)."""
+    return stream_indices(seeds, STREAM_PROBES, step, sequences, count)
 
 
 class SequentialMnist:
@@ -83,7 +104,6 @@ class SequentialMnist:
         self.eval_images, self.eval_labels = mnist.images[held_out], mnist.labels[held_out]
         self.metric_train = spread(options.metric_train_images, len(train))  # into the train split
         self.metric_eval = spread(options.metric_eval_images, len(held_out))  # into the eval split
-        self.probe_images = spread(options.probe_sequences, len(held_out))  # into the eval split
         self.metric_counts = (len(self.metric_train), len(self.metric_eval))
         self.build_record = {"mnist": mnist.source.to_dict()}
         self.description = describe(mnist, len(train), len(held_out), self.metric_counts, options)
@@ -91,7 +111,7 @@ class SequentialMnist:
         self._maker: tuple[Tensor, SequenceMaker] | None = None
 
     def schema(self) -> ZooSchema:
-        probes = len(self.probe_images)
+        probes = self.options.probe_sequences
         train_count, eval_count = self.metric_counts
         return ZooSchema(
             self.spec,
@@ -107,7 +127,10 @@ class SequentialMnist:
             ),
             probes=(
                 Column(
-                    "sequences", "float16", (probes, STEPS, INPUTS), "rotated eval images, BOS tile first"
+                    "sequences",
+                    "float16",
+                    (probes, STEPS, INPUTS),
+                    "rotated random train-split images drawn per snapshot, BOS tile first",
                 ),
                 Column(
                     "log_probs",
@@ -143,10 +166,12 @@ class SequentialMnist:
     def snapshot_columns(
         self, params: Mapping[str, Tensor], runs: Sequence[Run], step: int, train_loss: Tensor
     ) -> dict[str, np.ndarray]:
-        """Metrics on fixed images of each split, rotated by each member's angle, and probes.
+        """Metrics on fixed images of each split and probes on random train-split images, all
+        rotated by each member's angle.
 
         ``train_loss`` (the running training loss) is not stored: ``train_loss`` is measured
-        on fixed images like ``eval_loss``, so that the two make a generalization gap.
+        on fixed images like ``eval_loss``, so that the two make a generalization gap. The probe
+        images come from each member's own stream at this ``step``, so every snapshot has its own.
         """
         device = train_loss.device
         maker = self._sequence_maker(self.task_tensor(runs, device))
@@ -158,7 +183,10 @@ class SequentialMnist:
         eval_loss, accuracy = evaluate(
             params, self.spec, maker, eval_images.to(device), eval_labels.to(device)
         )
-        sequences, log_probs = probe(params, self.spec, maker, self.eval_images[self.probe_images].to(device))
+        images, _ = self._train_split(device)
+        seeds = torch.tensor([run.seed for run in runs], dtype=torch.int64, device=device)
+        picks = probe_indices(seeds, step, self.options.probe_sequences, len(images))  # (n, s)
+        sequences, log_probs = probe(params, self.spec, maker, images[picks])
         return {
             "task": np.array([run.task[0] for run in runs], dtype=np.float32),
             "weight_decay": np.array([run.weight_decay for run in runs], dtype=np.float32),
@@ -202,13 +230,13 @@ def evaluate(
 def probe(
     params: Mapping[str, Tensor], spec: MemberSpec, maker: SequenceMaker, images: Tensor
 ) -> tuple[Tensor, Tensor]:
-    """Probe inputs (n, s, t, i) float16 and the member's log-probabilities (n, s, t, o) on them.
+    """Probe inputs (n, s, t, i) float16 of each member's images (n, s, 28, 28) and the member's
+    log-probabilities (n, s, t, o) on them.
 
     The inputs are rounded to float16 before the member reads them, so the stored
     log-probabilities are the member's outputs on exactly the stored sequences.
     """
-    n = next(iter(params.values())).shape[0]
-    sequences = maker(images.expand(n, *images.shape)).half()
+    sequences = maker(images).half()
     outputs, _ = lstm.forward(params, spec, sequences.float())
     return sequences, outputs.log_softmax(dim=-1)
 
@@ -234,8 +262,9 @@ def describe(
         f"`eval_accuracy` (prediction after the last tile) on {metric_counts[1]:,} eval-split "
         "images, each set spread evenly through its split in source order (image k * size // count), "
         "all rotated by the member's angle; `generalization_gap` = eval_loss - train_loss. "
-        f"`sequences` are {options.probe_sequences} eval-split images, spread the same way, "
-        "as the member reads them (float16), "
+        f"`sequences` are {options.probe_sequences} train-split images drawn at random (with "
+        "replacement) for each snapshot by a counter-based stream of the member's seed and step, "
+        "rotated by its angle, as the member reads them (float16), "
         "`log_probs` its log-probabilities after every tile. Splits by angle: angles >= 306 "
         "degrees (the top 15 % of the range) are ood; of the others, a fixed 15/85 chosen by a "
         "hash of the run id are validation (15 % of all runs), the rest train."
