@@ -71,7 +71,7 @@ BENCH_PRESETS: dict[str, dict[str, int]] = {
 
 
 # Encoder sizes per preset: tiny is a smoke test of the whole pipeline, so its encoders are
-# narrow; small and paper use each encoder's default (paper-sized, about 1.2M parameters).
+# narrow; small and paper use each encoder's default (the authors' sizes, docs/fidelity.md).
 ENCODER_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "tiny": {
         "layer-stats": {"widths": (64,)},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -16,6 +16,9 @@ from torch import Tensor, nn
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member import symmetry
 from rnn_zoo.member.lstm import MemberSpec, Params, check_params
+
+# The activations an encoder's MLP may use, by the name its ``activation`` option takes.
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU}
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,13 @@ class EncoderConfig:
                 raise ValueError(f"option {option.name} must be an integer >= {least}, got {value!r}")
             if option.type == "tuple[int, ...]" and not all(isinstance(v, int) and v >= 1 for v in value):
                 raise ValueError(f"option {option.name} must be positive integers, got {value!r}")
+            if option.type == "float" and not (isinstance(value, int | float) and 0 <= value < 1):
+                raise ValueError(f"option {option.name} must be a number in [0, 1), got {value!r}")
+            if option.type == "bool" and not isinstance(value, bool):
+                raise ValueError(f"option {option.name} must be true or false, got {value!r}")
+            choices = option.metadata.get("choices")
+            if choices is not None and value not in choices:
+                raise ValueError(f"option {option.name} must be one of {', '.join(choices)}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,11 @@ class AugmentedConfig(EncoderConfig):
     """Options of an encoder trained with hidden-unit permutation augmentation."""
 
     seed: int = field(default=0, metadata={"min": 0})  # seeds the augmentation's generator
+
+
+def activation_option(default: str = "relu") -> Any:
+    """A config field naming the activation of an encoder's MLP (one of :data:`ACTIVATIONS`)."""
+    return field(default=default, metadata={"choices": tuple(ACTIVATIONS)})
 
 
 class Encoder(nn.Module):
@@ -82,11 +97,11 @@ class AugmentedEncoder(Encoder):
         return symmetry.augment(params, self.spec, self.generator) if self.training else params
 
 
-def mlp(widths: Sequence[int]) -> nn.Sequential:
-    """Linear layers of the given widths (input first) with GELU between, none after the last."""
+def mlp(widths: Sequence[int], activation: str = "gelu") -> nn.Sequential:
+    """Linear layers of the given widths (input first), ``activation`` between, none after the last."""
     layers: list[nn.Module] = []
     for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
         if index:
-            layers.append(nn.GELU())
+            layers.append(ACTIVATIONS[activation]())
         layers.append(nn.Linear(fan_in, fan_out))
     return nn.Sequential(*layers)

@@ -2,6 +2,12 @@
 
 Invariant to hidden-unit permutations (a statistic of a set ignores its order), but blind to
 everything a permutation does not change, such as which gate row goes with which.
+
+The default is the authors' encoder: the raw statistics (variance with Bessel's correction)
+into one ReLU hidden layer of 128. ``normalize=True`` puts a LayerNorm over the statistics
+first (rnn-zoo's earlier design, with ``widths=(768, 768, 768), activation="gelu"``): the
+statistics of different tensors differ in scale by orders of magnitude, which normalised
+inputs may train on faster.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from rnn_zoo.encoders.encoder import Encoder, EncoderConfig, mlp
+from rnn_zoo.encoders.encoder import Encoder, EncoderConfig, activation_option, mlp
 from rnn_zoo.member.lstm import MemberSpec, Params
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -20,9 +26,11 @@ STATISTICS = 2 + len(QUANTILES)  # mean, variance, quantiles
 
 @dataclass(frozen=True)
 class LayerStatsConfig(EncoderConfig):
-    """MLP widths between the statistics and the embedding."""
+    """MLP widths between the statistics and the embedding, its activation, and input LayerNorm."""
 
-    widths: tuple[int, ...] = (768, 768, 768)
+    widths: tuple[int, ...] = (128,)
+    activation: str = activation_option("relu")
+    normalize: bool = False
 
 
 class LayerStatsEncoder(Encoder):
@@ -36,8 +44,8 @@ class LayerStatsEncoder(Encoder):
     def __init__(self, spec: MemberSpec, config: LayerStatsConfig) -> None:
         super().__init__(spec, config)
         features = STATISTICS * len(spec.parameter_names)
-        self.normalize = torch.nn.LayerNorm(features)
-        self.to_embedding = mlp((features, *config.widths, config.embedding_size))
+        self.normalize = torch.nn.LayerNorm(features) if config.normalize else torch.nn.Identity()
+        self.to_embedding = mlp((features, *config.widths, config.embedding_size), config.activation)
 
     def encode(self, params: Params) -> Tensor:
         stats = [tensor_statistics(params[name]) for name in self.spec.parameter_names]
@@ -49,5 +57,5 @@ def tensor_statistics(tensor: Tensor) -> Tensor:
     flat = tensor.flatten(1)
     levels = torch.tensor(QUANTILES, dtype=flat.dtype, device=flat.device)
     quantiles = torch.quantile(flat, levels, dim=-1).T  # (n, 5)
-    variance = flat.var(dim=-1, correction=0)
+    variance = flat.var(dim=-1)  # with Bessel's correction, as the authors'
     return torch.cat([flat.mean(dim=-1, keepdim=True), variance.unsqueeze(-1), quantiles], dim=-1)

@@ -1,0 +1,133 @@
+"""The layer-wise statistics, flat and parameter transformer encoders' defaults are the authors'.
+
+Each reference is built here from plain torch modules with the settings of the authors'
+released code (``training_configs.py`` and ``define_encoder`` in ``training_script.py``), not
+from rnn-zoo's encoders, so a drift in either shows up as a different parameter count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rnn_zoo import encoders
+from rnn_zoo.encoders.layer_stats import tensor_statistics
+from rnn_zoo.errors import ZooError
+from rnn_zoo.member.lstm import MemberSpec
+
+PAPER_SPECS = [MemberSpec(6, 32, 2, 6), MemberSpec(16, 32, 2, 10)]  # formal languages, MNIST
+EMBEDDING = 16
+
+
+def make_member_shapes(spec: MemberSpec) -> list[tuple[int, ...]]:
+    """Shapes of a member's tensors, read off torch's own LSTM and linear head."""
+    lstm = nn.LSTM(spec.input_size, spec.hidden_size, spec.num_layers)
+    head = nn.Linear(spec.hidden_size, spec.output_size)
+    return [tuple(p.shape) for p in [*lstm.parameters(), *head.parameters()]]
+
+
+def make_relu_mlp(widths: list[int]) -> nn.Sequential:
+    """Linear layers of ``widths`` with ReLU between, as the authors' encoder MLPs."""
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def make_reference(name: str, spec: MemberSpec) -> nn.Module:
+    """The authors' encoder ``name`` for ``spec``: only its parameter count is used."""
+    shapes = make_member_shapes(spec)
+    if name == "flat":  # encoder_core_hidden_size 128 x encoder_core_num_layers 3, then 16
+        return make_relu_mlp([sum(int(np.prod(shape)) for shape in shapes), 128, 128, 128, EMBEDDING])
+    if name == "layer-stats":  # encoder_mlp_hidden_size 128 x encoder_mlp_num_layers 1, then 16
+        return make_relu_mlp([7 * len(shapes), 128, EMBEDDING])
+    d, matrices = 128, [shape for shape in shapes if len(shape) == 2]
+    layer = nn.TransformerEncoderLayer(d_model=d, nhead=2, dim_feedforward=4 * d, batch_first=True)
+    rows = sum(shape[0] for shape in matrices)
+    return nn.ModuleDict(
+        {
+            "transformer": nn.TransformerEncoder(layer, num_layers=6, enable_nested_tensor=False),
+            "inputs": nn.ModuleList(nn.Linear(shape[1] + 1, d) for shape in matrices),
+            "output": nn.Linear(d, EMBEDDING),
+            "tokens": nn.ParameterList(
+                [nn.Parameter(torch.zeros(rows + 1, d)), nn.Parameter(torch.zeros(d))]
+            ),
+        }
+    )
+
+
+def count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("spec", PAPER_SPECS, ids=["formal", "mnist"])
+@pytest.mark.parametrize("name", ["flat", "layer-stats", "param-transformer"])
+def test_default_size_is_the_authors(name: str, spec: MemberSpec) -> None:
+    assert count(encoders.build(name, spec)) == pytest.approx(count(make_reference(name, spec)), rel=0.01)
+
+
+def test_flat_default_is_about_the_sizes_the_authors_report() -> None:
+    assert [round(count(encoders.build("flat", spec)) / 1e5) for spec in PAPER_SPECS] == [18, 20]
+
+
+def test_param_transformer_default_layers_are_torchs_default_post_ln_with_dropout() -> None:
+    encoder = encoders.build("param-transformer", PAPER_SPECS[0])
+    reference = nn.TransformerEncoderLayer(d_model=128, nhead=2, batch_first=True)
+    layer = encoder.transformer.layers[0]
+    assert (layer.norm_first, layer.dropout.p, layer.activation) == (False, 0.1, reference.activation)
+    assert not any(isinstance(module, nn.LayerNorm) for module in encoder.to_embedding)
+
+
+def test_param_transformer_embedding_is_read_at_the_appended_summary_token(make_params) -> None:
+    spec = MemberSpec(3, 4, 1, 2)
+    encoder = encoders.build("param-transformer", spec, width=16, layers=1).eval()
+    encoder.transformer = nn.Identity()  # what reaches the output is then the token itself
+    with torch.no_grad():
+        embeddings = encoder(make_params(spec, 2))
+        last = encoder.to_embedding(encoder.summary + encoder.positions[-1])
+    assert encoder.positions.shape[0] == 2 * 4 * 4 + 2 + 1  # ih and hh gate rows, head rows, summary
+    torch.testing.assert_close(embeddings, last.expand(2, -1))
+
+
+def test_layer_stats_uses_the_raw_statistics_with_unbiased_variance() -> None:
+    tensor = torch.randn(3, 5, 7, dtype=torch.float64)
+    flat = tensor.flatten(1).numpy()
+    levels = [0.0, 0.25, 0.5, 0.75, 1.0]
+    expected = np.column_stack([flat.mean(1), flat.var(1, ddof=1), np.quantile(flat, levels, axis=1).T])
+    np.testing.assert_allclose(tensor_statistics(tensor).numpy(), expected)
+    encoder = encoders.build("layer-stats", PAPER_SPECS[0])
+    assert isinstance(encoder.normalize, nn.Identity)
+    assert [type(module) for module in encoder.to_embedding] == [nn.Linear, nn.ReLU, nn.Linear]
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("flat", {"widths": (72, 384, 256), "activation": "gelu"}),
+        ("layer-stats", {"widths": (768, 768, 768), "activation": "gelu", "normalize": True}),
+        ("param-transformer", {"prenorm": True, "dropout": 0.0}),
+    ],
+)
+def test_earlier_designs_stay_reachable_as_options(name: str, options: dict, make_params) -> None:
+    spec = MemberSpec(6, 8, 2, 6)
+    encoder = encoders.build(name, spec, **options).eval()
+    assert encoder(make_params(spec, 2)).shape == (2, EMBEDDING)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"dropout": 1.5}, r"option dropout must be a number in \[0, 1\), got 1.5"),
+        ({"prenorm": "yes"}, "option prenorm must be true or false, got 'yes'"),
+    ],
+)
+def test_bad_transformer_options_are_one_sentence(options: dict, message: str) -> None:
+    with pytest.raises(ZooError, match=message):
+        encoders.build("param-transformer", PAPER_SPECS[0], **options)
+
+
+def test_an_unknown_activation_is_named() -> None:
+    with pytest.raises(ZooError, match="option activation must be one of relu, gelu, got 'tanh'"):
+        encoders.build("flat", PAPER_SPECS[0], activation="tanh")
