@@ -55,10 +55,9 @@ def test_default_encoder_embeds_a_real_zoo(name: str, tiny_zoo_weights) -> None:
 
 
 @pytest.mark.parametrize("spec", [encoders.PAPER_MEMBER, MemberSpec(16, 32, 2, 10)], ids=["formal", "mnist"])
-@pytest.mark.parametrize("name", ["dws", *PROBING])  # the others: tests/test_paper_encoders.py
-def test_default_sizes_are_about_the_papers(name: str, spec: MemberSpec) -> None:
-    kind = {"input_kind": "real"} if name in PROBING and spec.input_size == 16 else {}
-    count = sum(p.numel() for p in encoders.build(name, spec, **kind).parameters())
+def test_dws_default_size_is_about_the_papers(spec: MemberSpec) -> None:
+    # the other encoders are checked against the authors' in test_paper_encoders.py
+    count = sum(p.numel() for p in encoders.build("dws", spec).parameters())
     assert 1_100_000 <= count <= 1_300_000
 
 

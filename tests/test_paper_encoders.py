@@ -1,11 +1,13 @@
-"""The layer-wise statistics, flat and parameter transformer encoders' defaults are the authors'.
+"""Every encoder but DWS has the authors' configuration by default; the probing readers their steps.
 
-Each reference is built here from plain torch modules with the settings of the authors'
+Each size reference is built here from plain torch modules with the settings of the authors'
 released code (``training_configs.py`` and ``define_encoder`` in ``training_script.py``), not
 from rnn-zoo's encoders, so a drift in either shows up as a different parameter count.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from torch import nn
 from rnn_zoo import encoders
 from rnn_zoo.encoders.layer_stats import tensor_statistics
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.lstm import MemberSpec, Params
 
 PAPER_SPECS = [MemberSpec(6, 32, 2, 6), MemberSpec(16, 32, 2, 10)]  # formal languages, MNIST
 EMBEDDING = 16
@@ -131,3 +133,92 @@ def test_bad_transformer_options_are_one_sentence(options: dict, message: str) -
 def test_an_unknown_activation_is_named() -> None:
     with pytest.raises(ZooError, match="option activation must be one of relu, gelu, got 'tanh'"):
         encoders.build("flat", PAPER_SPECS[0], activation="tanh")
+
+
+# The probing readers: the authors' ``InteractiveEncoder`` as ``define_encoder`` builds it from
+# ``training_configs.py`` ("interactive_1", "noninteractive_1"). Their module also creates
+# parameters its forward pass never uses (reader start states ``h0``/``c0``; in the interactive
+# encoder the static probe encodings, weighted by 0; one probe encoding past the last step);
+# the references leave those out.
+
+PROBING = ["probing-noninteractive", "probing"]
+
+
+def make_probing_reference(name: str, spec: MemberSpec, probe_length: int) -> nn.Module:
+    """The parameters the authors' reader uses: reader 2 x 256, encodings 128, MLPs of 128."""
+    r = 256
+    modules = nn.ModuleDict(
+        {
+            "cells": nn.ModuleList(nn.LSTMCell(r, r) for _ in range(2)),
+            "answers": nn.Linear(spec.output_size, r),  # then a sigmoid
+            "encoding": nn.Linear(r, 128),  # then a ReLU
+            "decoder": make_relu_mlp([128, 128, spec.input_size]),
+            "head": make_relu_mlp([r, 128, 16]),
+        }
+    )
+    modules.start_and_end = nn.Parameter(torch.zeros(2, r))
+    if name == "probing-noninteractive":
+        modules.encodings = nn.Parameter(torch.zeros(probe_length, r))
+    return modules
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "length"), [(PAPER_SPECS[0], "tokens", 22), (PAPER_SPECS[1], "real", 50)]
+)
+@pytest.mark.parametrize("name", PROBING)
+def test_probing_default_size_is_the_authors(name: str, spec: MemberSpec, kind: str, length: int) -> None:
+    ours = count(encoders.build(name, spec, input_kind=kind))
+    assert ours == pytest.approx(count(make_probing_reference(name, spec, length)), rel=0.01)
+
+
+def make_member(params: Params, spec: MemberSpec, m: int) -> tuple[nn.LSTM, nn.Linear]:
+    """Member m of ``params`` as torch's own LSTM and linear head."""
+    lstm = nn.LSTM(spec.input_size, spec.hidden_size, spec.num_layers, batch_first=True)
+    head = nn.Linear(spec.hidden_size, spec.output_size)
+    for prefix, module in (("lstm.", lstm), ("head.", head)):
+        module.load_state_dict({k[len(prefix) :]: v[m] for k, v in params.items() if k.startswith(prefix)})
+    return lstm, head
+
+
+def reference_embedding(encoder: encoders.Encoder, params: Params, m: int, probe: Callable) -> torch.Tensor:
+    """The authors' control flow for member m: start step, one answer per probe step, end step."""
+    cells = list(encoder.reader.cells)
+    state = [(torch.zeros(1, cell.hidden_size), torch.zeros(1, cell.hidden_size)) for cell in cells]
+
+    def read(x: torch.Tensor) -> torch.Tensor:
+        for layer, cell in enumerate(cells):
+            state[layer] = cell(x, state[layer])
+            x = state[layer][0] + x  # residual
+        return x
+
+    lstm, head = make_member(params, encoder.spec, m)
+    output, member_state = read(encoder.reader.start[None]), None
+    for step in range(encoder.config.probe_length):
+        probe_input = probe(output, step).softmax(dim=-1)  # (1, i): tokens
+        hidden, member_state = lstm(probe_input[:, None], member_state)
+        output = read(torch.sigmoid(encoder.read_answers[0](head(hidden[:, -1]))))
+    return encoder.to_embedding(read(encoder.reader.end[None]))[0]
+
+
+@pytest.mark.parametrize("name", PROBING)
+def test_forward_pass_follows_the_authors_steps(name: str, make_params: Callable) -> None:
+    spec = MemberSpec(4, 6, 2, 4)
+    torch.manual_seed(0)
+    options = {
+        "reader_width": 12,
+        "encoding_width": 10,
+        "decoder_widths": (8,),
+        "widths": (8,),
+        "probe_length": 5,
+    }
+    encoder = encoders.build(name, spec, **options).eval()
+    params = make_params(spec, 2)
+
+    def probe(output: torch.Tensor, step: int) -> torch.Tensor:
+        source = output if name == "probing" else encoder.probe_encodings[step][None]
+        return encoder.decode_probe(torch.relu(encoder.to_encodings[0](source)))
+
+    with torch.no_grad():
+        ours = encoder(params)
+        for m in range(2):
+            torch.testing.assert_close(ours[m], reference_embedding(encoder, params, m, probe))

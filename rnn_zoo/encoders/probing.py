@@ -4,13 +4,18 @@ The member runs through the batched functional forward of :mod:`rnn_zoo.member.l
 flow into the probes (and into the member's weights). Reading a member's function makes both
 encoders invariant to hidden-unit permutations.
 
-- ``probing-noninteractive``: the probes are learned, fixed input sequences.
-- ``probing``: each probe step is decoded from the reader's current state, so later probes
+- ``probing-noninteractive``: the probes are decoded from learned, fixed probe encodings.
+- ``probing``: each probe step is decoded from the reader's current output, so later probes
   depend on what the member answered before.
 
-Probe inputs are softmax distributions over symbols (``input_kind="tokens"``, formal
-languages) or sigmoid vectors (``input_kind="real"``, MNIST tiles). Shape letters: s probe
-sequences per member, r reader width.
+As in the authors' encoder: the reader is a stack of LSTM cells, each adding its input to its
+output (residual); it reads a learned start step, then the member's answer (logits) to each
+probe step through a Linear + Sigmoid, then a learned end step; its last output gives the
+embedding through an MLP. A probe step is decoded by a Linear + ReLU to an encoding per probe
+sequence, then an MLP. Probe inputs are softmax distributions over symbols
+(``input_kind="tokens"``, formal languages) or sigmoid vectors (``input_kind="real"``, MNIST
+tiles). Shape letters: s probe sequences per member (run in parallel; their answers are read
+together), t probe steps, r reader width.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from einops import rearrange
 from torch import Tensor, nn
 
 from rnn_zoo.encoders.encoder import Encoder, EncoderConfig, mlp
@@ -43,14 +49,16 @@ INPUT_KINDS: dict[str, InputKind] = {
 
 @dataclass(frozen=True)
 class ProbingConfig(EncoderConfig):
-    """Probe input kind, length (0: the kind's usual length) and count; reader and MLP sizes."""
+    """Probe input kind, length (0: the kind's usual length) and count; reader, decoder, MLP sizes."""
 
     input_kind: str = "tokens"
     probe_length: int = 0
     probes: int = 1
     reader_width: int = 256
     reader_layers: int = 2
-    widths: tuple[int, ...] = (768, 256)
+    encoding_width: int = 128  # each probe sequence's encoding of one step, before the decoder
+    decoder_widths: tuple[int, ...] = (128,)
+    widths: tuple[int, ...] = (128,)
 
     def __post_init__(self) -> None:
         if self.input_kind not in INPUT_KINDS:
@@ -62,8 +70,43 @@ class ProbingConfig(EncoderConfig):
         super().__post_init__()
 
 
+ReaderState = list[tuple[Tensor, Tensor]]
+
+
+class ResidualReader(nn.Module):
+    """Stacked LSTM cells of one width, each adding its input to its output; learned start/end steps.
+
+    Cells rather than ``nn.LSTM``: stepping ``nn.LSTM`` one time step at a time is many times
+    slower on CPU, and the interactive encoder must step.
+    """
+
+    def __init__(self, width: int, layers: int) -> None:
+        super().__init__()
+        self.cells = nn.ModuleList(nn.LSTMCell(width, width) for _ in range(layers))
+        self.start = nn.Parameter(torch.zeros(width))
+        self.end = nn.Parameter(torch.zeros(width))
+
+    def begin(self, n: int) -> tuple[Tensor, ReaderState]:
+        """Read the start step for n members from zero states: output (n, r) and the state."""
+        like = self.start.new_zeros(n, self.start.shape[0])
+        return self.step(self.start.expand(n, -1), [(like, like) for _ in self.cells])
+
+    def step(self, x: Tensor, state: ReaderState) -> tuple[Tensor, ReaderState]:
+        """One step: x (n, r) -> the top cell's output plus its input (n, r), and the new state."""
+        new_state = []
+        for cell, (h, c) in zip(self.cells, state, strict=True):
+            h, c = cell(x, (h, c))
+            new_state.append((h, c))
+            x = h + x
+        return x, new_state
+
+    def finish(self, state: ReaderState) -> Tensor:
+        """Read the end step: the reader's last output (n, r)."""
+        return self.step(self.end.expand(state[0][0].shape[0], -1), state)[0]
+
+
 class _ProbingEncoder(Encoder):
-    """Shared parts: the input kind, the check that the members can take it, the final MLP."""
+    """Shared parts: the input kind and its check, the reader, the probe decoder, the final MLP."""
 
     config_class = ProbingConfig
     invariant = True
@@ -76,66 +119,51 @@ class _ProbingEncoder(Encoder):
                 f"option input_kind={config.input_kind!r} needs members with input_size >= "
                 f"{self.kind.min_input_size}, got {spec.input_size}"
             )
-        self.to_embedding = mlp((config.reader_width, *config.widths, config.embedding_size))
+        r, s = config.reader_width, config.probes
+        self.reader = ResidualReader(r, config.reader_layers)
+        self.read_answers = nn.Sequential(nn.Linear(spec.output_size * s, r), nn.Sigmoid())
+        self.to_encodings = nn.Sequential(nn.Linear(r, config.encoding_width * s), nn.ReLU())
+        self.decode_probe = mlp((config.encoding_width, *config.decoder_widths, spec.input_size), "relu")
+        self.to_embedding = mlp((r, *config.widths, config.embedding_size), "relu")
 
-    def summarize(self, top_hidden: Tensor, n: int) -> Tensor:
-        """The reader's last top-layer state (n s, r) -> embeddings (n, e), averaged over probes."""
-        return self.to_embedding(top_hidden.reshape(n, self.config.probes, -1).mean(dim=1))
+    def probe_step(self, source: Tensor) -> Tensor:
+        """(..., r) -> one probe step per probe sequence (..., s, i), after the kind's activation."""
+        encodings = self.to_encodings(source).unflatten(-1, (self.config.probes, -1))
+        return self.kind.activation(self.decode_probe(encodings))
 
 
 class NonInteractiveProbingEncoder(_ProbingEncoder):
-    """Learned fixed probe sequences -> member -> LSTM reader -> MLP."""
+    """Probes decoded from learned fixed encodings -> member -> residual LSTM reader -> MLP."""
 
     name = "probing-noninteractive"
     description = "learned fixed probe inputs, member outputs read by an LSTM"
 
     def __init__(self, spec: MemberSpec, config: ProbingConfig) -> None:
         super().__init__(spec, config)
-        # raw probe values before the input kind's activation, (s, t, i)
-        self.probes = nn.Parameter(torch.randn(config.probes, config.probe_length, spec.input_size))
-        self.reader = nn.LSTM(spec.output_size, config.reader_width, config.reader_layers, batch_first=True)
+        self.probe_encodings = nn.Parameter(torch.randn(config.probe_length, config.reader_width))
 
     def encode(self, params: Params) -> Tensor:
         n = params[self.spec.parameter_names[0]].shape[0]
-        x = self.kind.activation(self.probes).expand(n, -1, -1, -1)  # (n, s, t, i)
-        answers, _ = lstm.forward(params, self.spec, x)  # (n, s, t, o)
-        _, (hidden, _) = self.reader(answers.flatten(0, 1))
-        return self.summarize(hidden[-1], n)
+        probes = rearrange(self.probe_step(self.probe_encodings), "t s i -> s t i")
+        answers, _ = lstm.forward(params, self.spec, probes.expand(n, -1, -1, -1))  # (n, s, t, o)
+        output, state = self.reader.begin(n)
+        for answer in rearrange(answers, "n s t o -> t n (s o)"):
+            output, state = self.reader.step(self.read_answers(answer), state)
+        return self.to_embedding(self.reader.finish(state))
 
 
 class InteractiveProbingEncoder(_ProbingEncoder):
-    """Each probe step decoded from the reader's state; member and reader advance step by step.
-
-    The reader is a stack of LSTM cells (the same weights as an ``nn.LSTM``): stepping
-    ``nn.LSTM`` one time step at a time is many times slower on CPU.
-    """
+    """Each probe step decoded from the reader's output; member and reader advance step by step."""
 
     name = "probing"
     description = "interactive probing: each probe decoded from the reader's state"
 
-    def __init__(self, spec: MemberSpec, config: ProbingConfig) -> None:
-        super().__init__(spec, config)
-        r = config.reader_width
-        self.reader = nn.ModuleList(
-            nn.LSTMCell(spec.output_size if layer == 0 else r, r) for layer in range(config.reader_layers)
-        )
-        # a learned start state per layer and probe sequence, so parallel sequences can differ
-        self.start_hidden = nn.Parameter(0.1 * torch.randn(config.reader_layers, config.probes, r))
-        self.start_cell = nn.Parameter(0.1 * torch.randn(config.reader_layers, config.probes, r))
-        self.to_probe = nn.Linear(r, spec.input_size)
-
     def encode(self, params: Params) -> Tensor:
         n = params[self.spec.parameter_names[0]].shape[0]
-        s = self.config.probes
-        # per reader layer, (n s, r), member-major like the probes' reshape to (n, s, ...)
-        hidden = list(self.start_hidden.repeat(1, n, 1).unbind(0))
-        cell = list(self.start_cell.repeat(1, n, 1).unbind(0))
+        output, state = self.reader.begin(n)
         member_state = None
         for _ in range(self.config.probe_length):
-            x = self.kind.activation(self.to_probe(hidden[-1])).reshape(n, s, -1)  # (n, s, i)
-            answer, member_state = lstm.step(params, self.spec, x, member_state)  # (n, s, o)
-            layer_input = answer.reshape(n * s, -1)
-            for layer, reader_cell in enumerate(self.reader):
-                hidden[layer], cell[layer] = reader_cell(layer_input, (hidden[layer], cell[layer]))
-                layer_input = hidden[layer]
-        return self.summarize(hidden[-1], n)
+            probe = self.probe_step(output)  # (n, s, i)
+            answer, member_state = lstm.step(params, self.spec, probe, member_state)  # (n, s, o)
+            output, state = self.reader.step(self.read_answers(answer.flatten(1)), state)
+        return self.to_embedding(self.reader.finish(state))
