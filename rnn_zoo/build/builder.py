@@ -165,8 +165,30 @@ def build_zoo(
         out, False, family.summary_metric, population=size, shards=[plan.shard for plan in mine]
     )
     event("start", {"steps": -(-len(runs) // size) * recipe.train_config().steps, "members": len(runs)})
-    started, rows = time.perf_counter(), {}
-    # Shards are written by one thread beside the training of the next population.
+    started = time.perf_counter()
+    train_and_write(family, recipe, pending, out, size, device, event)
+    report.runs_trained, report.seconds = len(runs), time.perf_counter() - started
+    if part is None:
+        finalize_zoo(out, zoo_info(family, recipe, {"device": device.type}))
+        release_output(out)
+        report.finished = True
+    return report
+
+
+def train_and_write(
+    family: TaskFamily,
+    recipe: Recipe,
+    pending: Sequence[ShardPlan],
+    out: Path,
+    size: int,
+    device: torch.device,
+    event: Event,
+) -> None:
+    """Train the runs of ``pending`` in populations of ``size``; write each shard once all its runs are done.
+
+    Shards are written by one thread beside the training of the next population.
+    """
+    runs, rows = [run for plan in pending for run in plan.runs], {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
         writes = []
         for start in range(0, len(runs), size):
@@ -179,12 +201,6 @@ def build_zoo(
                     writes.append(writer.submit(write_shard, out, family.schema(), plan.shard, shard_rows))
         for write in writes:
             write.result()  # a failed write raises here
-    report.runs_trained, report.seconds = len(runs), time.perf_counter() - started
-    if part is None:
-        finalize_zoo(out, zoo_info(family, recipe, {"device": device.type}))
-        release_output(out)
-        report.finished = True
-    return report
 
 
 def train_fitting(
