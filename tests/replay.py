@@ -22,20 +22,23 @@ class _ReadBacks(TorchDispatchMode):
 
 @contextmanager
 def _no_host_data(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """torch.tensor / as_tensor of Python data (a host-to-device copy on a GPU) fail while active."""
-    for name in ("tensor", "as_tensor"):
-        original = getattr(torch, name)
+    """torch.tensor / as_tensor of Python data (a host-to-device copy on a GPU) fail while active.
 
-        def checked(
-            data: Any, *args: Any, _original: Callable = original, _name: str = name, **kwargs: Any
-        ) -> Any:
-            if not isinstance(data, torch.Tensor):
-                raise AssertionError(f"the step builds a tensor from host data: torch.{_name}({data!r})")
-            return _original(data, *args, **kwargs)
+    Only these two patches are undone on leaving, whatever else the test has patched.
+    """
+    with monkeypatch.context() as patch:
+        for name in ("tensor", "as_tensor"):
+            original = getattr(torch, name)
 
-        monkeypatch.setattr(torch, name, checked)
-    yield
-    monkeypatch.undo()
+            def checked(
+                data: Any, *args: Any, _original: Callable = original, _name: str = name, **kwargs: Any
+            ) -> Any:
+                if not isinstance(data, torch.Tensor):
+                    raise AssertionError(f"the step builds a tensor from host data: torch.{_name}({data!r})")
+                return _original(data, *args, **kwargs)
+
+            patch.setattr(torch, name, checked)
+        yield
 
 
 def assert_replayable(step: Callable[[], None], monkeypatch: pytest.MonkeyPatch) -> None:
