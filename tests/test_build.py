@@ -53,6 +53,16 @@ def test_presets_resolve_default_then_preset_then_command_line() -> None:
     assert (overridden.runs, overridden.seed, overridden.snapshot_steps) == (9, 3, TINY.snapshot_steps)
 
 
+@pytest.mark.parametrize("task", ["formal-languages", "mnist"])
+@pytest.mark.parametrize("preset", ["tiny", "small", "medium", "paper"])
+def test_every_preset_of_every_recipe_resolves_to_a_schedule_that_ends_at_the_last_snapshot(
+    task: str, preset: str
+) -> None:
+    recipe = load_recipe(task, preset)
+    assert recipe.learning_rate[-1][0] == recipe.snapshot_steps[-1]
+    assert recipe.runs % recipe.runs_per_shard == 0 or preset == "tiny"
+
+
 @pytest.mark.parametrize(
     ("task", "preset", "overrides", "match"),
     [

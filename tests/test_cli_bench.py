@@ -50,3 +50,25 @@ def test_validation_sequences_come_from_the_command_line(token_zoo, tmp_path, mo
     )
     assert bad.exit_code == 1 and bad.output.count("\n") == 1
     assert "validation_sequences must be at least 1" in bad.output and not (tmp_path / "b").exists()
+
+
+def test_the_medium_preset_runs_no_supervised_baselines(token_zoo, tmp_path, monkeypatch, encoder_builder):
+    monkeypatch.setattr(cli.bench, "bench_encoder_builder", lambda: encoder_builder)
+    out = tmp_path / "bench"
+    arguments = ["bench", "--zoo", str(token_zoo.root), "--encoder", "flat", "--preset", "medium"]
+    result = CliRunner().invoke(cli.main, [*arguments, "--seeds", "1", "--steps", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["supervised"] is False and results["config"]["emulation"]["lr"] == 1e-3
+    assert set(results["summary"]["flat"]["downstream"]["performance"]) == {"pre-trained"}
+    report = (out / "report.md").read_text()
+    assert "validation pre-trained" in report and "supervised |" not in report
+
+
+def test_every_preset_offered_by_the_command_line_resolves():
+    from rnn_zoo.bench.run import BENCH_PRESETS, bench_config
+
+    offered = next(param for param in cli.bench.bench.params if param.name == "preset").type.choices
+    assert set(offered) == set(BENCH_PRESETS)
+    for preset in offered:
+        assert bench_config(preset).seeds >= 1

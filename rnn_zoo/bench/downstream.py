@@ -42,13 +42,14 @@ class DownstreamConfig:
 
 DOWNSTREAM_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"steps": 200, "supervised_steps": 50, "batch": 64},
+    "medium": {"steps": 1_000, "supervised_steps": 500},
     "small": {"steps": 1_000, "supervised_steps": 500},
     "paper": {"steps": 5_000, "supervised_steps": 10_000},
 }
 
 
 def downstream_config(preset: str | None = None, **overrides: Any) -> DownstreamConfig:
-    """Defaults < preset (tiny, small, paper) < explicit keyword arguments; unknown keys fail."""
+    """Defaults < preset (tiny, medium, small, paper) < explicit keyword arguments; unknown keys fail."""
     return resolve_config(DownstreamConfig, DOWNSTREAM_PRESETS, preset, overrides)
 
 

@@ -116,10 +116,12 @@ def emulation_table(results: Mapping[str, Any]) -> str:
 
 
 def downstream_table(results: Mapping[str, Any], prop: str) -> str:
-    """One property's primary metric per encoder x {validation, OOD} x {pre-trained, supervised}."""
+    """One property's primary metric per encoder x {validation, OOD} x {pre-trained, supervised}
+    (pre-trained only when the supervised baselines were not run)."""
     metric = get_property(prop).primary
     better = "higher" if get_property(prop).higher_is_better else "lower"
-    header = [f"{split} {mode}" for split in SCORED for mode in MODES]
+    modes_run = MODES if results["config"].get("supervised", True) else MODES[:1]
+    header = [f"{split} {mode}" for split in SCORED for mode in modes_run]
     lines = [
         f"**{prop}** — {metric} ({better} is better), mean [95% CI] over seeds",
         "",
@@ -128,7 +130,7 @@ def downstream_table(results: Mapping[str, Any], prop: str) -> str:
     ]
     for encoder, summary in results["summary"].items():
         modes = summary["downstream"].get(prop, {})
-        cells = [_cell(modes.get(mode, {}).get(split, {}).get(metric)) for split in SCORED for mode in MODES]
+        cells = [_cell(modes.get(mode, {}).get(split, {}).get(metric)) for split in SCORED for mode in modes_run]
         lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -171,8 +173,12 @@ def render_report(results: Mapping[str, Any]) -> str:
         "## Downstream properties",
         "",
         "Predictors fit on train members plus half of the OOD tasks; scored on validation members "
-        "(in distribution) and on the other OOD tasks. *pre-trained*: MLP on frozen embeddings; "
-        "*supervised*: the same encoder trained end to end on the property.",
+        "(in distribution) and on the other OOD tasks. *pre-trained*: MLP on frozen embeddings"
+        + (
+            "; *supervised*: the same encoder trained end to end on the property."
+            if config.get("supervised", True)
+            else " (the supervised baselines were not run in this config)."
+        ),
     ]
     for prop in results["properties"]:
         parts += ["", downstream_table(results, prop)]

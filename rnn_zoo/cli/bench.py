@@ -225,15 +225,19 @@ def bench_acceptance(zoo: Any) -> Any:
     metavar="KEY=VALUE",
     help="Option for the encoders' factories (VALUE as JSON where it parses); repeatable.",
 )
-@click.option("--preset", type=click.Choice(["tiny", "small", "paper"]), default="small", show_default=True)
-@click.option("--seeds", type=int, default=None, help="seeds per encoder (preset: tiny 2, small 3, paper 15)")
+@click.option(
+    "--preset", type=click.Choice(["tiny", "medium", "small", "paper"]), default="small", show_default=True
+)
+@click.option(
+    "--seeds", type=int, default=None, help="seeds per encoder (preset: tiny 2, medium and small 3, paper 15)"
+)
 @click.option("--steps", type=int, default=None, help="emulation training steps (overrides the preset)")
 @click.option(
     "--validation-sequences",
     type=int,
     default=None,
     help="stored sequences per member that emulation validation scores, a fixed random subset "
-    "(preset: tiny and small 10, paper 1 as the authors' code)",
+    "(preset: tiny, medium and small 10, paper 1 as the authors' code)",
 )
 @click.option("--device", default=None, help="torch device, e.g. cuda (default: cuda when available)")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("rnn-zoo-bench"), show_default=True)
@@ -273,6 +277,9 @@ def bench(
     \b
     Presets, and the time of all six encoders (README: how it was measured):
       tiny   2 seeds x 100 steps, narrow encoders: 4-5 minutes on 2 CPU cores
+      medium 3 seeds x 800 steps, a narrower parameter transformer, no supervised
+             baselines; for a zoo of `rnn-zoo build --preset medium`: about an hour
+             on 2 CPU cores in two --shard parts
       small  3 seeds x 3,000 steps: about half a day on 2 CPU cores (estimate)
       paper  15 seeds x 100,000 steps: about 100 GPU-hours (estimate); use --shard
     """

@@ -73,7 +73,7 @@ def run_build(
     chosen = preset or ("paper" if resolve_device(device).type == "cuda" else "small")
     recipe = load_recipe(task, chosen, overrides)
     if preset is None:
-        click.echo(f"preset {chosen} (choose with --preset tiny|small|paper)", err=True)
+        click.echo(f"preset {chosen} (choose with --preset tiny|small|medium|paper)", err=True)
     out = out or Path("rnn-zoo") / task
     started = time.perf_counter()
     report = build_zoo(
@@ -140,7 +140,8 @@ def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
 @click.option("--task", required=True, help="Task family, e.g. formal-languages (a recipe in builders/).")
 @click.option(
     "--preset",
-    help="Recipe preset: tiny (seconds), small (minutes on a CPU) or paper (1,000 runs, for a GPU) "
+    help="Recipe preset: tiny (seconds), small (minutes on a CPU), medium (a few hundred runs, "
+    "half an hour on 2 CPU cores in two --shard parts) or paper (1,000 runs, for a GPU) "
     "[default: paper with a CUDA device, else small].",
 )
 @click.option("--runs", type=int, help="Number of training runs (overrides the preset).")
