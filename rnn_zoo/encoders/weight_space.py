@@ -54,11 +54,8 @@ class WeightLayout:
 
 def weight_layout(spec: MemberSpec) -> WeightLayout:
     """Derive the layout of ``spec``'s weights from its permutation spec."""
-    return _layout(
-        spec,
-        permutation_spec(spec),
-        {name: _feature_key(axes) for name, axes in permutation_spec(spec).items()},
-    )
+    axes = permutation_spec(spec)
+    return _layout(spec, axes, {name: _feature_key(axes_of) for name, axes_of in axes.items()})
 
 
 def tensor_layout(spec: MemberSpec) -> WeightLayout:
@@ -68,13 +65,13 @@ def tensor_layout(spec: MemberSpec) -> WeightLayout:
     axes["lstm.weight_ih_l0"] = (*axes["lstm.weight_ih_l0"], Axis(1, INPUTS))
     axes["head.weight"] = (outputs, *axes["head.weight"])
     axes["head.bias"] = (outputs,)
-    layout = _layout(spec, axes, {name: tensor_key(name) for name in axes})
     fixed = (INPUTS, spec.num_layers)
-    for name, key in layout.placements.items():
-        ordered = sorted(axes[name], key=lambda axis: axis.dim)
-        if any(axis.layer in fixed for axis in ordered):
-            layout.positions[key] = tuple(_units(spec, a) if a.layer in fixed else 1 for a in ordered)
-    return layout
+    positions = {
+        tensor_key(name): tuple(_units(spec, a) if a.layer in fixed else 1 for a in sorted(axes_of, key=_dim))
+        for name, axes_of in axes.items()
+        if any(axis.layer in fixed for axis in axes_of)
+    }
+    return _layout(spec, axes, {name: tensor_key(name) for name in axes}, positions)
 
 
 def tensor_key(name: str) -> str:
@@ -82,7 +79,12 @@ def tensor_key(name: str) -> str:
     return name.removeprefix("lstm.").replace(".", "_")
 
 
-def _layout(spec: MemberSpec, axes_of: PermutationSpec, placements: dict[str, str]) -> WeightLayout:
+def _layout(
+    spec: MemberSpec,
+    axes_of: PermutationSpec,
+    placements: dict[str, str],
+    positions: dict[str, tuple[int, ...]] | None = None,
+) -> WeightLayout:
     shapes = spec.parameter_shapes()
     channels: dict[str, int] = {}
     edges: list[tuple[int, int]] = []
@@ -92,7 +94,11 @@ def _layout(spec: MemberSpec, axes_of: PermutationSpec, placements: dict[str, st
         units = [_units(spec, axis) for axis in axes]
         per_unit = torch.Size(shapes[name]).numel() // torch.Size(units).numel()
         channels[placements[name]] = channels.get(placements[name], 0) + per_unit
-    return WeightLayout(placements, channels, tuple(edges), spec.num_layers, axes_of)
+    return WeightLayout(placements, channels, tuple(edges), spec.num_layers, axes_of, positions or {})
+
+
+def _dim(axis: Axis) -> int:
+    return axis.dim
 
 
 def _units(spec: MemberSpec, axis: Axis) -> int:
@@ -105,8 +111,7 @@ def _units(spec: MemberSpec, axis: Axis) -> int:
 def _feature_key(axes: tuple[Axis, ...]) -> str:
     if len(axes) > 2:
         raise ValueError("a parameter moved along more than two axes has no weight-space layout")
-    ordered = sorted(axes, key=lambda axis: axis.dim)
-    layers = [axis.layer for axis in ordered]
+    layers = [axis.layer for axis in sorted(axes, key=_dim)]
     return {0: lambda: GLOBAL, 1: lambda: node_key(*layers), 2: lambda: edge_key(*layers)}[len(axes)]()
 
 
@@ -120,7 +125,7 @@ def to_features(params: Params, spec: MemberSpec, layout: WeightLayout) -> Featu
 
 def _unit_major(tensor: Tensor, axes: tuple[Axis, ...]) -> Tensor:
     """(n, ...) -> (n, h[, h], c): unit axes first (in axis order), blocks and the rest as channels."""
-    ordered = sorted(axes, key=lambda axis: axis.dim)
+    ordered = sorted(axes, key=_dim)
     for axis in reversed(ordered):  # splitting a later axis leaves earlier dims in place
         tensor = tensor.unflatten(axis.dim + 1, (axis.blocks, -1))
     # after the splits, axis k's unit dim sits at its dim + 1 (members) + k + 1 (earlier splits + its own)
