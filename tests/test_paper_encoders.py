@@ -74,16 +74,15 @@ def make_dws_reference(spec: MemberSpec) -> nn.Module:
     # (row_in, col_in) of layer l's input weight (l = layers: the head), then of its hh weight
     ih = [(1 + 5 * (layer > 0), 2 + 4 * (layer < layers)) for layer in range(layers + 1)]
     hh = [(5, 3 + (layer < layers - 1)) for layer in range(layers)]
-    modules = nn.ModuleList()
-    for c_in in (4, 48, 48, 48):
-        c = 48
+    modules, c = nn.ModuleList(), 48
+    for c_in in (4, c, c, c):
         for row_in, col_in in ih + hh:
             modules += [nn.Conv2d(c_in, c, 1), nn.Linear(tensors * c_in, c)]
             modules += [nn.Conv1d(row_in * c_in, c, 1), nn.Conv1d(col_in * c_in, c, 1)]
             modules += [nn.Conv1d(col_in * c_in, c, 1), nn.Linear(tensors * c_in, c)]
         units = (spec.input_size, spec.output_size, spec.output_size)
         modules.append(nn.ParameterList([nn.Parameter(torch.zeros(c_in, n)) for n in units]))
-    modules.append(make_relu_mlp([tensors * 48, 128, EMBEDDING]))
+    modules.append(make_relu_mlp([tensors * c, 128, EMBEDDING]))
     return modules
 
 
@@ -107,9 +106,17 @@ def test_dws_reference_is_the_size_counted_by_hand() -> None:
     assert [count(make_dws_reference(spec)) for spec in PAPER_SPECS] == [n + head for n in by_hand]
 
 
+@pytest.mark.parametrize("spec", PAPER_SPECS, ids=["formal", "mnist"])
+def test_dws_size_differs_from_the_authors_only_as_docs_fidelity_records(spec: MemberSpec) -> None:
+    # 4 layers x 4 more biases of 48; one head channel, not 4: 28 first-layer maps and 2 embeddings
+    gap = 4 * 4 * 48 - 28 * 3 * 48 - 2 * 3 * spec.output_size
+    assert count(encoders.build("dws", spec)) - count(make_dws_reference(spec)) == gap
+
+
 def test_dws_default_is_relu_with_the_mean_of_each_tensor_into_128() -> None:
     encoder = encoders.build("dws", PAPER_SPECS[0])
-    assert (len(encoder.layers), isinstance(encoder.activation, nn.ReLU)) == (4, True)
+    assert (len(encoder.layers), len(encoder.layers[0].maps)) == (4, 170)
+    assert isinstance(encoder.activation, nn.ReLU)
     assert [type(module) for module in encoder.to_embedding] == [nn.Linear, nn.ReLU, nn.Linear]
     assert (encoder.to_embedding[0].in_features, encoder.to_embedding[0].out_features) == (10 * 48, 128)
 
