@@ -1,4 +1,4 @@
-"""Every encoder but DWS has the authors' configuration by default; the probing readers their steps.
+"""Every encoder has the authors' configuration by default; the probing readers their steps.
 
 Each size reference is built here from plain torch modules with the settings of the authors'
 released code (``training_configs.py`` and ``define_encoder`` in ``training_script.py``), not
@@ -60,14 +60,65 @@ def make_reference(name: str, spec: MemberSpec) -> nn.Module:
     )
 
 
+def make_dws_reference(spec: MemberSpec) -> nn.Module:
+    """The authors' ``NFLSTMParameterEncoder`` ("nf": 4 ``NPLinearLSTM`` layers of 48 channels).
+
+    Their layer has, per weight tensor and its bias, one map of the weight itself, one of the
+    means of all tensors, one of what the weight's column units hold broadcast along its rows
+    (``row_in`` inputs of c_in channels), one of what its row units hold broadcast along its
+    columns (``col_in``); the bias reads the ``col_in`` inputs and all means. Input channels:
+    the 4 gates. Each layer adds embeddings of the member's input and output units. The mean of
+    every tensor goes into a ReLU MLP 128 -> 16.
+    """
+    tensors, layers = len(make_member_shapes(spec)), spec.num_layers
+    # (row_in, col_in) of layer l's input weight (l = layers: the head), then of its hh weight
+    ih = [(1 + 5 * (layer > 0), 2 + 4 * (layer < layers)) for layer in range(layers + 1)]
+    hh = [(5, 3 + (layer < layers - 1)) for layer in range(layers)]
+    modules, c = nn.ModuleList(), 48
+    for c_in in (4, c, c, c):
+        for row_in, col_in in ih + hh:
+            modules += [nn.Conv2d(c_in, c, 1), nn.Linear(tensors * c_in, c)]
+            modules += [nn.Conv1d(row_in * c_in, c, 1), nn.Conv1d(col_in * c_in, c, 1)]
+            modules += [nn.Conv1d(col_in * c_in, c, 1), nn.Linear(tensors * c_in, c)]
+        units = (spec.input_size, spec.output_size, spec.output_size)
+        modules.append(nn.ParameterList([nn.Parameter(torch.zeros(c_in, n)) for n in units]))
+    modules.append(make_relu_mlp([tensors * c, 128, EMBEDDING]))
+    return modules
+
+
 def count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
 @pytest.mark.parametrize("spec", PAPER_SPECS, ids=["formal", "mnist"])
-@pytest.mark.parametrize("name", ["flat", "layer-stats", "param-transformer"])
+@pytest.mark.parametrize("name", ["flat", "layer-stats", "param-transformer", "dws"])
 def test_default_size_is_the_authors(name: str, spec: MemberSpec) -> None:
-    assert count(encoders.build(name, spec)) == pytest.approx(count(make_reference(name, spec)), rel=0.01)
+    reference = make_dws_reference(spec) if name == "dws" else make_reference(name, spec)
+    assert count(encoders.build(name, spec)) == pytest.approx(count(reference), rel=0.01)
+
+
+def test_dws_reference_is_the_size_counted_by_hand() -> None:
+    # per layer 170 maps of c_in x 48 (+ 30 bias vectors of 48) and c_in x (i + 2 o) embeddings
+    by_hand = [
+        170 * (4 + 3 * 48) * 48 + 4 * 30 * 48 + (4 + 3 * 48) * (i + 2 * o) for i, o in ((6, 6), (16, 10))
+    ]
+    head = 480 * 128 + 128 + 128 * 16 + 16
+    assert [count(make_dws_reference(spec)) for spec in PAPER_SPECS] == [n + head for n in by_hand]
+
+
+@pytest.mark.parametrize("spec", PAPER_SPECS, ids=["formal", "mnist"])
+def test_dws_size_differs_from_the_authors_only_as_docs_fidelity_records(spec: MemberSpec) -> None:
+    # 4 layers x 4 more biases of 48; one head channel, not 4: 28 first-layer maps and 2 embeddings
+    gap = 4 * 4 * 48 - 28 * 3 * 48 - 2 * 3 * spec.output_size
+    assert count(encoders.build("dws", spec)) - count(make_dws_reference(spec)) == gap
+
+
+def test_dws_default_is_relu_with_the_mean_of_each_tensor_into_128() -> None:
+    encoder = encoders.build("dws", PAPER_SPECS[0])
+    assert (len(encoder.layers), len(encoder.layers[0].maps)) == (4, 170)
+    assert isinstance(encoder.activation, nn.ReLU)
+    assert [type(module) for module in encoder.to_embedding] == [nn.Linear, nn.ReLU, nn.Linear]
+    assert (encoder.to_embedding[0].in_features, encoder.to_embedding[0].out_features) == (10 * 48, 128)
 
 
 def test_flat_default_is_about_the_sizes_the_authors_report() -> None:
@@ -110,6 +161,7 @@ def test_layer_stats_uses_the_raw_statistics_with_unbiased_variance() -> None:
         ("flat", {"widths": (72, 384, 256), "activation": "gelu"}),
         ("layer-stats", {"widths": (768, 768, 768), "activation": "gelu", "normalize": True}),
         ("param-transformer", {"prenorm": True, "dropout": 0.0}),
+        ("dws", {"sets": "axes", "widths": (1024, 512), "activation": "gelu"}),
     ],
 )
 def test_earlier_designs_stay_reachable_as_options(name: str, options: dict, make_params) -> None:

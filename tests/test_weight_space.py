@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rnn_zoo.encoders.weight_space import to_features, weight_layout
+from rnn_zoo.encoders.weight_space import tensor_layout, to_features, weight_layout
 from rnn_zoo.member.lstm import MemberSpec
 
 SPEC = MemberSpec(2, 3, 2, 5)
@@ -39,3 +39,31 @@ def test_features_hold_each_weight_at_its_unit(make_params: Callable) -> None:
             assert features["edge1_1"][0, j, 1, gate] == params["lstm.weight_hh_l1"][0, row, 1]
     assert features["node1"][0, 2, 8 + 4] == params["head.weight"][0, 4, 2]
     assert (features["global"] == params["head.bias"]).all()
+
+
+def test_tensor_layout_has_a_set_per_tensor_with_gates_as_channels(make_params: Callable) -> None:
+    layout = tensor_layout(SPEC)
+    assert layout.channels == {
+        "weight_ih_l0": 4,
+        "weight_hh_l0": 4,
+        "bias_ih_l0": 4,
+        "bias_hh_l0": 4,
+        "weight_ih_l1": 4,
+        "weight_hh_l1": 4,
+        "bias_ih_l1": 4,
+        "bias_hh_l1": 4,
+        "head_weight": 1,
+        "head_bias": 1,
+    }
+    # the member's inputs and outputs are unit axes, told apart by learned embeddings
+    assert layout.positions == {"weight_ih_l0": (1, 2), "head_weight": (5, 1), "head_bias": (5,)}
+    params = make_params(SPEC, 2)
+    features = to_features(params, SPEC, layout)
+    h = SPEC.hidden_size
+    assert features["weight_ih_l0"].shape == (2, h, 2, 4)
+    assert features["head_weight"].shape == (2, 5, h, 1)
+    for gate in range(4):
+        for j in range(h):
+            assert features["weight_ih_l0"][1, j, 1, gate] == params["lstm.weight_ih_l0"][1, gate * h + j, 1]
+    assert features["head_weight"][0, 4, 2, 0] == params["head.weight"][0, 4, 2]
+    assert features["head_bias"][1, 3, 0] == params["head.bias"][1, 3]

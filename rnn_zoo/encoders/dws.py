@@ -1,30 +1,40 @@
 """DWS: layers equivariant to the member's hidden-unit permutations, invariant pooling, MLP.
 
-The weights are laid out as node, edge and global feature sets (:mod:`weight_space`, derived
-from the one symmetry declaration). Each layer updates every set from linear maps of sets and
-of their permutation-respecting reductions (means over unit axes, diagonals, transposes),
-broadcast back along unit axes; an edge set within one layer (hh weights) also sees its
-transpose and diagonal, because there the same permutation acts on rows and columns. The
-encoder is therefore invariant to exactly the symmetry of :mod:`rnn_zoo.member.symmetry` and nothing
-more: shuffling one gate block, or only the columns of an hh weight, changes the embedding.
+The weights are laid out as feature sets (:mod:`weight_space`, derived from the one symmetry
+declaration). Each layer updates every set from linear maps of sets and of their
+permutation-respecting reductions (means over unit axes, diagonals, transposes), broadcast back
+along unit axes. The encoder is therefore invariant to the symmetry of
+:mod:`rnn_zoo.member.symmetry`: shuffling one gate block, or only the columns of an hh weight,
+changes the embedding.
+
+The default is the authors' encoder (their ``NFLSTMParameterEncoder`` of ``NPLinearLSTM``
+layers): one set per parameter tensor with the gates as channels, the maps of
+:func:`tensor_terms`, learned position embeddings of the member's input and output units,
+4 layers of 48 channels with ReLU, the mean of every set (10 x 48 at the paper's members), then
+a ReLU MLP 128 -> 16. rnn-zoo's earlier design, ``sets="axes", widths=(1024, 512),
+activation="gelu"``, groups the tensors by the unit axes they share, keeps the member's inputs
+and outputs as channels (exactly its symmetry, no embeddings) and adds the orbits of a square
+hh weight (its transpose and diagonal): :func:`equivariant_terms`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from rnn_zoo.encoders.encoder import Encoder, EncoderConfig, mlp
+from rnn_zoo.encoders.encoder import ACTIVATIONS, Encoder, EncoderConfig, activation_option, mlp
 from rnn_zoo.encoders.weight_space import (
     GLOBAL,
     Features,
     WeightLayout,
     edge_key,
     node_key,
+    tensor_key,
+    tensor_layout,
     to_features,
     weight_layout,
 )
@@ -110,20 +120,88 @@ def _edge_terms(edge: str, row_node: str, column_node: str, square: bool) -> lis
     return terms
 
 
-class EquivariantLayer(nn.Module):
-    """Feature sets with ``in_channels`` -> the same sets with ``out_channels`` each."""
+def tensor_terms(spec: MemberSpec) -> list[Term]:
+    """The maps of the authors' ``NPLinearLSTM`` over :func:`tensor_layout`'s sets.
 
-    def __init__(self, layout: WeightLayout, in_channels: dict[str, int], out_channels: int) -> None:
+    Every set reads the mean of every set, and itself; a weight reads, broadcast along its rows
+    (columns), what its row (column) units hold in the sets the authors chose; a bias reads what
+    its weight's rows read. Layer l's input weight is ``ih(l)``, the head's weight ``ih(L)``.
+    """
+    layers = spec.num_layers
+    ih = [*(f"weight_ih_l{layer}" for layer in range(layers)), "head_weight"]
+    ih_bias = [*(f"bias_ih_l{layer}" for layer in range(layers)), "head_bias"]
+    hh = [f"weight_hh_l{layer}" for layer in range(layers)]
+    hh_bias = [f"bias_hh_l{layer}" for layer in range(layers)]
+
+    def reading(layer: int) -> list[tuple[str, str]]:  # what hh(layer) holds per hidden unit
+        return [(hh[layer], "row_means"), (hh_bias[layer], "same"), (hh[layer], "column_means")]
+
+    blocks = []  # (weight, bias, sources per row unit, sources per column unit)
+    for layer in range(layers + 1):
+        rows = [(ih[layer], "row_means"), (ih_bias[layer], "same")]
+        columns = [(ih[layer], "column_means")]
+        if layer < layers:
+            rows += [*reading(layer), (ih[layer + 1], "column_means")]
+        if layer > 0:
+            columns += [(ih[layer - 1], "row_means"), (ih_bias[layer - 1], "same"), *reading(layer - 1)]
+        blocks.append((ih[layer], ih_bias[layer], rows, columns))
+    for layer in range(layers):
+        rows = reading(layer) + ([(ih[layer + 1], "column_means")] if layer < layers - 1 else [])
+        columns = [*reading(layer)[::-1], (ih[layer], "row_means"), (ih_bias[layer], "same")]
+        blocks.append((hh[layer], hh_bias[layer], rows, columns))
+    sets = [tensor_key(name) for name in spec.parameter_names]
+    terms = []
+    for weight, bias, rows, columns in blocks:
+        terms += [Term(weight, weight, "same", "as_is")]
+        terms += [Term(weight, source, reduce, "along_rows") for source, reduce in rows]
+        terms += [Term(weight, source, reduce, "along_columns") for source, reduce in columns]
+        terms += [Term(bias, source, reduce, "as_is") for source, reduce in rows]
+        terms += [
+            Term(target, source, "mean", expand)
+            for target, expand in ((weight, "to_pairs"), (bias, "to_units"))
+            for source in sets
+        ]
+    return terms
+
+
+class EquivariantLayer(nn.Module):
+    """Feature sets with ``in_channels`` -> the same sets with ``out_channels`` each.
+
+    Every map into a set is drawn from U(-b, b), b = 1 / sqrt(the summed fan-in of all maps
+    into that set), so a set's scale does not grow with the number of its terms. ``positions``
+    (feature key -> shape of its unit axes, 1 where permuted) adds a learned embedding, drawn
+    from N(0, 1), to the unpermuted unit axes of those sets first.
+    """
+
+    def __init__(
+        self,
+        terms: list[Term],
+        in_channels: dict[str, int],
+        out_channels: int,
+        positions: dict[str, tuple[int, ...]],
+    ) -> None:
         super().__init__()
-        self.terms = equivariant_terms(layout)
+        self.terms = terms
         self.maps = nn.ModuleDict(
             {
                 term.key: nn.Linear(in_channels[term.source], out_channels, bias=term.source == term.target)
                 for term in self.terms
             }
         )
+        fan_in: dict[str, int] = {}  # the authors' init: each set's maps share one fan-in
+        for term in terms:
+            fan_in[term.target] = fan_in.get(term.target, 0) + in_channels[term.source]
+        for term in terms:
+            for parameter in self.maps[term.key].parameters():
+                nn.init.uniform_(parameter, -(fan_in[term.target] ** -0.5), fan_in[term.target] ** -0.5)
+        self.positions = nn.ParameterDict(
+            {key: nn.Parameter(torch.randn(*units, in_channels[key])) for key, units in positions.items()}
+        )
 
     def forward(self, features: Features) -> Features:
+        features = {
+            key: x + self.positions[key] if key in self.positions else x for key, x in features.items()
+        }
         # Sum terms that spread alike while they are still small, then spread each sum once.
         reduced: dict[tuple[str, str], Tensor] = {}
         sums: dict[tuple[str, str], Tensor] = {}
@@ -151,15 +229,17 @@ def _reduce(features: Features, source: str, reduce: str, cache: dict[tuple[str,
 
 @dataclass(frozen=True)
 class DwsConfig(EncoderConfig):
-    """Equivariant depth and channels, then MLP widths after invariant pooling."""
+    """Feature sets, equivariant depth and channels, MLP widths after pooling, the activation."""
 
     layers: int = 4
     channels: int = 48
-    widths: tuple[int, ...] = (1024, 512)
+    widths: tuple[int, ...] = (128,)
+    activation: str = activation_option("relu")  # between layers and in the MLP
+    sets: str = field(default="tensors", metadata={"choices": ("tensors", "axes")})
 
 
 class DwsEncoder(Encoder):
-    """Equivariant layers over the LSTM weight space (gates as channels) -> mean pooling -> MLP."""
+    """Equivariant layers over the LSTM weight space (gates as channels) -> mean of each set -> MLP."""
 
     name = "dws"
     config_class = DwsConfig
@@ -168,18 +248,23 @@ class DwsEncoder(Encoder):
 
     def __init__(self, spec: MemberSpec, config: DwsConfig) -> None:
         super().__init__(spec, config)
-        self.layout = weight_layout(spec)
+        by_tensor = config.sets == "tensors"
+        self.layout = tensor_layout(spec) if by_tensor else weight_layout(spec)
+        terms = tensor_terms(spec) if by_tensor else equivariant_terms(self.layout)
         c = config.channels
         widths = [self.layout.channels] + [dict.fromkeys(self.layout.channels, c)] * config.layers
-        self.layers = nn.ModuleList(EquivariantLayer(self.layout, fan_in, c) for fan_in in widths[:-1])
+        self.layers = nn.ModuleList(
+            EquivariantLayer(terms, fan_in, c, self.layout.positions) for fan_in in widths[:-1]
+        )
+        self.activation = ACTIVATIONS[config.activation]()
         pooled = c * len(self.layout.channels)
-        self.to_embedding = mlp((pooled, *config.widths, config.embedding_size))
+        self.to_embedding = mlp((pooled, *config.widths, config.embedding_size), config.activation)
 
     def encode(self, params: Params) -> Tensor:
         features = to_features(params, self.spec, self.layout)
         for index, layer in enumerate(self.layers):
             features = layer(features)
             if index < len(self.layers) - 1:
-                features = {key: nn.functional.gelu(x) for key, x in features.items()}
+                features = {key: self.activation(x) for key, x in features.items()}
         pooled = [pool(features[key]) for key in self.layout.channels]  # each (n, c)
         return self.to_embedding(torch.cat(pooled, dim=-1))
