@@ -130,7 +130,9 @@ def downstream_table(results: Mapping[str, Any], prop: str) -> str:
     ]
     for encoder, summary in results["summary"].items():
         modes = summary["downstream"].get(prop, {})
-        cells = [_cell(modes.get(mode, {}).get(split, {}).get(metric)) for split in SCORED for mode in modes_run]
+        cells = [
+            _cell(modes.get(mode, {}).get(split, {}).get(metric)) for split in SCORED for mode in modes_run
+        ]
         lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
