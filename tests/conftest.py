@@ -54,6 +54,24 @@ def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+CONFIG_SPECS = (lstm.MemberSpec(6, 16, 1, 6), lstm.MemberSpec(6, 8, 2, 6))
+CONFIG_RUNS = {"train": 3, "validation": 1, "ood": 1}
+
+
+@pytest.fixture(scope="session")
+def configs_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished zoo of two configs, lstm-1x16 and lstm-2x8 (train in 2 shards each); read-only."""
+    root = tmp_path_factory.mktemp("configs-zoo") / "synthetic"
+    write_synthetic_zoo(root, CONFIG_RUNS, steps=(0, 100), rows_per_shard=4, specs=CONFIG_SPECS, seed=4)
+    return root
+
+
+@pytest.fixture
+def configs_copy(configs_zoo: Path, tmp_path: Path) -> Path:
+    """A private copy of ``configs_zoo`` that a test may damage."""
+    return Path(shutil.copytree(configs_zoo, tmp_path / "configs-zoo"))
+
+
 @pytest.fixture
 def zoo_copy(zoo_dir: Path, tmp_path: Path) -> Path:
     """A private copy of ``zoo_dir`` that a test may damage."""

@@ -56,31 +56,50 @@ def assert_verify_names(root: Path, name: str) -> None:
     assert len(lines) == 1 and name in lines[0], (name, result.output)
 
 
-def assert_loaders_refuse_or_agree(root: Path, name: str, originals: dict[str, ZooWeights]) -> None:
+def assert_loaders_refuse_or_agree(root: Path, name: str, originals: dict[tuple, ZooWeights]) -> None:
     split = next((split for split in SPLITS if f"/{split}-" in name), None)
-    for each in [split] if split else SPLITS:
+    config = next((config for config, _ in originals if config and f"/{config}/" in name), None)
+    for each_config, each in originals:
+        if (split and each != split) or (config and each_config != config):
+            continue
         try:
-            assert_same(rnn_zoo.load_weights(root, each), originals[each])
+            assert_same(rnn_zoo.load_weights(root, each, config=each_config), originals[each_config, each])
         except ZooError:
             pass
     if name.endswith(".safetensors"):
         return  # load_zoo reads the parquet shards only
     with pytest.raises(ZooError):  # its shard or the zoo's own records are damaged: no datasets work
-        rnn_zoo.load_zoo(root, split=split)
+        rnn_zoo.load_zoo(root, split=split, config=config or next(iter(originals))[0])
 
 
-def test_random_damage_to_any_file_never_goes_unnoticed(zoo: Path) -> None:
-    rng = random.Random(14)
-    originals = {split: rnn_zoo.load_weights(zoo, split) for split in SPLITS}
-    names = zoo_files(zoo)
-    assert len(names) == 11
-    for case in range(CASES):
+def assert_damage_never_goes_unnoticed(root: Path, configs: tuple, cases: int, seed: int) -> None:
+    """Damage ``cases`` files of the zoo in turn; verify and the loaders of every config must notice."""
+    rng = random.Random(seed)
+    originals = {
+        (config, split): rnn_zoo.load_weights(root, split, config=config)
+        for config in configs
+        for split in SPLITS
+    }
+    names = zoo_files(root)
+    for case in range(cases):
         name = names[case % len(names)]
-        path = zoo / name
+        path = root / name
         intact = path.read_bytes()
         damage(path, rng)
         try:
-            assert_verify_names(zoo, name)
-            assert_loaders_refuse_or_agree(zoo, name, originals)
+            assert_verify_names(root, name)
+            assert_loaders_refuse_or_agree(root, name, originals)
         finally:
             path.write_bytes(intact)
+
+
+def test_random_damage_to_any_file_never_goes_unnoticed(zoo: Path) -> None:
+    assert len(zoo_files(zoo)) == 11
+    assert_damage_never_goes_unnoticed(zoo, (None,), CASES, seed=14)
+
+
+def test_random_damage_to_any_file_of_a_zoo_of_several_configs_never_goes_unnoticed(
+    configs_copy: Path,
+) -> None:
+    assert len(zoo_files(configs_copy)) == 19
+    assert_damage_never_goes_unnoticed(configs_copy, ("lstm-1x16", "lstm-2x8"), 2 * 19, seed=15)

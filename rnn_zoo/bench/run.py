@@ -135,6 +135,11 @@ def bench_data(zoo: Any, config: BenchConfig) -> BenchData:
     from rnn_zoo.zoo.load import load_weights
 
     opened = locate_zoo(zoo)
+    if opened.multi_config:
+        raise ZooError(
+            f"zoo {opened.root} holds {len(opened.configs)} member architectures ({', '.join(opened.configs)}); "
+            "rnn-zoo bench reads zoos of one architecture only, so far"
+        )
     require_probes(opened)
     outdated = outdated_probes(opened.manifest)
     if outdated:

@@ -95,7 +95,7 @@ def run_merge(parts: Sequence[Path], out: Path | None, data: DataSources | None 
     claim = read_claim(parts[0]) if parts[0].is_dir() else None
     task = claim["recipe"]["task"] if claim else "zoo"
     zoo = merge_parts(parts, out or Path("rnn-zoo") / task, data)
-    rows = sum(zoo.num_rows(split) for split in zoo.splits)
+    rows = zoo.rows
     click.echo(
         f"merged {len(parts)} parts into {zoo.root} ({rows:,} rows); check it with `rnn-zoo verify {zoo.root}`"
     )

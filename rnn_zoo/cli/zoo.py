@@ -25,11 +25,13 @@ def verify(zoo: Path) -> None:
     """Check ZOO: sha256 of every shard, schema, and parquet == safetensors weights bit for bit."""
     from tqdm import tqdm
 
+    from rnn_zoo.zoo.schema import SPLITS
     from rnn_zoo.zoo.verify import verify_zoo
 
     def progress(entries: list) -> Any:
         return tqdm(entries, desc="verifying shards", unit="shard", leave=False, disable=None)
 
     opened = verify_zoo(zoo, progress=progress)
-    rows = sum(opened.num_rows(split) for split in opened.splits)
-    click.echo(f"ok: {opened.root} ({rows:,} rows in {', '.join(opened.splits)}) verified")
+    splits = sorted({split for part in opened.each_config() for split in part.splits}, key=SPLITS.index)
+    configs = f" of {len(opened.configs)} configs" if opened.multi_config else ""
+    click.echo(f"ok: {opened.root} ({opened.rows:,} rows in {', '.join(splits)}{configs}) verified")

@@ -47,12 +47,7 @@ class Release:
 
 def zoo_files(zoo: Zoo) -> list[str]:
     """The zoo's own files, relative to its root: card, manifest, index and every indexed shard."""
-    shards = [
-        entry[kind]
-        for split in zoo.splits
-        for entry in zoo.shards(split)
-        for kind in ("data_file", "weights_file")
-    ]
+    shards = [entry[kind] for _, entry in zoo.indexed_shards() for kind in ("data_file", "weights_file")]
     return [CARD, MANIFEST, INDEX, *shards]
 
 
@@ -110,8 +105,13 @@ def _build_setting(manifest: Mapping[str, Any], key: str) -> Any:
 
 def commit_description(zoo: Zoo) -> str:
     """The commit body: rows and runs per split, and how the zoo was checked before upload."""
-    counts = zoo.manifest.get("counts", {})
-    lines = [f"{split}: {c['rows']:,} rows from {c['runs']:,} runs" for split, c in counts.items()]
+    lines = []
+    for part in zoo.each_config():
+        named = f"{part.config_name} " if zoo.multi_config else ""
+        counts = part.manifest.get("counts", {})
+        lines += [
+            f"{named}{split}: {c['rows']:,} rows from {c['runs']:,} runs" for split, c in counts.items()
+        ]
     lines.append(
         "Verified before upload with rnn-zoo verify: every shard matches its sha256 in "
         "weights/index.json and the parquet and safetensors weights agree bit for bit."

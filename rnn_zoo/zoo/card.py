@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from rnn_zoo.zoo.schema import IDENTITY_COLUMNS, ZooSchema
+from rnn_zoo.zoo.schema import DEFAULT_CONFIG, IDENTITY_COLUMNS, ZooSchema
+from rnn_zoo.zoo.shards import CONFIGS
 
 TEMPLATE = "zoo.md"
 DATA_LICENSE = "cc-by-4.0"
@@ -36,10 +37,28 @@ def size_category(rows: int) -> str:
     return "n>1M"
 
 
+def config_counts(manifest: Mapping[str, Any]) -> dict[str | None, Mapping[str, Mapping[str, int]]]:
+    """Counts per split of each config: {None: counts} for a zoo of one config, else by config name."""
+    if CONFIGS not in manifest:
+        return {None: manifest["counts"]}
+    return {name: block["counts"] for name, block in manifest[CONFIGS].items()}
+
+
+def config_schemas(manifest: Mapping[str, Any]) -> dict[str | None, ZooSchema]:
+    """The schema of each config, keyed as in :func:`config_counts`."""
+    if CONFIGS not in manifest:
+        return {None: ZooSchema.from_dict(manifest["schema"])}
+    return {name: ZooSchema.from_dict(block["schema"]) for name, block in manifest[CONFIGS].items()}
+
+
 def front_matter(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The card's YAML metadata: licence, tags, sizes and the ``configs`` that drive load_dataset."""
-    splits = list(manifest["counts"])
-    rows = sum(count["rows"] for count in manifest["counts"].values())
+    """The card's YAML metadata: licence, tags, sizes and the ``configs`` that drive load_dataset.
+
+    A zoo of several configs has one entry per config (member architecture), its files under
+    ``data/{config}/``, and no default: ``load_dataset(path, name)`` names one.
+    """
+    counts = config_counts(manifest)
+    rows = sum(count["rows"] for config in counts.values() for count in config.values())
     return {
         "license": DATA_LICENSE,
         "pretty_name": manifest["pretty_name"],
@@ -48,32 +67,45 @@ def front_matter(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "size_categories": [size_category(rows)],
         "configs": [
             {
-                "config_name": "default",
-                "data_files": [{"split": split, "path": f"data/{split}-*.parquet"} for split in splits],
+                "config_name": name or DEFAULT_CONFIG,
+                "data_files": [
+                    {"split": split, "path": f"data/{name + '/' if name else ''}{split}-*.parquet"}
+                    for split in splits
+                ],
             }
+            for name, splits in counts.items()
         ],
     }
 
 
 def render_card(manifest: Mapping[str, Any], template: str | None = None) -> str:
-    """The whole README.md of a zoo."""
-    schema = ZooSchema.from_dict(manifest["schema"])
-    spec = schema.spec
+    """The whole README.md of a zoo (of one config, or of several: see :mod:`rnn_zoo.zoo.card_configs`)."""
+    from rnn_zoo.zoo import card_configs
+
+    repo_id = default_repo_id(manifest["name"])
+    if CONFIGS in manifest:
+        sections = card_configs.sections(manifest, repo_id)
+    else:
+        schema = ZooSchema.from_dict(manifest["schema"])
+        sections = {
+            "splits_table": splits_table(manifest["counts"]),
+            "architecture": card_configs.architecture(schema.spec),
+            "columns_table": columns_table(schema),
+            "how_to_load": card_configs.how_to_load(repo_id),
+            "citation_intro": "The zoo follows the recipe of:",
+        }
     fields = {
         "front_matter": yaml.safe_dump(front_matter(manifest), sort_keys=False),
         "pretty_name": manifest["pretty_name"],
         "description": manifest["description"].strip(),
         "format_version": manifest["format_version"],
-        "splits_table": _splits_table(manifest["counts"]),
         "recipe_table": _mapping_table(manifest.get("recipe", {})),
         "build_table": _mapping_table(
             {**manifest.get("build", {}), "versions": manifest.get("versions", {})}
         ),
-        "columns_table": columns_table(schema),
-        "repo_id": default_repo_id(manifest["name"]),
+        "repo_id": repo_id,
         "rnn_zoo_version": manifest.get("versions", {}).get("rnn-zoo", "unknown"),
-        "num_parameters": f"{spec.num_parameters:,}",
-        **spec.to_dict(),
+        **sections,
     }
     return Template(template or read_template()).substitute(fields)
 
@@ -86,7 +118,7 @@ def columns_table(schema: ZooSchema) -> str:
     return "\n".join(lines)
 
 
-def _splits_table(counts: Mapping[str, Mapping[str, int]]) -> str:
+def splits_table(counts: Mapping[str, Mapping[str, int]]) -> str:
     lines = ["| split | runs | rows (snapshots) |", "| --- | ---: | ---: |"]
     lines += [f"| `{split}` | {count['runs']:,} | {count['rows']:,} |" for split, count in counts.items()]
     return "\n".join(lines)

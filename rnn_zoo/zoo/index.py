@@ -3,8 +3,8 @@
 It lists every shard of every split (names, row ranges, the sha256 of both files), maps each
 model id to its row, records the sha256 of zoo.json and of the card, and is sealed with its
 own sha256 (:func:`rnn_zoo.zoo.integrity.seal_json`), so no byte of a zoo can change unnoticed.
-Shard names in it must be exactly the canonical ones (``data/{split}-NNNNN-of-MMMMM.parquet``),
-so a reader never opens anything else.
+Shard names in it must be exactly the canonical ones (``data/{split}-NNNNN-of-MMMMM.parquet``,
+``data/{config}/{split}-...`` in a zoo of several configs), so a reader never opens anything else.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.card import default_repo_id
 from rnn_zoo.zoo.integrity import check_name, file_sha256, reading
-from rnn_zoo.zoo.schema import SPLITS
+from rnn_zoo.zoo.schema import CONFIG_NAME, SPLITS
 from rnn_zoo.zoo.shards import ShardId, read_table, shard_record
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -88,24 +88,41 @@ class _Bad(Exception):
 
 
 def check_index(index: Mapping[str, Any], where: str) -> None:
-    """Raise ZooError naming ``where`` unless the index has the structure and shard names of format v1."""
+    """Raise ZooError naming ``where`` unless the index has the structure and shard names of its format.
+
+    A zoo of one config (v1) has ``splits`` and ``model_ids`` at the top; a zoo of several (v2)
+    has them per config under ``configs``, each config's shards under its own name.
+    """
     try:
-        for split, entry in _field(index, "splits", dict).items():
-            if split not in SPLITS:
-                raise _Bad(f"unknown split {split!r}")
-            _check_split(split, entry, where)
+        if "configs" in index:
+            configs = _field(index, "configs", dict)
+            if not configs:
+                raise _Bad("'configs' is empty")
+            for config, block in configs.items():
+                if not (isinstance(config, str) and CONFIG_NAME.match(config)):
+                    raise _Bad(f"config name {config!r} is not a lower-case name such as lstm-2x32")
+                _check_config(block, config, where)
+        else:
+            _check_config(index, None, where)
         for name in _field(index, "files", dict).values():
             _digest(name)
-        _field(index, "model_ids", dict)
     except _Bad as problem:
         raise ZooError(f"{where} is damaged ({problem}); re-download or rebuild the zoo") from None
 
 
-def _check_split(split: str, entry: Any, where: str) -> None:
+def _check_config(block: Any, config: str | None, where: str) -> None:
+    for split, entry in _field(block, "splits", dict).items():
+        if split not in SPLITS:
+            raise _Bad(f"unknown split {split!r}")
+        _check_split(split, entry, where, config)
+    _field(block, "model_ids", dict)
+
+
+def _check_split(split: str, entry: Any, where: str, config: str | None) -> None:
     shards = _field(entry, "shards", list)
     start = 0
     for position, shard in enumerate(shards):
-        expected = ShardId(split, position, len(shards))
+        expected = ShardId(split, position, len(shards), config)
         if not isinstance(shard, dict):
             raise _Bad(f"shard {expected.stem} is not an object")
         for kind, name in expected.files:

@@ -15,7 +15,7 @@ from rnn_zoo.errors import ZooError
 from rnn_zoo.member.lstm import MemberSpec
 from rnn_zoo.zoo.integrity import reading
 from rnn_zoo.zoo.manifest import Zoo, open_zoo
-from rnn_zoo.zoo.schema import Column
+from rnn_zoo.zoo.schema import DEFAULT_CONFIG, Column
 from rnn_zoo.zoo.shards import read_table
 
 
@@ -43,19 +43,26 @@ def locate_zoo(zoo: str | Path | Zoo, revision: str | None = None) -> Zoo:
 
 
 def load_zoo(
-    zoo: str | Path | Zoo, split: str | None = None, revision: str | None = None, *, verify: bool = True
+    zoo: str | Path | Zoo,
+    split: str | None = None,
+    revision: str | None = None,
+    *,
+    config: str | None = None,
+    verify: bool = True,
 ) -> Any:
     """The zoo as ``datasets`` objects in torch format: a DatasetDict, or one Dataset for ``split``.
 
     Each row's weights, probe sequences and outputs come back as correctly shaped tensors.
     ``zoo`` may be a local directory or a Hub id ORG/NAME (at ``revision``, default main).
-    The parquet shards read are exactly those the index names, each checked against its
-    sha256 there unless ``verify=False``; a missing or damaged shard is a ZooError naming it.
+    ``config`` names the member architecture in a zoo of several (it may be left out when
+    there is one). The parquet shards read are exactly those the index names, each checked
+    against its sha256 there unless ``verify=False``; a missing or damaged shard is a
+    ZooError naming it.
     """
     import datasets
     from datasets.exceptions import DatasetGenerationError
 
-    opened = locate_zoo(zoo, revision=revision)
+    opened = locate_zoo(zoo, revision=revision).config(config)
     splits = opened.splits if split is None else (split,)
     files = {name: [str(path) for path in opened.shard_paths(name, ("data",), verify)] for name in splits}
     try:
@@ -79,23 +86,31 @@ class ZooWeights:
     params: dict[str, Tensor]
     spec: MemberSpec
     metadata: Any
+    config: str = DEFAULT_CONFIG  # the zoo config (member architecture) the split is of
 
     def __len__(self) -> int:
         return self.metadata.num_rows
 
 
 def load_weights(
-    zoo: str | Path | Zoo, split: str, revision: str | None = None, *, verify: bool = True
+    zoo: str | Path | Zoo,
+    split: str,
+    revision: str | None = None,
+    *,
+    config: str | None = None,
+    verify: bool = True,
 ) -> ZooWeights:
     """Read one split's safetensors shards into stacked tensors (memory-mapped, no per-row loop).
 
-    From a Hub id, only this split's shards are downloaded (the parquet files carry the
-    metadata columns). Every shard read is checked against its sha256 in the index unless
-    ``verify=False`` (hashes are cached per file, so a second load skips the work).
+    ``config`` names the member architecture in a zoo of several (required there; it may be
+    left out when there is one). From a Hub id, only this split's shards are downloaded (the
+    parquet files carry the metadata columns). Every shard read is checked against its sha256
+    in the index unless ``verify=False`` (hashes are cached per file, so a second load skips
+    the work).
     """
     from safetensors import safe_open
 
-    opened = locate_zoo(zoo, revision=revision)
+    opened = locate_zoo(zoo, revision=revision).config(config)
     schema = opened.schema
     paths = opened.shard_paths(split, ("weights", "data"), verify)  # both kinds hashed at once
     pieces: dict[str, list[Tensor]] = {name: [] for name in schema.spec.parameter_names}
@@ -107,7 +122,7 @@ def load_weights(
     names = [column.name for column in schema.table_columns]
     metadata = read_columns(opened, split, names, verify=False)  # its shards were checked just above
     _check_shapes(opened, split, params, metadata.num_rows)
-    return ZooWeights(params, schema.spec, metadata)
+    return ZooWeights(params, schema.spec, metadata, opened.config_name)
 
 
 def _check_shapes(zoo: Zoo, split: str, params: dict[str, Tensor], rows: int) -> None:
@@ -124,13 +139,17 @@ def _check_shapes(zoo: Zoo, split: str, params: dict[str, Tensor], rows: int) ->
             )
 
 
-def read_columns(zoo: Zoo, split: str, names: Sequence[str], *, verify: bool = True) -> Any:
-    """Some columns of one split's parquet shards as one pyarrow Table, in row order.
+def read_columns(
+    zoo: Zoo, split: str, names: Sequence[str], *, config: str | None = None, verify: bool = True
+) -> Any:
+    """Some columns of one split's parquet shards (of ``config``, in a zoo of several) as one pyarrow Table.
 
-    The shards are fetched (a zoo on the Hub) and, with ``verify``, checked against the index.
+    Rows come in row order. The shards are fetched (a zoo on the Hub) and, with ``verify``,
+    checked against the index.
     """
     import pyarrow as pa
 
+    zoo = zoo.config(config)
     tables = []
     for path in zoo.shard_paths(split, ("data",), verify):
         with reading(str(path.relative_to(zoo.root))):

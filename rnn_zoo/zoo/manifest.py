@@ -1,7 +1,14 @@
-"""A finished zoo directory: finalising it after its shards are written, and opening it."""
+"""A finished zoo directory: finalising it after its shards are written, and opening it.
+
+A zoo holds one config per member architecture. A zoo of one config (format v1) keeps its
+schema and counts at the top of zoo.json and its splits at the top of the index; a zoo of
+several (format v2) lists them per config under ``configs`` in both. ``Zoo.config(name)``
+gives one config as a zoo of its own, which every reader of a v1 zoo reads as it is.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,8 +18,17 @@ from typing import Any
 from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.index import card_sha256, check_index, index_split
 from rnn_zoo.zoo.integrity import check_sha256s, inside, parse_json, seal_json, unseal_json
-from rnn_zoo.zoo.schema import ZooSchema
-from rnn_zoo.zoo.shards import FORMAT_VERSION, ZooInfo, find_shards, json_text, library_versions, write_text
+from rnn_zoo.zoo.schema import DEFAULT_CONFIG, ZooSchema
+from rnn_zoo.zoo.shards import (
+    CONFIGS,
+    CONFIGS_FORMAT_VERSION,
+    FORMAT_VERSION,
+    ZooInfo,
+    find_shards,
+    json_text,
+    library_versions,
+    write_text,
+)
 
 MANIFEST = "zoo.json"
 INDEX = "weights/index.json"
@@ -21,15 +37,55 @@ CARD = "README.md"
 
 @dataclass(frozen=True)
 class Zoo:
-    """An opened zoo directory: its manifest (zoo.json), schema and weight index."""
+    """An opened zoo directory, or one config of it: its manifest (zoo.json), schema and weight index."""
 
     root: Path
     manifest: Mapping[str, Any]
     index: Mapping[str, Any]
 
     @property
+    def configs(self) -> tuple[str, ...]:
+        """The zoo's configs, one per member architecture (``default`` for a zoo of one)."""
+        return tuple(self.manifest[CONFIGS]) if self.multi_config else (self.config_name,)
+
+    @property
+    def multi_config(self) -> bool:
+        """Whether this is a zoo of several configs (format v2), not yet narrowed to one of them."""
+        return CONFIGS in self.manifest
+
+    @property
+    def config_name(self) -> str:
+        """The config this zoo is (``default`` for a zoo of one config)."""
+        return str(self.manifest.get("config", DEFAULT_CONFIG))
+
+    def config(self, name: str | None = None) -> Zoo:
+        """One config of the zoo as a zoo of its own; ``name`` may be left out when there is one."""
+        if not self.multi_config:
+            if name not in (None, self.config_name):
+                raise ZooError(
+                    f"zoo {self.root} has no config {name!r}; it has one config, {self.config_name}"
+                )
+            return self
+        if name is None or name not in self.manifest[CONFIGS]:
+            have = ", ".join(self.configs)
+            raise ZooError(
+                f"zoo {self.root} holds {len(self.configs)} configs, one per member architecture ({have}); "
+                f"name one, e.g. config={self.configs[0]!r} (load_dataset(path, {self.configs[0]!r}))"
+                if name is None
+                else f"zoo {self.root} has no config {name!r}; it has: {have}"
+            )
+        block = self.manifest[CONFIGS][name]
+        manifest = {key: value for key, value in self.manifest.items() if key != CONFIGS}
+        manifest.update(config=name, schema=block["schema"], counts=block["counts"])
+        return dataclasses.replace(self, manifest=manifest, index=self.index[CONFIGS][name])
+
+    def each_config(self) -> list[Zoo]:
+        """Every config of the zoo, each as a zoo of its own (:meth:`config`)."""
+        return [self.config(name) for name in self.configs]
+
+    @property
     def schema(self) -> ZooSchema:
-        return ZooSchema.from_dict(self.manifest["schema"])
+        return ZooSchema.from_dict(self.config().manifest["schema"])
 
     @property
     def name(self) -> str:
@@ -37,17 +93,33 @@ class Zoo:
 
     @property
     def splits(self) -> tuple[str, ...]:
-        return tuple(self.index["splits"])
+        return tuple(self.config().index["splits"])
 
     def shards(self, split: str) -> list[Mapping[str, Any]]:
         """Index entries of one split's shards, in row order."""
-        if split not in self.index["splits"]:
+        splits = self.config().index["splits"]
+        if split not in splits:
             have = ", ".join(self.splits)
             raise ZooError(f"zoo {self.root} has no split {split!r}; it has: {have}")
-        return list(self.index["splits"][split]["shards"])
+        return list(splits[split]["shards"])
 
     def num_rows(self, split: str) -> int:
-        return int(self.index["splits"][split]["rows"]) if split in self.index["splits"] else 0
+        splits = self.config().index["splits"]
+        return int(splits[split]["rows"]) if split in splits else 0
+
+    def indexed_shards(self) -> list[tuple[Zoo, Mapping[str, Any]]]:
+        """(config, index entry) of every shard of every split of every config, in index order."""
+        return [
+            (part, entry)
+            for part in self.each_config()
+            for split in part.splits
+            for entry in part.shards(split)
+        ]
+
+    @property
+    def rows(self) -> int:
+        """Rows of every split of every config."""
+        return sum(zoo.num_rows(split) for zoo in self.each_config() for split in zoo.splits)
 
     @property
     def storage(self) -> Path:
@@ -120,53 +192,61 @@ def _check_version(manifest: Mapping[str, Any], root: Path) -> None:
     version = manifest.get("format_version")
     if not isinstance(version, int):
         raise ZooError(f"{root / MANIFEST} has no integer format_version; the zoo is damaged")
-    if version > FORMAT_VERSION:
+    if version > CONFIGS_FORMAT_VERSION:
         raise ZooError(
             f"zoo {root} has format version {version} ({MANIFEST}), newer than this rnn-zoo reads "
-            f"({FORMAT_VERSION}); upgrade rnn-zoo"
+            f"({CONFIGS_FORMAT_VERSION}); upgrade rnn-zoo"
         )
     if version < 1:
         raise ZooError(f"zoo {root} has unknown format version {version} ({MANIFEST})")
+    if (version == CONFIGS_FORMAT_VERSION) != (CONFIGS in manifest):
+        raise ZooError(
+            f"{root / MANIFEST} is format version {version} but {'lacks' if version > 1 else 'has'} "
+            f"{CONFIGS!r}; the zoo is damaged"
+        )
 
 
 def _check_manifest(zoo: Zoo) -> None:
     where = zoo.root / MANIFEST
     if not isinstance(zoo.manifest.get("name"), str):
         raise ZooError(f"{where} has no name; the zoo is damaged")
-    try:
-        ZooSchema.from_dict(zoo.manifest["schema"])
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ZooError(
-            f"{where} has no valid schema ({type(error).__name__}: {error}); the zoo is damaged"
-        ) from None
+    listed, indexed = zoo.manifest.get(CONFIGS), zoo.index.get(CONFIGS)
+    if (listed is None) != (indexed is None) or (listed is not None and not _same_keys(listed, indexed)):
+        raise ZooError(f"{where} lists other configs than {INDEX}; the zoo is damaged")
+    for name in zoo.configs:
+        try:
+            ZooSchema.from_dict(zoo.config(name).manifest["schema"])
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ZooError(
+                f"{where} has no valid schema ({type(error).__name__}: {error}); the zoo is damaged"
+            ) from None
+
+
+def _same_keys(listed: Any, indexed: Any) -> bool:
+    return isinstance(listed, dict) and isinstance(indexed, dict) and set(listed) == set(indexed)
 
 
 def finalize_zoo(root: str | Path, info: ZooInfo) -> Zoo:
-    """Index every written shard and write weights/index.json, zoo.json and the card README.md."""
+    """Index every written shard and write weights/index.json, zoo.json and the card README.md.
+
+    ``info.schema`` is one schema (a zoo of one config, format v1) or a mapping from config
+    name to schema (a zoo of several configs, format v2, each under ``data/{config}/``).
+    """
     from rnn_zoo.zoo.card import render_card
 
     root = Path(root)
-    shards = find_shards(root)
-    if not shards:
-        raise ZooError(f"{root} holds no finished shards to index")
-    index: dict[str, Any] = {"format_version": FORMAT_VERSION, "splits": {}, "model_ids": {}}
-    counts = {}
-    for split, split_shards in shards.items():
-        entries, runs = index_split(root, split_shards, index["model_ids"])
-        rows = entries[-1]["rows"][1]
-        index["splits"][split] = {"rows": rows, "shards": entries}
-        counts[split] = {"rows": rows, "runs": runs}
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "name": info.name,
-        "pretty_name": info.pretty_name,
-        "description": info.description,
-        "schema": info.schema.to_dict(),
-        "recipe": dict(info.recipe),
-        "build": dict(info.build),
-        "versions": library_versions(),
-        "counts": counts,
-    }
+    about = {"name": info.name, "pretty_name": info.pretty_name, "description": info.description}
+    later = {"recipe": dict(info.recipe), "build": dict(info.build), "versions": library_versions()}
+    if isinstance(info.schema, ZooSchema):
+        block, counts = _index_config(root, None)
+        index: dict[str, Any] = {"format_version": FORMAT_VERSION, **block}
+        manifest = {"format_version": FORMAT_VERSION, **about, "schema": info.schema.to_dict(), **later}
+        manifest["counts"] = counts
+    else:
+        configs = {name: _index_config(root, name) for name in info.schema}
+        index = {"format_version": CONFIGS_FORMAT_VERSION, CONFIGS: {n: b for n, (b, _) in configs.items()}}
+        described = {n: {"schema": info.schema[n].to_dict(), "counts": c} for n, (_, c) in configs.items()}
+        manifest = {"format_version": CONFIGS_FORMAT_VERSION, **about, CONFIGS: described, **later}
     manifest_text, card = json_text(manifest), render_card(manifest)
     index["files"] = {
         MANIFEST: hashlib.sha256(manifest_text.encode()).hexdigest(),
@@ -176,3 +256,19 @@ def finalize_zoo(root: str | Path, info: ZooInfo) -> Zoo:
     write_text(root / CARD, card)
     write_text(root / INDEX, seal_json(index))  # last: it seals the other two
     return Zoo(root, manifest, index)
+
+
+def _index_config(root: Path, config: str | None) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
+    """The index entry of one config's finished shards ({splits, model_ids}) and its counts per split."""
+    shards = find_shards(root, config)
+    if not shards:
+        where = f"{root}" if config is None else f"{root}/data/{config}"
+        raise ZooError(f"{where} holds no finished shards to index")
+    block: dict[str, Any] = {"splits": {}, "model_ids": {}}
+    counts = {}
+    for split, split_shards in shards.items():
+        entries, runs = index_split(root, split_shards, block["model_ids"])
+        rows = entries[-1]["rows"][1]
+        block["splits"][split] = {"rows": rows, "shards": entries}
+        counts[split] = {"rows": rows, "runs": runs}
+    return block, counts

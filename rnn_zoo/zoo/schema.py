@@ -9,7 +9,8 @@ safetensors layout and the dataset card's column table are all derived from here
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ from rnn_zoo.member.lstm import MemberSpec
 DTYPES = ("string", "bool", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64")
 PARAMETER_DTYPE = "float32"
 SPLITS = ("train", "validation", "ood")  # every zoo's splits, in this order
+DEFAULT_CONFIG = "default"  # the one config of a zoo of one member architecture
+CONFIG_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")  # e.g. lstm-2x32: a safe folder name
 
 
 @dataclass(frozen=True)
@@ -148,3 +151,43 @@ class ZooSchema:
             tuple(Column.from_dict(column) for column in data.get("metadata", ())),
             tuple(Column.from_dict(column) for column in data.get("probes", ())),
         )
+
+
+def member_cell(spec: MemberSpec) -> str:
+    """The spec's recurrent cell (``lstm`` for specs that do not name one)."""
+    return str(getattr(spec, "cell", "lstm"))
+
+
+def spec_config_name(spec: MemberSpec) -> str:
+    """The config holding members of ``spec`` in a zoo of several: cell-layers x hidden, e.g. ``lstm-2x32``.
+
+    Input and output sizes are the task's, the same for every config of a zoo.
+    """
+    return f"{member_cell(spec)}-{spec.num_layers}x{spec.hidden_size}"
+
+
+def member_label(spec: MemberSpec) -> str:
+    """The spec in words, e.g. ``LSTM 6 -> 2 x 32 -> 6``."""
+    return (
+        f"{member_cell(spec).upper()} {spec.input_size} -> {spec.num_layers} x {spec.hidden_size} -> "
+        f"{spec.output_size}"
+    )
+
+
+def architecture_values(spec: MemberSpec, keys: Sequence[str]) -> dict[str, int | str]:
+    """A row's architecture columns: its config and the spec fields ``keys`` that vary in the zoo."""
+    return {"config": spec_config_name(spec), **{key: getattr(spec, key) for key in keys}}
+
+
+def with_architecture(schema: ZooSchema, keys: Sequence[str]) -> ZooSchema:
+    """``schema`` plus metadata columns naming each row's architecture (see :func:`architecture_values`)."""
+    columns = tuple(
+        Column(
+            key,
+            "string" if isinstance(value, str) else "int64",
+            (),
+            "zoo config (member architecture) of the row" if key == "config" else f"member {key}",
+        )
+        for key, value in architecture_values(schema.spec, keys).items()
+    )
+    return ZooSchema(schema.spec, schema.metadata + columns, schema.probes)

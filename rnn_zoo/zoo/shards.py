@@ -6,6 +6,10 @@
     weights/{split}-NNNNN-of-MMMMM.safetensors  one stacked tensor per parameter (row order)
     weights/index.json                          shards, row ranges, sha256, model_id -> location
 
+A zoo of several member architectures (format v2) holds one config per architecture, each
+a v1 zoo's shards under the config's name: ``data/{config}/{split}-...parquet`` and
+``weights/{config}/{split}-...safetensors``; zoo.json and the index list the configs.
+
 Every file is written to a temporary name and renamed into place, so a reader (or a
 resumed build) only ever sees whole files; it gets the mode the umask gives (0644 by
 default). Beside each shard, ``.build/{split}-NNNNN-of-MMMMM.json`` records the sha256 of
@@ -31,7 +35,9 @@ from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.integrity import file_sha256, sha256
 from rnn_zoo.zoo.schema import SPLITS, ZooSchema
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # a zoo of one config; its shards are v1 shards in any zoo
+CONFIGS_FORMAT_VERSION = 2  # a zoo of several configs: readers of v1 refuse it as newer
+CONFIGS = "configs"  # the key under which zoo.json and the index of a zoo of several configs list them
 # The Hub's dataset viewer reads whole row groups and asks for 100-300 MB in memory; big
 # files are uploaded and downloaded in pieces anyway, so shards stay near 500 MB.
 ROW_GROUP_BYTES = 100 * 2**20
@@ -42,28 +48,33 @@ BUILD_STATE = ".build"  # shard records and the build lock; never published
 
 @dataclass(frozen=True)
 class ShardId:
-    """Shard ``index`` of ``count`` of one split."""
+    """Shard ``index`` of ``count`` of one split (of one config, in a zoo of several)."""
 
     split: str
     index: int
     count: int
+    config: str | None = None  # None: a zoo of one config, whose files lie directly under data/
 
     @property
     def stem(self) -> str:
         return f"{self.split}-{self.index:05d}-of-{self.count:05d}"
 
     @property
+    def _folder(self) -> str:
+        return "" if self.config is None else f"{self.config}/"
+
+    @property
     def data_file(self) -> str:
-        return f"data/{self.stem}.parquet"
+        return f"data/{self._folder}{self.stem}.parquet"
 
     @property
     def weights_file(self) -> str:
-        return f"weights/{self.stem}.safetensors"
+        return f"weights/{self._folder}{self.stem}.safetensors"
 
     @property
     def record_file(self) -> str:
         """The record of both files' sha256, written after them."""
-        return f"{BUILD_STATE}/{self.stem}.json"
+        return f"{BUILD_STATE}/{self._folder}{self.stem}.json"
 
     @property
     def files(self) -> tuple[tuple[str, str], ...]:
@@ -78,7 +89,7 @@ class ZooInfo:
     name: str
     pretty_name: str
     description: str
-    schema: ZooSchema
+    schema: ZooSchema | Mapping[str, ZooSchema]  # one schema, or config name -> schema (several configs)
     recipe: Mapping[str, Any] = field(default_factory=dict)
     build: Mapping[str, Any] = field(default_factory=dict)
 
@@ -216,13 +227,14 @@ def _arrow_table(schema: ZooSchema, rows: Mapping[str, np.ndarray]) -> Any:
     return datasets.Dataset.from_dict(columns, features=schema.features()).data.table
 
 
-def find_shards(root: Path) -> dict[str, list[ShardId]]:
-    """Shards present under ``data/``, per split, in index order; incomplete sets are an error."""
+def find_shards(root: Path, config: str | None = None) -> dict[str, list[ShardId]]:
+    """Shards present under ``data/`` (``data/{config}/``), per split, in index order; incomplete sets are an error."""
     found: dict[str, list[ShardId]] = {}
-    for path in sorted(Path(root, "data").glob("*.parquet")):
+    folder = Path(root, "data") if config is None else Path(root, "data", config)
+    for path in sorted(folder.glob("*.parquet")):
         match = _SHARD_NAME.match(path.stem)
         if match:
-            shard = ShardId(match["split"], int(match["index"]), int(match["count"]))
+            shard = ShardId(match["split"], int(match["index"]), int(match["count"]), config)
             found.setdefault(shard.split, []).append(shard)
     unknown = [shard.data_file for split, shards in found.items() if split not in SPLITS for shard in shards]
     if unknown:
@@ -230,7 +242,7 @@ def find_shards(root: Path) -> dict[str, list[ShardId]]:
             f"zoo {root} has extra shards of unknown splits: {', '.join(unknown)} (the splits are {', '.join(SPLITS)})"
         )
     for split, shards in found.items():
-        expected = [ShardId(split, index, shards[0].count) for index in range(shards[0].count)]
+        expected = [ShardId(split, index, shards[0].count, config) for index in range(shards[0].count)]
         missing = [s.stem for s in expected if s not in shards or not Path(root, s.weights_file).is_file()]
         extra = [s.stem for s in shards if s not in expected]
         if missing or extra:

@@ -16,7 +16,14 @@ from torch import Tensor
 from rnn_zoo.member import lstm
 from rnn_zoo.member.lstm import map_params
 from rnn_zoo.zoo.manifest import Zoo, finalize_zoo
-from rnn_zoo.zoo.schema import Column, ZooSchema, model_id
+from rnn_zoo.zoo.schema import (
+    Column,
+    ZooSchema,
+    architecture_values,
+    model_id,
+    spec_config_name,
+    with_architecture,
+)
 from rnn_zoo.zoo.shards import ShardId, ZooInfo, write_shard
 
 SYMBOLS = 6
@@ -77,23 +84,60 @@ def write_synthetic_zoo(
     steps: Sequence[int] = (0, 100),
     rows_per_shard: int = 1000,
     schema: ZooSchema | None = None,
+    specs: Sequence[lstm.MemberSpec] = (),
     seed: int = 0,
 ) -> Zoo:
-    """Write a finished zoo with ``runs[split]`` random runs per split, ``len(steps)`` rows each."""
-    schema = schema or synthetic_schema()
+    """Write a finished zoo with ``runs[split]`` random runs per split, ``len(steps)`` rows each.
+
+    With ``specs``, a zoo of several configs: one per spec (its name from the spec, its rows
+    with architecture columns), each with ``runs[split]`` runs per split; else one config of
+    ``schema``.
+    """
     generator = torch.Generator().manual_seed(seed)
-    first_run = 0
+    if not specs:
+        schema = schema or synthetic_schema()
+        _write_config(Path(root), schema, None, runs, steps, rows_per_shard, 0, generator)
+        return finalize_zoo(root, _synthetic_info(schema, steps, seed))
+    schemas = {}
+    for number, spec in enumerate(specs):
+        name = spec_config_name(spec)
+        schemas[name] = with_architecture(synthetic_schema(spec), ARCHITECTURE)
+        first_run = number * sum(runs.values())
+        _write_config(Path(root), schemas[name], name, runs, steps, rows_per_shard, first_run, generator)
+    return finalize_zoo(root, _synthetic_info(schemas, steps, seed))
+
+
+ARCHITECTURE = ("hidden_size", "num_layers")  # the spec fields a synthetic zoo of several configs varies
+
+
+def _write_config(
+    root: Path,
+    schema: ZooSchema,
+    config: str | None,
+    runs: Mapping[str, int],
+    steps: Sequence[int],
+    rows_per_shard: int,
+    first_run: int,
+    generator: torch.Generator,
+) -> None:
     for split, count in runs.items():
         rows = synthetic_rows(schema, range(first_run, first_run + count), steps, generator)
+        if config is not None:
+            total = len(rows["model_id"])
+            rows.update(
+                {k: np.full(total, v) for k, v in architecture_values(schema.spec, ARCHITECTURE).items()}
+            )
         first_run += count
         total = len(rows["model_id"])
         shard_count = -(-total // rows_per_shard)
         for index in range(shard_count):
             part = slice(index * rows_per_shard, (index + 1) * rows_per_shard)
-            write_shard(
-                Path(root), schema, ShardId(split, index, shard_count), {k: v[part] for k, v in rows.items()}
-            )
-    info = ZooInfo(
+            shard = ShardId(split, index, shard_count, config)
+            write_shard(root, schema, shard, {k: v[part] for k, v in rows.items()})
+
+
+def _synthetic_info(schema: ZooSchema | Mapping[str, ZooSchema], steps: Sequence[int], seed: int) -> ZooInfo:
+    return ZooInfo(
         name="synthetic",
         pretty_name="Synthetic LSTM zoo",
         description="Random, untrained LSTMs with their outputs on random token sequences.",
@@ -101,4 +145,3 @@ def write_synthetic_zoo(
         recipe={"kind": "synthetic", "steps": list(steps)},
         build={"seed": seed},
     )
-    return finalize_zoo(root, info)

@@ -21,25 +21,34 @@ def verify_zoo(root: str | Path | Zoo, progress: Callable[[Iterable], Iterable] 
     """Raise ZooError naming the first bad file; return the opened zoo when all is well.
 
     Opening the zoo checks zoo.json, the card and the index itself (:func:`rnn_zoo.zoo.manifest.open_zoo`);
-    then the shards on disk must be exactly the indexed ones, the card's ``configs`` must name
-    exactly them, and each shard must match its sha256 and agree with its twin bit for bit.
+    then, for every config, the shards on disk must be exactly the indexed ones, the card's
+    ``configs`` must name exactly them, and each shard must match its sha256 and agree with
+    its twin bit for bit.
     """
     zoo = locate_zoo(root)
-    schema = zoo.schema
-    entries = [entry for split in zoo.splits for entry in zoo.shards(split)]
-    zoo.fetch(entry[kind] for entry in entries for kind in ("data_file", "weights_file"))
+    entries = zoo.indexed_shards()
+    zoo.fetch(entry[kind] for _, entry in entries for kind in ("data_file", "weights_file"))
     _check_shard_names(zoo)
     _check_card(zoo)
-    for entry in progress(entries):
-        problem = _shard_problem(zoo, schema, entry)
+    schemas = {part.config_name: part.schema for part in zoo.each_config()}
+    for part, entry in progress(entries):
+        problem = _shard_problem(part, schemas[part.config_name], entry)
         if problem:
             raise ZooError(f"bad shard {problem}")
     return zoo
 
 
 def _check_shard_names(zoo: Zoo) -> None:
-    on_disk = {shard.data_file for shards in find_shards(zoo.root).values() for shard in shards}
-    indexed = {entry["data_file"] for split in zoo.splits for entry in zoo.shards(split)}
+    folders = [None] if not zoo.multi_config else list(zoo.configs)
+    on_disk = {
+        shard.data_file
+        for folder in folders
+        for shards in find_shards(zoo.root, folder).values()
+        for shard in shards
+    }
+    if zoo.multi_config:  # nothing beside the configs' shards, at any depth
+        on_disk |= {path.relative_to(zoo.root).as_posix() for path in zoo.root.glob("data/**/*.parquet")}
+    indexed = {entry["data_file"] for _, entry in zoo.indexed_shards()}
     named = (("extra", on_disk - indexed), ("missing", indexed - on_disk))
     problems = "; ".join(f"{what} {', '.join(sorted(names))}" for what, names in named if names)
     if problems:
@@ -47,19 +56,26 @@ def _check_shard_names(zoo: Zoo) -> None:
 
 
 def _check_card(zoo: Zoo) -> None:
-    """The card's metadata must pass the Hub's checks, and each split's files be its indexed shards."""
+    """The card's metadata must pass the Hub's checks, and each config's splits name its indexed shards."""
     from rnn_zoo.zoo.card_checks import check_card, data_file_patterns
 
     if not (zoo.root / CARD).is_file():
         raise ZooError(f"zoo {zoo.root} has no {CARD} (its dataset card); rebuild the zoo to write it")
-    for config in check_card(zoo.path(CARD), zoo.root)["configs"]:
+    configs = check_card(zoo.path(CARD), zoo.root)["configs"]
+    if sorted(str(config.get("config_name")) for config in configs) != sorted(zoo.configs):
+        raise ZooError(
+            f"{zoo.root / CARD}: its configs are not the zoo's ({', '.join(zoo.configs)}); "
+            "rebuild the zoo to re-render its card"
+        )
+    for config in configs:
+        part = zoo.config(config["config_name"])
         for item in config["data_files"] if isinstance(config["data_files"], list) else ():
             if not isinstance(item, dict):
                 continue
             names = {
                 p.relative_to(zoo.root).as_posix() for p in _globbed(zoo, data_file_patterns(item["path"]))
             }
-            if names != {entry["data_file"] for entry in zoo.shards(item["split"])}:
+            if names != {entry["data_file"] for entry in part.shards(item["split"])}:
                 raise ZooError(
                     f"{zoo.root / CARD}: split {item['split']!r} of config {config.get('config_name')!r} "
                     f"names other files than {INDEX}; rebuild the zoo to re-render its card"
