@@ -5,6 +5,10 @@ by split into shards of ``runs_per_shard`` runs, and a shard is the unit of resu
 ``--shard i/n`` parts. Pending runs are trained in populations as large as memory allows;
 each shard is written (atomically) as soon as all its runs are done, so a build that is
 stopped at any point and started again continues from the shards already written.
+
+A recipe that lists architectures builds a zoo of one config per architecture: each run
+draws its architecture from its own seed, runs are grouped by config (then split) into
+shards, and every population holds members of one architecture.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnn_zoo.build.families import DataSources, task_family
+from rnn_zoo.build.families import DataSources, task_families
 from rnn_zoo.build.lock import holds_output_lock
 from rnn_zoo.build.output import claim_output, data_identity, release_output
-from rnn_zoo.build.recipe import Recipe
+from rnn_zoo.build.recipe import ARCHITECTURES, DEFAULT_VARIANT, Recipe
 from rnn_zoo.build.trainer import train_population
 from rnn_zoo.errors import ZooError
 from rnn_zoo.events import Event, ignore
@@ -30,10 +34,17 @@ from rnn_zoo.member.lstm import map_params
 from rnn_zoo.tasks import streams
 from rnn_zoo.tasks.family import Run, TaskFamily
 from rnn_zoo.zoo.manifest import finalize_zoo
-from rnn_zoo.zoo.schema import SPLITS, model_id
+from rnn_zoo.zoo.schema import (
+    SPLITS,
+    ZooSchema,
+    architecture_values,
+    model_id,
+    spec_config_name,
+    with_architecture,
+)
 from rnn_zoo.zoo.shards import ShardId, ZooInfo, shard_done, write_shard
 
-STREAM_RUN_SEED, STREAM_WEIGHT_DECAY = 11, 12
+STREAM_RUN_SEED, STREAM_WEIGHT_DECAY, STREAM_ARCHITECTURE = 11, 12, 13
 MEMORY_FRACTION = 0.5  # of the free memory a population may use
 
 
@@ -43,6 +54,24 @@ class ShardPlan:
 
     shard: ShardId
     runs: tuple[Run, ...]
+
+
+@dataclass(frozen=True)
+class ZooPlan:
+    """What a recipe builds: each config's task family and schema, and every shard with its runs.
+
+    Configs are keyed by name; a recipe of one architecture has the one config None (its
+    files directly under data/ and weights/).
+    """
+
+    families: dict[str | None, TaskFamily]
+    schemas: dict[str | None, ZooSchema]
+    shards: list[ShardPlan]
+
+    @property
+    def family(self) -> TaskFamily:
+        """The first config's family: what every config shares (task, names, data record)."""
+        return next(iter(self.families.values()))
 
 
 @dataclass
@@ -69,16 +98,40 @@ def plan_runs(family: TaskFamily, recipe: Recipe) -> list[Run]:
     return runs
 
 
-def plan_shards(runs: Sequence[Run], runs_per_shard: int) -> list[ShardPlan]:
-    """Runs grouped by split (train, validation, ood) into shards of ``runs_per_shard`` runs."""
+def plan_shards(runs: Sequence[Run], runs_per_shard: int, config: str | None = None) -> list[ShardPlan]:
+    """Runs grouped by split (train, validation, ood) into shards of ``runs_per_shard`` runs (of ``config``)."""
     plans = []
     for split in SPLITS:
         members = [run for run in runs if run.split == split]
         count = -(-len(members) // runs_per_shard)
         for index in range(count):
             chunk = members[index * runs_per_shard : (index + 1) * runs_per_shard]
-            plans.append(ShardPlan(ShardId(split, index, count), tuple(chunk)))
+            plans.append(ShardPlan(ShardId(split, index, count, config), tuple(chunk)))
     return plans
+
+
+def draw_architecture(run: Run, count: int) -> int:
+    """Which of ``count`` architectures a run trains: drawn from its own seed alone."""
+    return streams.seed_of(run.seed, STREAM_ARCHITECTURE) % count
+
+
+def plan_zoo(recipe: Recipe, data: DataSources | None = None) -> ZooPlan:
+    """Every config of the recipe's zoo that draws runs, and its shards: config by config, then by split."""
+    families = task_families(recipe, data)
+    runs = plan_runs(families[0], recipe)
+    if not recipe.mixed:
+        family = families[0]
+        return ZooPlan({None: family}, {None: family.schema()}, plan_shards(runs, recipe.runs_per_shard))
+    drawn = [draw_architecture(run, len(families)) for run in runs]
+    plan = ZooPlan({}, {}, [])
+    for number, family in enumerate(families):
+        mine = [run for run, which in zip(runs, drawn, strict=True) if which == number]
+        name = spec_config_name(family.spec)
+        if mine:
+            plan.families[name] = family
+            plan.schemas[name] = with_architecture(family.schema(), tuple(ARCHITECTURES))
+            plan.shards.extend(plan_shards(mine, recipe.runs_per_shard, name))
+    return plan
 
 
 def part_of(plans: Sequence[ShardPlan], part: tuple[int, int] | None) -> list[ShardPlan]:
@@ -126,12 +179,31 @@ def population_size(family: TaskFamily, recipe: Recipe, device: torch.device, re
     return requested or fits
 
 
-def zoo_info(family: TaskFamily, recipe: Recipe, build: dict) -> ZooInfo:
+def zoo_info(plan: ZooPlan, recipe: Recipe, build: dict) -> ZooInfo:
     """The manifest fields of a zoo built from ``recipe``; a family's ``build_record`` joins ``build``."""
+    family = plan.family
     build = {**build, **getattr(family, "build_record", {})}  # e.g. which MNIST the zoo was trained on
-    return ZooInfo(
-        family.name, family.pretty_name, family.description, family.schema(), recipe.to_dict(), build
+    if not recipe.mixed:
+        return ZooInfo(
+            family.name, family.pretty_name, family.description, plan.schemas[None], recipe.to_dict(), build
+        )
+    description = (
+        f"{family.description} Members come in {len(plan.schemas)} architectures, one config each "
+        f"({', '.join(map(str, plan.schemas))}); each run draws its architecture from its own seed."
     )
+    return ZooInfo(
+        zoo_name(recipe),
+        f"{family.pretty_name}, {recipe.variant} architectures",
+        description,
+        {str(name): schema for name, schema in plan.schemas.items()},
+        recipe.to_dict(),
+        build,
+    )
+
+
+def zoo_name(recipe: Recipe) -> str:
+    """The zoo's name (and default folder): the task, plus the recipe variant when it has one."""
+    return recipe.task if recipe.variant == DEFAULT_VARIANT else f"{recipe.task}-{recipe.variant}"
 
 
 @holds_output_lock
@@ -154,22 +226,33 @@ def build_zoo(
     population steps and runs to go; ``step`` {step} after every population step;
     ``members_done`` {count} after each population.
     """
-    family = task_family(recipe, data)
-    mine = part_of(plan_shards(plan_runs(family, recipe), recipe.runs_per_shard), part)
-    size = population_size(family, recipe, device, population)
-    claim_output(out, recipe, part, data_identity(getattr(family, "build_record", {})))
-    pending = [plan for plan in mine if not shard_done(out, plan.shard)]
-    runs = [run for plan in pending for run in plan.runs]
-    size = min(size, max(1, len(runs)))
+    plan = plan_zoo(recipe, data)
+    mine = part_of(plan.shards, part)
+    sizes = {
+        name: population_size(family, recipe, device, population) for name, family in plan.families.items()
+    }
+    claim_output(out, recipe, part, data_identity(getattr(plan.family, "build_record", {})))
+    pending = [shard for shard in mine if not shard_done(out, shard.shard)]
+    runs = {
+        name: [run for shard in pending if shard.shard.config == name for run in shard.runs] for name in sizes
+    }
+    sizes = {name: min(size, max(1, len(runs[name]))) for name, size in sizes.items()}
     report = BuildReport(
-        out, False, family.summary_metric, population=size, shards=[plan.shard for plan in mine]
+        out, False, plan.family.summary_metric, population=max(sizes.values()), shards=[s.shard for s in mine]
     )
-    event("start", {"steps": -(-len(runs) // size) * recipe.train_config().steps, "members": len(runs)})
+    populations = sum(-(-len(runs[name]) // size) for name, size in sizes.items())
+    members = sum(map(len, runs.values()))
+    event("start", {"steps": populations * recipe.train_config().steps, "members": members})
     started = time.perf_counter()
-    train_and_write(family, recipe, pending, out, size, device, event)
-    report.runs_trained, report.seconds = len(runs), time.perf_counter() - started
+    for name, family in plan.families.items():
+        config_pending = [shard for shard in pending if shard.shard.config == name]
+        if config_pending:
+            train_and_write(
+                family, plan.schemas[name], recipe, config_pending, out, sizes[name], device, event
+            )
+    report.runs_trained, report.seconds = members, time.perf_counter() - started
     if part is None:
-        finalize_zoo(out, zoo_info(family, recipe, {"device": device.type}))
+        finalize_zoo(out, zoo_info(plan, recipe, {"device": device.type}))
         release_output(out)
         report.finished = True
     return report
@@ -177,6 +260,7 @@ def build_zoo(
 
 def train_and_write(
     family: TaskFamily,
+    schema: ZooSchema,
     recipe: Recipe,
     pending: Sequence[ShardPlan],
     out: Path,
@@ -184,7 +268,8 @@ def train_and_write(
     device: torch.device,
     event: Event,
 ) -> None:
-    """Train the runs of ``pending`` in populations of ``size``; write each shard once all its runs are done.
+    """Train the runs of ``pending`` (shards of one config) in populations of ``size``; write each
+    shard of ``schema`` once all its runs are done.
 
     Shards are written by one thread beside the training of the next population.
     """
@@ -198,9 +283,19 @@ def train_and_write(
             for plan in pending:
                 if plan.runs[0].run_id in rows and all(run.run_id in rows for run in plan.runs):
                     shard_rows = _concatenate([rows.pop(r.run_id) for r in plan.runs])
-                    writes.append(writer.submit(write_shard, out, family.schema(), plan.shard, shard_rows))
+                    if plan.shard.config is not None:
+                        shard_rows.update(_architecture_rows(family, len(shard_rows["model_id"])))
+                    writes.append(writer.submit(write_shard, out, schema, plan.shard, shard_rows))
         for write in writes:
             write.result()  # a failed write raises here
+
+
+def _architecture_rows(family: TaskFamily, count: int) -> dict[str, np.ndarray]:
+    """The architecture columns of ``count`` rows of one config (see with_architecture)."""
+    return {
+        name: np.full(count, value)
+        for name, value in architecture_values(family.spec, tuple(ARCHITECTURES)).items()
+    }
 
 
 def train_fitting(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rnn_zoo.build.recipe import Recipe, options_from
 from rnn_zoo.errors import ZooError
@@ -19,37 +20,54 @@ class DataSources:
     mnist_dir: Path | None = None
 
 
-def _formal_languages(recipe: Recipe, data: DataSources) -> TaskFamily:
+Architecture = Mapping[str, Any]  # MemberSpec fields beyond the task's input and output sizes
+FamilyOf = Callable[[Architecture], TaskFamily]  # the task family of members of one architecture
+
+
+def _formal_languages(recipe: Recipe, data: DataSources) -> FamilyOf:
     from rnn_zoo.member.lstm import MemberSpec
     from rnn_zoo.tasks.formal_languages import SYMBOLS, FormalLanguageOptions, FormalLanguages
 
-    spec = MemberSpec(SYMBOLS, recipe.hidden_size, recipe.num_layers, SYMBOLS)
-    return FormalLanguages(spec, options_from(FormalLanguageOptions, recipe.task_options, recipe.task))
+    options = options_from(FormalLanguageOptions, recipe.task_options, recipe.task)
+    return lambda architecture: FormalLanguages(
+        MemberSpec(input_size=SYMBOLS, output_size=SYMBOLS, **architecture), options
+    )
 
 
-def _mnist(recipe: Recipe, data: DataSources) -> TaskFamily:
+def _mnist(recipe: Recipe, data: DataSources) -> FamilyOf:
     from rnn_zoo.member.lstm import MemberSpec
     from rnn_zoo.tasks.mnist import load_mnist
     from rnn_zoo.tasks.mnist.family import INPUTS, MnistOptions, SequentialMnist
     from rnn_zoo.tasks.mnist.images import CLASSES
 
     options = options_from(MnistOptions, recipe.task_options, recipe.task)
-    spec = MemberSpec(INPUTS, recipe.hidden_size, recipe.num_layers, CLASSES)
-    return SequentialMnist(spec, options, load_mnist(data.mnist, data.mnist_dir))
+    images = load_mnist(data.mnist, data.mnist_dir)  # once, shared by every architecture
+    return lambda architecture: SequentialMnist(
+        MemberSpec(input_size=INPUTS, output_size=CLASSES, **architecture), options, images
+    )
 
 
-TASK_FAMILIES: dict[str, Callable[[Recipe, DataSources], TaskFamily]] = {
+TASK_FAMILIES: dict[str, Callable[[Recipe, DataSources], FamilyOf]] = {
     "formal-languages": _formal_languages,
     "mnist": _mnist,
 }
 
 
-def task_family(recipe: Recipe, data: DataSources | None = None) -> TaskFamily:
-    """The task family a recipe trains, configured by the recipe's task_options.
+def task_families(recipe: Recipe, data: DataSources | None = None) -> list[TaskFamily]:
+    """The task family of each architecture of a recipe, in its order, configured by its task_options.
 
     ``data`` says where families with external data (MNIST) find it; loading it here means
     a build fails before it writes anything when the data cannot be had.
     """
     if recipe.task not in TASK_FAMILIES:
         raise ZooError(f"unknown task {recipe.task!r}; choose one of: {', '.join(TASK_FAMILIES)}")
-    return TASK_FAMILIES[recipe.task](recipe, data or DataSources())
+    family_of = TASK_FAMILIES[recipe.task](recipe, data or DataSources())
+    return [family_of(architecture) for architecture in recipe.architectures()]
+
+
+def task_family(recipe: Recipe, data: DataSources | None = None) -> TaskFamily:
+    """The task family of a recipe of one architecture (see :func:`task_families`)."""
+    families = task_families(recipe, data)
+    if len(families) != 1:
+        raise ZooError(f"recipe {recipe.variant!r} of task {recipe.task!r} has {len(families)} architectures")
+    return families[0]

@@ -88,8 +88,14 @@ def _acquire(out: Path) -> IO[str]:
 
 
 def sweep_temporaries(out: Path) -> None:
-    """Remove the temporary files (``.NAME.XXXXXXXX.tmp``) of writes that were killed midway."""
-    for folder in (out, out / "data", out / "weights", out / BUILD_STATE):
+    """Remove the temporary files (``.NAME.XXXXXXXX.tmp``) of writes that were killed midway.
+
+    They lie in the output folder, its data/, weights/ and build-state folders, or their
+    config folders (a zoo of several configs).
+    """
+    folders = [out / name for name in ("data", "weights", BUILD_STATE) if (out / name).is_dir()]
+    configs = [sub for folder in folders for sub in folder.iterdir() if sub.is_dir() and not sub.is_symlink()]
+    for folder in (out, *folders, *configs):
         for path in folder.glob(".*.tmp") if folder.is_dir() else ():
             if path.is_file() and not path.is_symlink():
                 path.unlink()

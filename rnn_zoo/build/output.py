@@ -18,7 +18,7 @@ from typing import Any
 
 from rnn_zoo.build.families import DataSources
 from rnn_zoo.build.lock import output_lock
-from rnn_zoo.build.recipe import Recipe, load_recipe
+from rnn_zoo.build.recipe import DEFAULT_VARIANT, Recipe, load_recipe
 from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.integrity import file_sha256
 from rnn_zoo.zoo.manifest import MANIFEST, Zoo, finalize_zoo
@@ -96,8 +96,7 @@ def merge_parts(parts: Sequence[Path], out: Path, data: DataSources | None = Non
 
     ``data`` says where to find the parts' external data (MNIST) again, for the zoo's record.
     """
-    from rnn_zoo.build.builder import plan_runs, plan_shards, zoo_info
-    from rnn_zoo.build.families import task_family
+    from rnn_zoo.build.builder import plan_zoo, zoo_info
 
     claims = [_part_claim(path) for path in parts]
     recipes = {json.dumps(claim["recipe"], sort_keys=True) for claim in claims}
@@ -106,20 +105,19 @@ def merge_parts(parts: Sequence[Path], out: Path, data: DataSources | None = Non
     if len({json.dumps(claim["data"], sort_keys=True) for claim in claims}) != 1:
         raise ZooError("the parts were trained on different data; merge parts of one build only")
     recipe = _recipe_from(claims[0]["recipe"])
-    family = task_family(recipe, data)
-    found = data_identity(getattr(family, "build_record", {}))
+    plan = plan_zoo(recipe, data)
+    found = data_identity(getattr(plan.family, "build_record", {}))
     if found != claims[0]["data"]:
         raise ZooError(
             f"the parts were trained on {_describe(claims[0]['data'])} but {_describe(found)} was found; "
             "give the same source with --mnist / --mnist-dir"
         )
-    plans = plan_shards(plan_runs(family, recipe), recipe.runs_per_shard)
     with output_lock(out):
         claim_output(out, recipe, None, found)
-        for plan in plans:
-            if not shard_done(out, plan.shard):
-                _copy_shard(parts, plan.shard, out)
-        zoo = finalize_zoo(out, zoo_info(family, recipe, {"merged_parts": len(parts)}))
+        for shard in plan.shards:
+            if not shard_done(out, shard.shard):
+                _copy_shard(parts, shard.shard, out)
+        zoo = finalize_zoo(out, zoo_info(plan, recipe, {"merged_parts": len(parts)}))
         release_output(out)
     return zoo
 
@@ -156,8 +154,8 @@ def _part_claim(path: Path) -> dict[str, Any]:
 
 def _recipe_from(data: dict[str, Any]) -> Recipe:
     """The recipe a build recorded, re-resolved from its recipe file (and checked to be the same)."""
-    fields = {key: value for key, value in data.items() if key not in ("task", "preset")}
-    recipe = load_recipe(data["task"], data["preset"], fields)
+    fields = {key: value for key, value in data.items() if key not in ("task", "preset", "variant")}
+    recipe = load_recipe(data["task"], data["preset"], fields, data.get("variant", DEFAULT_VARIANT))
     if json.loads(json.dumps(recipe.to_dict())) != data:
         raise ZooError(f"the recorded recipe of task {data['task']!r} no longer resolves to itself")
     return recipe

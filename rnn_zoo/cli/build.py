@@ -62,19 +62,20 @@ def run_build(
     part: str | None,
     threads: int,
     data: DataSources | None = None,
+    variant: str | None = None,
 ) -> None:
     """Resolve the recipe, build, and print a summary."""
     import torch
 
-    from rnn_zoo.build.builder import build_zoo, resolve_device
-    from rnn_zoo.build.recipe import load_recipe
+    from rnn_zoo.build.builder import build_zoo, resolve_device, zoo_name
+    from rnn_zoo.build.recipe import DEFAULT_VARIANT, load_recipe
 
     torch.set_num_threads(threads)
     chosen = preset or ("paper" if resolve_device(device).type == "cuda" else "small")
-    recipe = load_recipe(task, chosen, overrides)
+    recipe = load_recipe(task, chosen, overrides, variant or DEFAULT_VARIANT)
     if preset is None:
         click.echo(f"preset {chosen} (choose with --preset tiny|small|medium|paper)", err=True)
-    out = out or Path("rnn-zoo") / task
+    out = out or Path("rnn-zoo") / zoo_name(recipe)
     started = time.perf_counter()
     report = build_zoo(
         recipe,
@@ -93,8 +94,9 @@ def run_merge(parts: Sequence[Path], out: Path | None, data: DataSources | None 
     from rnn_zoo.build.output import merge_parts, read_claim
 
     claim = read_claim(parts[0]) if parts[0].is_dir() else None
-    task = claim["recipe"]["task"] if claim else "zoo"
-    zoo = merge_parts(parts, out or Path("rnn-zoo") / task, data)
+    recipe = claim["recipe"] if claim and isinstance(claim.get("recipe"), dict) else {}
+    name = "-".join(str(recipe[key]) for key in ("task", "variant") if key in recipe) or "zoo"
+    zoo = merge_parts(parts, out or Path("rnn-zoo") / name, data)
     rows = zoo.rows
     click.echo(
         f"merged {len(parts)} parts into {zoo.root} ({rows:,} rows); check it with `rnn-zoo verify {zoo.root}`"
@@ -139,6 +141,12 @@ def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
 @main.command()
 @click.option("--task", required=True, help="Task family, e.g. formal-languages (a recipe in builders/).")
 @click.option(
+    "--recipe",
+    "variant",
+    help="A named recipe of the task, [recipes.NAME] in builders/TASK.toml, e.g. mixed (members of "
+    "several architectures, one zoo config each) [default: the file's own].",
+)
+@click.option(
     "--preset",
     help="Recipe preset: tiny (seconds), small (minutes on a CPU), medium (a few hundred runs, "
     "half an hour on 2 CPU cores in two --shard parts) or paper (1,000 runs, for a GPU) "
@@ -147,7 +155,11 @@ def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
 @click.option("--runs", type=int, help="Number of training runs (overrides the preset).")
 @click.option("--seed", type=int, help="Build seed (overrides the preset).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), help="Zoo directory [default: ./rnn-zoo/<task>].")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Zoo directory [default: ./rnn-zoo/<task>, ./rnn-zoo/<task>-<recipe> with --recipe].",
+)
 @click.option("--population", type=int, help="Members trained at once [default: as many as fit in memory].")
 @click.option(
     "--shard", "part", help="Build only part i of n (0-based), e.g. 0/4; combine with `rnn-zoo merge`."
@@ -163,6 +175,7 @@ def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
 @mnist_options
 def build(
     task: str,
+    variant: str | None,
     preset: str | None,
     runs: int | None,
     seed: int | None,
@@ -181,12 +194,17 @@ def build(
     graph after three warm-up steps (about a second) and replayed.
     """
     overrides = {key: value for key, value in (("runs", runs), ("seed", seed)) if value is not None}
-    run_build(task, preset, overrides, device, out, population, part, threads, data_sources(mnist, mnist_dir))
+    data = data_sources(mnist, mnist_dir)
+    run_build(task, preset, overrides, device, out, population, part, threads, data, variant)
 
 
 @main.command()
 @click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="Zoo directory [default: ./rnn-zoo/<task>].")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Zoo directory [default: ./rnn-zoo/<task>, ./rnn-zoo/<task>-<recipe> with --recipe].",
+)
 @mnist_options
 def merge(parts: tuple[Path, ...], out: Path | None, mnist: str | None, mnist_dir: Path | None) -> None:
     """Combine the directories PARTS of `rnn-zoo build --shard i/n` runs into one zoo.
