@@ -219,3 +219,21 @@ def test_a_hub_index_naming_files_outside_the_snapshot_is_refused(
     for load in (lambda: load_weights(REPO_ID, "ood"), lambda: load_zoo(REPO_ID, split="ood")):
         with pytest.raises(ZooError, match="outside the zoo"):
             load()
+
+
+def test_one_config_of_a_zoo_of_several_needs_only_its_own_shards(cache: Path, configs_zoo: Path) -> None:
+    from rnn_zoo.zoo.load import locate_zoo
+
+    zoo = locate_zoo(configs_zoo).config("lstm-2x8")
+    cache_repo(
+        cache, zoo, MAIN, "main", ["README.md", "zoo.json", "weights/index.json", *split_files(zoo, "ood")]
+    )
+    from_hub, local = (load_weights(where, "ood", config="lstm-2x8") for where in (REPO_ID, configs_zoo))
+    assert from_hub.spec == local.spec and from_hub.metadata.equals(local.metadata)
+    assert all(torch.equal(from_hub.params[name], local.params[name]) for name in local.params)
+    assert (
+        load_zoo(REPO_ID, split="ood", config="lstm-2x8")["model_id"]
+        == local.metadata["model_id"].to_pylist()
+    )
+    with pytest.raises(ZooError, match=f"zoo {REPO_ID} is not in the Hugging Face cache"):
+        load_weights(REPO_ID, "ood", config="lstm-1x16")

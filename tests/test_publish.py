@@ -259,3 +259,24 @@ def test_hub_refusal_is_one_line(zoo: Zoo, api: HfApi) -> None:
         push_zoo(zoo.root, Release(REPO_ID), token="hf_test", api=api)
     assert "\n" not in str(error.value)
     api.upload_folder.assert_not_called()
+
+
+def test_a_zoo_of_several_configs_is_pushed_whole_and_loads_by_config(
+    configs_zoo: Path, api: HfApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_hugging_face(monkeypatch, tmp_path / "hf", offline=False)
+    commit = push_zoo(configs_zoo, Release(REPO_ID), token="hf_test", api=api)
+    assert commit.oid == OID
+    kwargs = api.upload_folder.call_args.kwargs
+    shards = {
+        p.relative_to(configs_zoo).as_posix() for p in configs_zoo.glob("[dw]*/lstm-*/*") if p.is_file()
+    }
+    assert len(shards) == 16 and set(api.staged) == {"README.md", "zoo.json", "weights/index.json", *shards}
+    assert "format v2" in kwargs["commit_message"]
+    assert "lstm-2x8 train: 6 rows from 3 runs" in kwargs["commit_description"]
+    stage = tmp_path / "stage"
+    for name, data in api.staged.items():
+        (stage / name).parent.mkdir(parents=True, exist_ok=True)
+        (stage / name).write_bytes(data)
+    loaded = datasets.load_dataset(str(stage), "lstm-1x16", split="ood", cache_dir=str(tmp_path / "cache"))
+    assert loaded.num_rows == 2 and f'"{REPO_ID}", "lstm-1x16"' in api.staged["README.md"].decode()
