@@ -187,7 +187,7 @@ def build(
     mnist: str | None,
     mnist_dir: Path | None,
 ) -> None:
-    """Train a zoo from the recipe builders/TASK.toml and write it as a format-v1 zoo directory.
+    """Train a zoo from builders/TASK.toml into a zoo directory (format v1; v2: several architectures).
 
     A stopped build resumes when the same command is run again. Nothing is compiled, so a
     first build pays no compile time; on a GPU the training step is captured once as a CUDA
