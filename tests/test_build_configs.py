@@ -12,7 +12,8 @@ from bench_helpers import assert_one_line_error
 from click.testing import CliRunner
 
 import rnn_zoo
-from rnn_zoo.build.builder import build_zoo, plan_zoo, resolve_device
+from rnn_zoo.build.builder import build_zoo, resolve_device
+from rnn_zoo.build.plan import plan_zoo
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError

@@ -11,7 +11,6 @@ import torch
 import yaml
 from bench_helpers import assert_one_line_error
 from click.testing import CliRunner
-from conftest import CONFIG_RUNS, CONFIG_SPECS
 
 import rnn_zoo
 from rnn_zoo.cli import main
@@ -20,6 +19,7 @@ from rnn_zoo.member.lstm import MemberSpec
 from rnn_zoo.zoo.integrity import seal_json
 from rnn_zoo.zoo.load import locate_zoo, read_columns
 from rnn_zoo.zoo.schema import spec_config_name
+from tests.conftest import CONFIG_RUNS, CONFIG_SPECS
 
 CONFIGS = ("lstm-1x16", "lstm-2x8")
 SPLITS = tuple(CONFIG_RUNS)

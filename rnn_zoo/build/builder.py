@@ -1,14 +1,10 @@
 """Build a zoo from a recipe: runs -> shards -> populations -> shard files -> finished zoo.
 
-The runs (task, split, seed, weight decay) follow from the recipe alone; runs are grouped
-by split into shards of ``runs_per_shard`` runs, and a shard is the unit of resume and of
-``--shard i/n`` parts. Pending runs are trained in populations as large as memory allows;
-each shard is written (atomically) as soon as all its runs are done, so a build that is
-stopped at any point and started again continues from the shards already written.
-
-A recipe that lists architectures builds a zoo of one config per architecture: each run
-draws its architecture from its own seed, runs are grouped by config (then split) into
-shards, and every population holds members of one architecture.
+The runs, configs and shards follow from the recipe alone (:mod:`rnn_zoo.build.plan`).
+Pending runs are trained in populations as large as memory allows, every population of
+one architecture (config); each shard is written (atomically) as soon as all its runs are
+done, so a build that is stopped at any point and started again continues from the shards
+already written.
 """
 
 from __future__ import annotations
@@ -23,55 +19,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnn_zoo.build.families import DataSources, task_families
+from rnn_zoo.build.families import DataSources
 from rnn_zoo.build.lock import holds_output_lock
 from rnn_zoo.build.output import claim_output, data_identity, release_output
-from rnn_zoo.build.recipe import ARCHITECTURES, DEFAULT_VARIANT, Recipe
+from rnn_zoo.build.plan import (  # plan_runs and plan_shards: also importable from here, as before
+    ShardPlan,
+    part_of,
+    plan_runs,  # noqa: F401
+    plan_shards,  # noqa: F401
+    plan_zoo,
+    zoo_info,
+)
+from rnn_zoo.build.recipe import ARCHITECTURES, Recipe
 from rnn_zoo.build.trainer import train_population
 from rnn_zoo.errors import ZooError
 from rnn_zoo.events import Event, ignore
 from rnn_zoo.member.lstm import map_params
-from rnn_zoo.tasks import streams
 from rnn_zoo.tasks.family import Run, TaskFamily
 from rnn_zoo.zoo.manifest import finalize_zoo
-from rnn_zoo.zoo.schema import (
-    SPLITS,
-    ZooSchema,
-    architecture_values,
-    model_id,
-    spec_config_name,
-    with_architecture,
-)
-from rnn_zoo.zoo.shards import ShardId, ZooInfo, shard_done, write_shard
+from rnn_zoo.zoo.schema import ZooSchema, architecture_values, model_id
+from rnn_zoo.zoo.shards import ShardId, shard_done, write_shard
 
-STREAM_RUN_SEED, STREAM_WEIGHT_DECAY, STREAM_ARCHITECTURE = 11, 12, 13
 MEMORY_FRACTION = 0.5  # of the free memory a population may use
-
-
-@dataclass(frozen=True)
-class ShardPlan:
-    """One shard of the zoo and the runs whose snapshots it holds, in row order."""
-
-    shard: ShardId
-    runs: tuple[Run, ...]
-
-
-@dataclass(frozen=True)
-class ZooPlan:
-    """What a recipe builds: each config's task family and schema, and every shard with its runs.
-
-    Configs are keyed by name; a recipe of one architecture has the one config None (its
-    files directly under data/ and weights/).
-    """
-
-    families: dict[str | None, TaskFamily]
-    schemas: dict[str | None, ZooSchema]
-    shards: list[ShardPlan]
-
-    @property
-    def family(self) -> TaskFamily:
-        """The first config's family: what every config shares (task, names, data record)."""
-        return next(iter(self.families.values()))
 
 
 @dataclass
@@ -85,67 +54,6 @@ class BuildReport:
     population: int = 0
     seconds: float = 0.0
     shards: list[ShardId] = field(default_factory=list)
-
-
-def plan_runs(family: TaskFamily, recipe: Recipe) -> list[Run]:
-    """Every run of the recipe: task and split from the family, seed and weight decay hashed."""
-    runs = []
-    for run_id, (task, split) in enumerate(family.draw_tasks(recipe.runs, recipe.seed)):
-        decay = recipe.weight_decay[
-            streams.seed_of(recipe.seed, STREAM_WEIGHT_DECAY, run_id) % len(recipe.weight_decay)
-        ]
-        runs.append(Run(run_id, streams.seed_of(recipe.seed, STREAM_RUN_SEED, run_id), split, task, decay))
-    return runs
-
-
-def plan_shards(runs: Sequence[Run], runs_per_shard: int, config: str | None = None) -> list[ShardPlan]:
-    """Runs grouped by split (train, validation, ood) into shards of ``runs_per_shard`` runs (of ``config``)."""
-    plans = []
-    for split in SPLITS:
-        members = [run for run in runs if run.split == split]
-        count = -(-len(members) // runs_per_shard)
-        for index in range(count):
-            chunk = members[index * runs_per_shard : (index + 1) * runs_per_shard]
-            plans.append(ShardPlan(ShardId(split, index, count, config), tuple(chunk)))
-    return plans
-
-
-def draw_architecture(run: Run, count: int) -> int:
-    """Which of ``count`` architectures a run trains: drawn from its own seed alone."""
-    return streams.seed_of(run.seed, STREAM_ARCHITECTURE) % count
-
-
-def plan_zoo(recipe: Recipe, data: DataSources | None = None) -> ZooPlan:
-    """Every config of the recipe's zoo that draws runs, and its shards: config by config, then by split."""
-    families = task_families(recipe, data)
-    runs = plan_runs(families[0], recipe)
-    if not recipe.mixed:
-        family = families[0]
-        return ZooPlan({None: family}, {None: family.schema()}, plan_shards(runs, recipe.runs_per_shard))
-    drawn = [draw_architecture(run, len(families)) for run in runs]
-    plan = ZooPlan({}, {}, [])
-    for number, family in enumerate(families):
-        mine = [run for run, which in zip(runs, drawn, strict=True) if which == number]
-        name = spec_config_name(family.spec)
-        if mine:
-            plan.families[name] = family
-            plan.schemas[name] = with_architecture(family.schema(), tuple(ARCHITECTURES))
-            plan.shards.extend(plan_shards(mine, recipe.runs_per_shard, name))
-    return plan
-
-
-def part_of(plans: Sequence[ShardPlan], part: tuple[int, int] | None) -> list[ShardPlan]:
-    """The shards of part i of n (every n-th shard, from the i-th); all shards for None."""
-    if part is None:
-        return list(plans)
-    index, count = part
-    if count < 1 or not 0 <= index < count:
-        raise ZooError(f"--shard {index}/{count} is out of range; give i/n with 0 <= i < n")
-    if count > len(plans):
-        raise ZooError(
-            f"--shard {index}/{count}: the recipe has only {len(plans)} shards; use at most that many parts"
-        )
-    return list(plans[index::count])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -179,33 +87,6 @@ def population_size(family: TaskFamily, recipe: Recipe, device: torch.device, re
     return requested or fits
 
 
-def zoo_info(plan: ZooPlan, recipe: Recipe, build: dict) -> ZooInfo:
-    """The manifest fields of a zoo built from ``recipe``; a family's ``build_record`` joins ``build``."""
-    family = plan.family
-    build = {**build, **getattr(family, "build_record", {})}  # e.g. which MNIST the zoo was trained on
-    if not recipe.mixed:
-        return ZooInfo(
-            family.name, family.pretty_name, family.description, plan.schemas[None], recipe.to_dict(), build
-        )
-    description = (
-        f"{family.description} Members come in {len(plan.schemas)} architectures, one config each "
-        f"({', '.join(map(str, plan.schemas))}); each run draws its architecture from its own seed."
-    )
-    return ZooInfo(
-        zoo_name(recipe),
-        f"{family.pretty_name}, {recipe.variant} architectures",
-        description,
-        {str(name): schema for name, schema in plan.schemas.items()},
-        recipe.to_dict(),
-        build,
-    )
-
-
-def zoo_name(recipe: Recipe) -> str:
-    """The zoo's name (and default folder): the task, plus the recipe variant when it has one."""
-    return recipe.task if recipe.variant == DEFAULT_VARIANT else f"{recipe.task}-{recipe.variant}"
-
-
 @holds_output_lock
 def build_zoo(
     recipe: Recipe,
@@ -228,27 +109,26 @@ def build_zoo(
     """
     plan = plan_zoo(recipe, data)
     mine = part_of(plan.shards, part)
-    sizes = {
+    fits = {
         name: population_size(family, recipe, device, population) for name, family in plan.families.items()
     }
     claim_output(out, recipe, part, data_identity(getattr(plan.family, "build_record", {})))
-    pending = [shard for shard in mine if not shard_done(out, shard.shard)]
-    runs = {
-        name: [run for shard in pending if shard.shard.config == name for run in shard.runs] for name in sizes
+    pending = {
+        name: [s for s in mine if s.shard.config == name and not shard_done(out, s.shard)] for name in fits
     }
-    sizes = {name: min(size, max(1, len(runs[name]))) for name, size in sizes.items()}
+    runs = {name: [run for shard in shards for run in shard.runs] for name, shards in pending.items()}
+    sizes = {name: min(fits[name], max(1, len(runs[name]))) for name in fits}
+    populations, members = sum(-(-len(runs[n]) // sizes[n]) for n in sizes), sum(map(len, runs.values()))
+    shards = [shard.shard for shard in mine]
     report = BuildReport(
-        out, False, plan.family.summary_metric, population=max(sizes.values()), shards=[s.shard for s in mine]
+        out, False, plan.family.summary_metric, population=max(sizes.values()), shards=shards
     )
-    populations = sum(-(-len(runs[name]) // size) for name, size in sizes.items())
-    members = sum(map(len, runs.values()))
     event("start", {"steps": populations * recipe.train_config().steps, "members": members})
     started = time.perf_counter()
     for name, family in plan.families.items():
-        config_pending = [shard for shard in pending if shard.shard.config == name]
-        if config_pending:
+        if pending[name]:
             train_and_write(
-                family, plan.schemas[name], recipe, config_pending, out, sizes[name], device, event
+                family, plan.schemas[name], recipe, pending[name], out, sizes[name], device, event
             )
     report.runs_trained, report.seconds = members, time.perf_counter() - started
     if part is None:

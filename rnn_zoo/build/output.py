@@ -18,6 +18,7 @@ from typing import Any
 
 from rnn_zoo.build.families import DataSources
 from rnn_zoo.build.lock import output_lock
+from rnn_zoo.build.plan import plan_zoo, zoo_info
 from rnn_zoo.build.recipe import DEFAULT_VARIANT, Recipe, load_recipe
 from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.integrity import file_sha256
@@ -96,8 +97,6 @@ def merge_parts(parts: Sequence[Path], out: Path, data: DataSources | None = Non
 
     ``data`` says where to find the parts' external data (MNIST) again, for the zoo's record.
     """
-    from rnn_zoo.build.builder import plan_zoo, zoo_info
-
     claims = [_part_claim(path) for path in parts]
     recipes = {json.dumps(claim["recipe"], sort_keys=True) for claim in claims}
     if len(recipes) != 1:

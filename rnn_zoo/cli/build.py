@@ -67,7 +67,8 @@ def run_build(
     """Resolve the recipe, build, and print a summary."""
     import torch
 
-    from rnn_zoo.build.builder import build_zoo, resolve_device, zoo_name
+    from rnn_zoo.build.builder import build_zoo, resolve_device
+    from rnn_zoo.build.plan import zoo_name
     from rnn_zoo.build.recipe import DEFAULT_VARIANT, load_recipe
 
     torch.set_num_threads(threads)
