@@ -61,7 +61,9 @@ def how_to_load(repo_id: str, config: str | None = None) -> str:
 def sections(manifest: Mapping[str, Any], repo_id: str) -> dict[str, str]:
     """The architecture-dependent sections of the card of a zoo of several configs."""
     counts, schemas = config_counts(manifest), config_schemas(manifest)
-    first = next(iter(schemas))
+    first = next(
+        (name for name in counts if "train" in counts[name]), next(iter(counts))
+    )  # the example loads train
     return {
         "splits_table": "\n\n".join(f"### `{name}`\n\n{splits_table(counts[name])}" for name in counts),
         "architecture": _configs_table(counts, schemas),
