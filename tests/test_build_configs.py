@@ -194,3 +194,8 @@ def test_a_tiny_mixed_mnist_zoo_builds_verifies_and_loads_per_config(tmp_path: P
     assert weights.params["lstm.weight_ih_l0"].shape[1:] == (64, 16) and weights.params["head.bias"].shape[
         1:
     ] == (10,)
+
+
+def test_a_config_without_a_split_says_which_splits_it_has(mixed_zoo: Path) -> None:
+    with pytest.raises(ZooError, match=r"\(config lstm-1x8\) has no split 'ood'; it has: train$"):
+        rnn_zoo.load_weights(mixed_zoo, "ood", config="lstm-1x8")

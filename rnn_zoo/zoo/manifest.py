@@ -100,7 +100,8 @@ class Zoo:
         splits = self.config().index["splits"]
         if split not in splits:
             have = ", ".join(self.splits)
-            raise ZooError(f"zoo {self.root} has no split {split!r}; it has: {have}")
+            config = f" (config {self.config_name})" if "config" in self.manifest else ""
+            raise ZooError(f"zoo {self.root}{config} has no split {split!r}; it has: {have}")
         return list(splits[split]["shards"])
 
     def num_rows(self, split: str) -> int:
