@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import torch
 from einops import rearrange
@@ -30,6 +30,8 @@ T = TypeVar("T")
 # One tuple per layer of the cell's state tensors, hidden state first, each (n, b, h):
 # (h, c) for an LSTM, (h,) for a GRU or a vanilla RNN.
 State = tuple[LayerState, ...]
+# The torch module's own state, each (layers, b, h): nn.LSTM's (h, c), nn.GRU's or nn.RNN's h.
+ModuleState = Tensor | tuple[Tensor, Tensor]
 DEFAULT_CELL = "lstm"
 
 
@@ -51,14 +53,14 @@ class MemberSpec:
             raise ValueError(f"MemberSpec.cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
 
     @property
-    def family(self) -> Cell:
+    def cell_family(self) -> Cell:
         """The cell family: gates, torch module, population layer, state."""
         return CELLS[self.cell]
 
     @property
     def gates(self) -> int:
         """Gate blocks of h rows in each weight and bias of the recurrent module."""
-        return self.family.gates
+        return self.cell_family.gates
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         """State-dict keys of the canonical module, in its order, with their shapes."""
@@ -121,11 +123,13 @@ class Member(nn.Module):
     def __init__(self, spec: MemberSpec) -> None:
         super().__init__()
         self.spec = spec
-        recurrent = spec.family.module(spec.input_size, spec.hidden_size, spec.num_layers, batch_first=True)
+        recurrent = spec.cell_family.module(
+            spec.input_size, spec.hidden_size, spec.num_layers, batch_first=True
+        )
         self.add_module(spec.cell, recurrent)  # named by the cell: "lstm", "gru" or "rnn"
         self.head = nn.Linear(spec.hidden_size, spec.output_size)
 
-    def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+    def forward(self, x: Tensor, state: ModuleState | None = None) -> tuple[Tensor, ModuleState]:
         """(b, t, i) inputs -> (b, t, o) outputs and the torch module's state (nn.LSTM's (h, c), else h)."""
         hidden, state = getattr(self, self.spec.cell)(x, state)
         return self.head(hidden), state
@@ -153,7 +157,7 @@ def check_params(params: Params, spec: MemberSpec) -> int:
 def zero_state(spec: MemberSpec, n: int, b: int, *, like: Tensor) -> State:
     """An all-zero state for every layer (each tensor (n, b, h)), on the device and dtype of ``like``."""
     zeros = like.new_zeros(n, b, spec.hidden_size)
-    return tuple(tuple(zeros for _ in spec.family.state) for _ in range(spec.num_layers))
+    return tuple(tuple(zeros for _ in spec.cell_family.state) for _ in range(spec.num_layers))
 
 
 def step(params: Params, spec: MemberSpec, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
@@ -163,7 +167,7 @@ def step(params: Params, spec: MemberSpec, x: Tensor, state: State | None = None
     new_state = []
     layer_input = x
     for layer, layer_state in enumerate(state):
-        layer_state = spec.family.update(_layer_params(params, spec, layer), layer_input, layer_state)
+        layer_state = spec.cell_family.update(_layer_params(params, spec, layer), layer_input, layer_state)
         new_state.append(layer_state)
         layer_input = layer_state[0]
     return _head(params, layer_input), tuple(new_state)
@@ -181,7 +185,7 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     new_state = []
     layer_input = rearrange(x, "n b t i -> n i t b")  # the layers' feature-major sequences
     for layer, layer_state in enumerate(state):
-        layer_input, rest = spec.family.sequence(
+        layer_input, rest = spec.cell_family.sequence(
             layer_input,
             *_layer_params(params, spec, layer),
             tuple(rearrange(s, "n b h -> n h b") for s in layer_state),

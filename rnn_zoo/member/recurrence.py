@@ -21,6 +21,11 @@ contiguous rows rather than rows of h.
 It is plain torch on every device: ATen's kernels and the BLAS (MKL, OpenBLAS, cuBLAS) pick
 the instruction set at run time, so nothing here is tuned to one CPU. On a GPU, the trainer
 replays a whole training step, loops included, as one CUDA graph (see rnn_zoo.build.trainer).
+
+What every cell's layer shares lives here too: the steps' ``[h; x; 1]`` buffer
+(:func:`sequence_inputs`), the per-step backprop through the matmul (:class:`Backprop`),
+the stacked weights and tanh. The GRU and vanilla RNN layers are in ``recurrence_gru`` and
+``recurrence_rnn``.
 """
 
 from __future__ import annotations
