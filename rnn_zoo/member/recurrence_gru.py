@@ -81,9 +81,11 @@ def _run(inputs: Tensor, weights: Tensor, gates: Tensor, update: Tensor | None) 
         torch.addcmul(candidate, z, step_back, out=inputs[:, :h, s + 1])  # h' = n + z (h - n)
         if update is not None:
             update[s].copy_(z)
-            keep = torch.rsub(z, 1.0)  # 1 - z
-            torch.addcmul(keep, keep, candidate.square(), value=-1.0, out=candidate)  # (1 - z) n'
-            z.mul_(keep).mul_(step_back)  # (h - n) z'
+            one_minus_z = torch.rsub(z, 1.0)
+            torch.addcmul(
+                one_minus_z, one_minus_z, candidate.square(), value=-1.0, out=candidate
+            )  # (1 - z) n'
+            z.mul_(one_minus_z).mul_(step_back)  # (h - n) z'
             hn_r = torch.mul(hn, r)
             torch.addcmul(hn_r, hn_r, r, value=-1.0, out=hn)  # hn r'
 
