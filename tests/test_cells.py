@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from torch import Tensor, nn
@@ -11,6 +14,7 @@ from rnn_zoo.member.cells import CELLS
 from rnn_zoo.member.lstm import Member, MemberSpec
 from rnn_zoo.member.recurrence_gru import GRULayer
 from rnn_zoo.member.recurrence_rnn import RNNLayer
+from rnn_zoo.zoo.schema import ZooSchema
 
 TORCH_MODULES = {
     "lstm": nn.LSTM,
@@ -99,6 +103,20 @@ def test_an_old_spec_without_a_cell_is_an_lstm_and_reads_as_before() -> None:
     spec = MemberSpec.from_dict(old)
     assert spec.cell == "lstm" and spec.to_dict() == old
     assert spec.parameter_names[0] == "lstm.weight_ih_l0"
+
+
+def test_an_lstm_zoos_record_of_its_members_is_unchanged(zoo_dir: Path) -> None:
+    spec = json.loads((zoo_dir / "zoo.json").read_text())["schema"]["spec"]
+    assert spec == {"input_size": 6, "hidden_size": 32, "num_layers": 2, "output_size": 6}
+    assert ZooSchema.from_dict({"spec": spec}).spec == MemberSpec(6, 32, 2, 6, cell="lstm")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_zero_state_holds_the_cells_state_tensors(cell: str) -> None:
+    state = lstm.zero_state(MemberSpec(3, 5, 2, 2, cell=cell), 4, 6, like=torch.ones(()))
+    parts = 2 if cell == "lstm" else 1  # nn.LSTM's (h, c); nn.GRU's and nn.RNN's h
+    assert [[tuple(part.shape) for part in layer] for layer in state] == [[(4, 6, 5)] * parts] * 2
+    assert all(not part.any() for layer in state for part in layer)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -215,3 +233,13 @@ def test_layer_inputs_without_grad_get_none_and_no_grad_changes_nothing(cell: st
     with torch.no_grad():
         plain = LAYERS[cell].apply(*inputs)
     torch.testing.assert_close(plain, hiddens.detach(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cell", LAYERS)
+def test_a_retained_graph_gives_the_same_gradients_twice(cell: str) -> None:
+    inputs = make_layer_inputs(cell, t=3, n=2, b=5, i=3, h=4, seed=2)
+    loss = LAYERS[cell].apply(*inputs).square().sum()
+    first = torch.autograd.grad(loss, inputs, retain_graph=True)
+    second = torch.autograd.grad(loss, inputs)
+    for a, b in zip(first, second, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
