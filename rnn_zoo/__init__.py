@@ -2,7 +2,7 @@
 
 The public API, in the pipeline's order (everything else may move between releases):
 
-    Member, MemberSpec           the canonical member (nn.LSTM + nn.Linear) and its spec
+    Member, MemberSpec           the canonical member (nn.LSTM, nn.GRU or nn.RNN + nn.Linear) and its spec
     symmetry                     the member's hidden-unit permutation symmetry
     load_recipe, build_zoo       a zoo's recipe, and the zoo trained from it
     load_zoo                     a zoo as `datasets` objects, every column a shaped tensor

@@ -88,11 +88,11 @@ def random_params(spec: MemberSpec, n: int, seed: int = 0) -> Params:
 
 
 def shuffle_input_gate_rows(params: Params, spec: MemberSpec) -> Params:
-    """Roll only the input-gate rows of layer 0's input weights: not a symmetry of the member."""
-    h = spec.hidden_size
-    weight = params["lstm.weight_ih_l0"].clone()
+    """Roll only the first gate's rows of layer 0's input weights: not a symmetry of the member."""
+    h, name = spec.hidden_size, spec.key("weight_ih", 0)
+    weight = params[name].clone()
     weight[:, :h] = weight[:, :h].roll(1, dims=1)
-    return {**params, "lstm.weight_ih_l0": weight}
+    return {**params, name: weight}
 
 
 @pytest.fixture

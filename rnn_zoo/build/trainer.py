@@ -71,7 +71,8 @@ def unflatten(flat: Tensor, spec: MemberSpec) -> dict[str, Tensor]:
 def init_members(spec: MemberSpec, seeds: Sequence[int]) -> Tensor:
     """(n, p) initial parameters: each member uniform in ±1/sqrt(hidden), from its own generator.
 
-    That is nn.LSTM's and nn.Linear's initialisation (both bounds are 1/sqrt(hidden) here),
+    That is nn.LSTM's, nn.GRU's, nn.RNN's and nn.Linear's initialisation (all bounds are
+    1/sqrt(hidden) here),
     drawn on the CPU so a seed gives the same member on every device.
     """
     bound = 1.0 / math.sqrt(spec.hidden_size)

@@ -168,7 +168,14 @@ def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[
     metavar="INPUT HIDDEN LAYERS OUTPUT",
     help="Member size to count parameters at (default: the paper's formal-language member).",
 )
-def encoders_command(member: tuple[int, int, int, int]) -> None:
+@click.option(
+    "--cell",
+    type=click.Choice(["lstm", "gru", "rnn"]),
+    default="lstm",
+    show_default=True,
+    help="The member's recurrent cell; every built-in encoder takes all three.",
+)
+def encoders_command(member: tuple[int, int, int, int], cell: str) -> None:
     """List the weight encoders: name, parameter count at default size, permutation invariance.
 
     Built-in encoders first, then those of installed packages (entry-point group
@@ -179,11 +186,11 @@ def encoders_command(member: tuple[int, int, int, int]) -> None:
     from rnn_zoo.member.lstm import MemberSpec
 
     try:
-        spec = MemberSpec(*member)
+        spec = MemberSpec(*member, cell=cell)
     except ValueError as error:
         raise ZooError(f"option --member: {error}") from None
     rows = summaries(spec) + installed_summaries(spec)
-    click.echo(f"members: {member[2]} x {member[1]} LSTM, {spec.num_parameters:,} parameters each")
+    click.echo(f"members: {member[2]} x {member[1]} {cell.upper()}, {spec.num_parameters:,} parameters each")
     click.echo(f"{'encoder':<24}{'parameters':>12}  {'invariant':<11}description")
     for row in rows:
         invariant = "yes" if row.invariant else "no"

@@ -62,7 +62,8 @@ def tensor_layout(spec: MemberSpec) -> WeightLayout:
     """One set per parameter, keyed by :func:`tensor_key`; member inputs and outputs as unit axes."""
     axes = dict(permutation_spec(spec))
     outputs = Axis(0, spec.num_layers)
-    axes["lstm.weight_ih_l0"] = (*axes["lstm.weight_ih_l0"], Axis(1, INPUTS))
+    first = spec.key("weight_ih", 0)
+    axes[first] = (*axes[first], Axis(1, INPUTS))
     axes["head.weight"] = (outputs, *axes["head.weight"])
     axes["head.bias"] = (outputs,)
     fixed = (INPUTS, spec.num_layers)
@@ -75,8 +76,11 @@ def tensor_layout(spec: MemberSpec) -> WeightLayout:
 
 
 def tensor_key(name: str) -> str:
-    """The feature key of parameter ``name`` in :func:`tensor_layout` (no dots: a module key)."""
-    return name.removeprefix("lstm.").replace(".", "_")
+    """The feature key of parameter ``name`` in :func:`tensor_layout` (no dots: a module key): the
+    recurrent module's prefix dropped (``gru.weight_ih_l0`` -> ``weight_ih_l0``), the head's kept
+    (``head.weight`` -> ``head_weight``)."""
+    module, _, tensor = name.partition(".")
+    return f"head_{tensor}" if module == "head" else tensor
 
 
 def _layout(

@@ -1,1 +1,1 @@
-"""The canonical zoo member: its spec and module, the population LSTM layer, its symmetry."""
+"""The canonical zoo member: its spec and module, the cell families and their population layers, its symmetry."""

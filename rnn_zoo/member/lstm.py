@@ -1,14 +1,16 @@
 """The canonical zoo member and its batched functional forward.
 
-A member is ``nn.LSTM(input_size, hidden, num_layers, batch_first=True)`` named ``lstm``
-followed by ``nn.Linear(hidden, output)`` named ``head``. Its parameters are exactly that
-module's ``state_dict``, so any member loads into plain PyTorch.
+A member is a stacked recurrent module of one cell family (:mod:`rnn_zoo.member.cells`),
+e.g. ``nn.LSTM(input_size, hidden, num_layers, batch_first=True)`` named ``lstm``, followed
+by ``nn.Linear(hidden, output)`` named ``head``. Its parameters are exactly that module's
+``state_dict``, so any member loads into plain PyTorch.
 
 The functional forward runs ``n`` members at once: every parameter carries a leading member
 dimension, every activation too. Shape letters used throughout the project:
 
     n members, b batch (sequences per member), t time, i input, h hidden,
-    g gates (4 h, in torch's order i, f, g, o), o output, e embedding
+    g gates (gates x h rows, in torch's order: i, f, g, o for an LSTM, r, z, n for a GRU),
+    o output, e embedding
 """
 
 from __future__ import annotations
@@ -21,43 +23,62 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from rnn_zoo.member import recurrence
+from rnn_zoo.member.cells import CELLS, Cell, LayerParams, LayerState, affine
 
 Params = Mapping[str, Tensor]
 T = TypeVar("T")
-# One (h, c) pair per layer, each (n, b, h).
-State = tuple[tuple[Tensor, Tensor], ...]
-
-GATES = 4
+# One tuple per layer of the cell's state tensors, hidden state first, each (n, b, h):
+# (h, c) for an LSTM, (h,) for a GRU or a vanilla RNN.
+State = tuple[LayerState, ...]
+# The torch module's own state, each (layers, b, h): nn.LSTM's (h, c), nn.GRU's or nn.RNN's h.
+ModuleState = Tensor | tuple[Tensor, Tensor]
+DEFAULT_CELL = "lstm"
 
 
 @dataclass(frozen=True)
 class MemberSpec:
-    """Architecture of one zoo member: a stacked LSTM with equal hidden sizes and a linear head."""
+    """Architecture of one zoo member: a stacked recurrent module (``cell``, equal hidden sizes) and a linear head."""
 
     input_size: int
     hidden_size: int
     num_layers: int
     output_size: int
+    cell: str = DEFAULT_CELL
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if not isinstance(value, int) or value < 1:
+            if name != "cell" and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"MemberSpec.{name} must be a positive integer, got {value!r}")
+        if self.cell not in CELLS:
+            raise ValueError(f"MemberSpec.cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+
+    @property
+    def cell_family(self) -> Cell:
+        """The cell family: gates, torch module, population layer, state."""
+        return CELLS[self.cell]
+
+    @property
+    def gates(self) -> int:
+        """Gate blocks of h rows in each weight and bias of the recurrent module."""
+        return self.cell_family.gates
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         """State-dict keys of the canonical module, in its order, with their shapes."""
         shapes: dict[str, tuple[int, ...]] = {}
-        gate_rows = GATES * self.hidden_size
+        gate_rows = self.gates * self.hidden_size
         for layer in range(self.num_layers):
             fan_in = self.input_size if layer == 0 else self.hidden_size
-            shapes[f"lstm.weight_ih_l{layer}"] = (gate_rows, fan_in)
-            shapes[f"lstm.weight_hh_l{layer}"] = (gate_rows, self.hidden_size)
-            shapes[f"lstm.bias_ih_l{layer}"] = (gate_rows,)
-            shapes[f"lstm.bias_hh_l{layer}"] = (gate_rows,)
+            shapes[self.key("weight_ih", layer)] = (gate_rows, fan_in)
+            shapes[self.key("weight_hh", layer)] = (gate_rows, self.hidden_size)
+            shapes[self.key("bias_ih", layer)] = (gate_rows,)
+            shapes[self.key("bias_hh", layer)] = (gate_rows,)
         shapes["head.weight"] = (self.output_size, self.hidden_size)
         shapes["head.bias"] = (self.output_size,)
         return shapes
+
+    def key(self, kind: str, layer: int) -> str:
+        """The state-dict key of one recurrent parameter, e.g. ``key("weight_ih", 0) == "lstm.weight_ih_l0"``."""
+        return f"{self.cell}.{kind}_l{layer}"
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -69,17 +90,24 @@ class MemberSpec:
         """Total number of scalars in one member."""
         return sum(_numel(shape) for shape in self.parameter_shapes().values())
 
-    def to_dict(self) -> dict[str, int]:
-        """JSON-ready form, the inverse of :meth:`from_dict`."""
-        return asdict(self)
+    def to_dict(self) -> dict[str, int | str]:
+        """JSON-ready form, the inverse of :meth:`from_dict`.
+
+        The cell is written only when it is not the default LSTM, so an LSTM member's
+        record reads as it did before there were other cells.
+        """
+        data: dict[str, int | str] = asdict(self)
+        if self.cell == DEFAULT_CELL:
+            del data["cell"]
+        return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, int]) -> MemberSpec:
-        """Rebuild a spec from :meth:`to_dict` output; unknown keys are an error."""
+    def from_dict(cls, data: Mapping[str, int | str]) -> MemberSpec:
+        """Rebuild a spec from :meth:`to_dict` output (no cell: an LSTM); unknown keys are an error."""
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown MemberSpec field(s): {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return cls(**data)  # type: ignore[arg-type]
 
 
 def _numel(shape: tuple[int, ...]) -> int:
@@ -95,14 +123,15 @@ class Member(nn.Module):
     def __init__(self, spec: MemberSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.lstm = nn.LSTM(spec.input_size, spec.hidden_size, spec.num_layers, batch_first=True)
+        recurrent = spec.cell_family.module(
+            spec.input_size, spec.hidden_size, spec.num_layers, batch_first=True
+        )
+        self.add_module(spec.cell, recurrent)  # named by the cell: "lstm", "gru" or "rnn"
         self.head = nn.Linear(spec.hidden_size, spec.output_size)
 
-    def forward(
-        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """(b, t, i) inputs -> (b, t, o) outputs and nn.LSTM's (h, c) state."""
-        hidden, state = self.lstm(x, state)
+    def forward(self, x: Tensor, state: ModuleState | None = None) -> tuple[Tensor, ModuleState]:
+        """(b, t, i) inputs -> (b, t, o) outputs and the torch module's state (nn.LSTM's (h, c), else h)."""
+        hidden, state = getattr(self, self.spec.cell)(x, state)
         return self.head(hidden), state
 
 
@@ -126,16 +155,9 @@ def check_params(params: Params, spec: MemberSpec) -> int:
 
 
 def zero_state(spec: MemberSpec, n: int, b: int, *, like: Tensor) -> State:
-    """All-zero (h, c) for every layer, each (n, b, h), on the device and dtype of ``like``."""
+    """An all-zero state for every layer (each tensor (n, b, h)), on the device and dtype of ``like``."""
     zeros = like.new_zeros(n, b, spec.hidden_size)
-    return tuple((zeros, zeros) for _ in range(spec.num_layers))
-
-
-def _cell(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-    # gates (n, b, g) in torch's order: input, forget, cell candidate, output.
-    i, f, g, o = gates.chunk(GATES, dim=-1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
+    return tuple(tuple(zeros for _ in spec.cell_family.state) for _ in range(spec.num_layers))
 
 
 def step(params: Params, spec: MemberSpec, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
@@ -144,12 +166,10 @@ def step(params: Params, spec: MemberSpec, x: Tensor, state: State | None = None
     state = zero_state(spec, n, b, like=x) if state is None else state
     new_state = []
     layer_input = x
-    for layer, (h, c) in enumerate(state):
-        gates = _input_gates(params, layer, layer_input)
-        gates = torch.baddbmm(gates, h, params[f"lstm.weight_hh_l{layer}"].transpose(1, 2))
-        h, c = _cell(gates, c)
-        new_state.append((h, c))
-        layer_input = h
+    for layer, layer_state in enumerate(state):
+        layer_state = spec.cell_family.update(_layer_params(params, spec, layer), layer_input, layer_state)
+        new_state.append(layer_state)
+        layer_input = layer_state[0]
     return _head(params, layer_input), tuple(new_state)
 
 
@@ -157,19 +177,20 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     """A whole sequence for n members: x (n, b, t, i) -> outputs (n, b, t, o) and the final state.
 
     Layer by layer, each a loop over time with one fused matmul per step and its own
-    backprop through time (:class:`rnn_zoo.member.recurrence.LSTMLayer`).
+    backprop through time (the cell's population layer, e.g.
+    :class:`rnn_zoo.member.recurrence.LSTMLayer`).
     """
     n, b, _, _ = x.shape
     state = zero_state(spec, n, b, like=x) if state is None else state
     new_state = []
     layer_input = rearrange(x, "n b t i -> n i t b")  # the layers' feature-major sequences
-    for layer, (h, c) in enumerate(state):
-        bias = params[f"lstm.bias_ih_l{layer}"] + params[f"lstm.bias_hh_l{layer}"]  # (n, g)
-        w_ih, w_hh = params[f"lstm.weight_ih_l{layer}"], params[f"lstm.weight_hh_l{layer}"]
-        layer_input, c = recurrence.LSTMLayer.apply(
-            layer_input, w_ih, w_hh, bias, *(rearrange(s, "n b h -> n h b") for s in (h, c))
-        )  # (n, h, t, b), (n, h, b)
-        new_state.append(tuple(rearrange(s, "n h b -> n b h") for s in (layer_input[:, :, -1], c)))
+    for layer, layer_state in enumerate(state):
+        layer_input, rest = spec.cell_family.sequence(
+            layer_input,
+            *_layer_params(params, spec, layer),
+            tuple(rearrange(s, "n b h -> n h b") for s in layer_state),
+        )  # (n, h, t, b) and the final state but h, each (n, h, b)
+        new_state.append(tuple(rearrange(s, "n h b -> n b h") for s in (layer_input[:, :, -1], *rest)))
     t = layer_input.shape[2]
     weight, head_bias = params["head.weight"], params["head.bias"]  # (n, o, h), (n, o)
     hidden_flat = rearrange(layer_input, "n h t b -> n h (t b)")  # a view: (t b) is one stride
@@ -177,23 +198,16 @@ def forward(params: Params, spec: MemberSpec, x: Tensor, state: State | None = N
     return rearrange(outputs, "n o (t b) -> n b t o", t=t), tuple(new_state)  # a view
 
 
-def _input_gates(params: Params, layer: int, x: Tensor) -> Tensor:
-    """x (n, b, [t,] i) -> (n, b, [t,] g): input projection plus both biases."""
-    w_ih = params[f"lstm.weight_ih_l{layer}"]  # (n, g, i)
-    bias = params[f"lstm.bias_ih_l{layer}"] + params[f"lstm.bias_hh_l{layer}"]  # (n, g)
-    return _affine(x, w_ih, bias)
+def _layer_params(params: Params, spec: MemberSpec, layer: int) -> LayerParams:
+    """w_ih (n, g, i), w_hh (n, g, h), b_ih and b_hh (n, g) of one recurrent layer."""
+    w_ih, w_hh, b_ih, b_hh = (
+        params[spec.key(kind, layer)] for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    )
+    return w_ih, w_hh, b_ih, b_hh
 
 
 def _head(params: Params, hidden: Tensor) -> Tensor:
-    return _affine(hidden, params["head.weight"], params["head.bias"])
-
-
-def _affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """Per-member x @ weight.T + bias for x (n, ..., i), weight (n, o, i), bias (n, o)."""
-    n, *middle, fan_in = x.shape
-    flat = x.reshape(n, -1, fan_in)
-    out = torch.baddbmm(bias.unsqueeze(1), flat, weight.transpose(1, 2))
-    return out.reshape(n, *middle, weight.shape[1])
+    return affine(hidden, params["head.weight"], params["head.bias"])
 
 
 def stack_members(members: list[Member]) -> dict[str, Tensor]:

@@ -21,10 +21,16 @@ contiguous rows rather than rows of h.
 It is plain torch on every device: ATen's kernels and the BLAS (MKL, OpenBLAS, cuBLAS) pick
 the instruction set at run time, so nothing here is tuned to one CPU. On a GPU, the trainer
 replays a whole training step, loops included, as one CUDA graph (see rnn_zoo.build.trainer).
+
+What every cell's layer shares lives here too: the steps' ``[h; x; 1]`` buffer
+(:func:`sequence_inputs`), the per-step backprop through the matmul (:class:`Backprop`),
+the stacked weights and tanh. The GRU and vanilla RNN layers are in ``recurrence_gru`` and
+``recurrence_rnn``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -46,19 +52,14 @@ class LSTMLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, h0: Tensor, c0: Tensor) -> Any:
-        n, i, t, b = x.shape
+        n, _, t, b = x.shape
         h = w_hh.shape[2]
-        k = h + i + 1
-        # inputs[:, :, s] = [h_{s-1}; x_s; 1]; one step more, whose h part receives the last hidden state.
-        inputs, gates = x.new_empty(n, k, t + 1, b), x.new_empty(t, n, 4 * h, b)
+        inputs = sequence_inputs(x, h0)
+        gates = x.new_empty(t, n, 4 * h, b)
         to_cell, forget_grad = x.new_empty(t, n, h, b), x.new_empty(t, n, h, b)
-        inputs[:, :h, 0].copy_(h0)
-        inputs[:, h : h + i, :t].copy_(x)
-        inputs[:, h + i].fill_(1.0)
         weights = fused_weights(w_ih, w_hh, bias)
         local = (to_cell, forget_grad) if any(ctx.needs_input_grad) else None
         cell = _run(inputs, weights, c0.contiguous(), gates, local)
-        ctx.input_size = i
         ctx.buffers = (gates, to_cell, forget_grad, inputs, weights)  # backward only reads them
         return inputs[:, :h, 1:], cell  # the hidden states, a view: the loop wrote them there
 
@@ -66,18 +67,9 @@ class LSTMLayer(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, d_hiddens: Tensor, d_cell: Tensor) -> tuple[Tensor | None, ...]:
         local, to_cell, forget_grad, inputs, weights = ctx.buffers
-        t, n, g, b = local.shape
-        h, i = g // 4, ctx.input_size
-        # d [h_{s-1}; x_s] = [w_hh, w_ih]^T d gates_s, or only the h part when x needs none.
-        d_x = inputs.new_empty(n, i, t, b) if ctx.needs_input_grad[0] else None
-        back_t = (
-            weights[..., : h + i if d_x is not None else h].transpose(1, 2).contiguous()
-        )  # (n, h [+ i], g)
-        d_weights = torch.zeros_like(weights)  # (n, g, k)
-        d_h0, d_c0 = _run_back(
-            (local, to_cell, forget_grad), inputs, back_t, d_hiddens, d_cell, d_weights, d_x
-        )
-        return d_x, *split_weights(d_weights, h, i), d_h0, d_c0
+        back = Backprop.create(inputs, weights, d_hiddens, need_x=ctx.needs_input_grad[0])
+        d_h0, d_c0 = _run_back((local, to_cell, forget_grad), back, d_cell)
+        return back.d_x, *split_weights(back.d_weights, back.h, back.i), d_h0, d_c0
 
 
 def _run(
@@ -120,44 +112,93 @@ def _run(
     return cell
 
 
-def _run_back(
-    kept: tuple[Tensor, Tensor, Tensor],
-    inputs: Tensor,
-    back_t: Tensor,
-    d_hiddens: Tensor,
-    d_cell: Tensor,
-    d_weights: Tensor,
-    d_x: Tensor | None,
-) -> tuple[Tensor, Tensor]:
+def _run_back(kept: tuple[Tensor, Tensor, Tensor], back: Backprop, d_cell: Tensor) -> tuple[Tensor, Tensor]:
     """The backward loop, from the last step to the first; returns the gradients of h0 and c0 (n, h, b).
 
     ``kept`` = (local (t, n, g, b), to_cell, forget_grad (t, n, h, b)) is what the forward
-    kept (see :func:`_run`); d_hiddens (n, h, t, b), d_cell (n, h, b). Accumulates the
-    weight gradients into d_weights (n, g, k) and writes d_x (n, i, t, b) if given.
-    ``back_t`` (n, h [+ i], g) maps a step's gate gradients to those of its inputs.
+    kept (see :func:`_run`); d_cell (n, h, b) the gradient of the final cell.
     """
     local, to_cell, forget_grad = kept
     t, n, g, b = local.shape
     h = g // 4
     d_gate = local.new_empty(n, g, b)  # one step's gate gradients; the matmuls consume them at once
     blocks, factors = d_gate.view(n, 4, h, b), local.view(t, n, 4, h, b)
-    d_hidden, d_c = d_hiddens[:, :, -1], d_cell.clone(memory_format=torch.contiguous_format)
+    d_hidden, d_c = back.d_hiddens[:, :, -1], d_cell.clone(memory_format=torch.contiguous_format)
     for s in range(t - 1, -1, -1):
         d_c.addcmul_(d_hidden, to_cell[s])
         for gate in (0, 3):  # i and g by d cell, o by d hidden, f by d cell times c_prev f'
             torch.mul(factors[s, :, gate], d_c, out=blocks[:, gate])
         torch.mul(forget_grad[s], d_c, out=blocks[:, 1])
         torch.mul(factors[s, :, 2], d_hidden, out=blocks[:, 2])
-        d_weights.baddbmm_(d_gate, inputs[:, :, s].transpose(1, 2))
-        if d_x is None and s > 0:
-            d_hidden = torch.baddbmm(d_hiddens[:, :, s - 1], back_t, d_gate)  # (n, h, b)
-        else:
-            d_in = torch.bmm(back_t, d_gate)  # (n, h [+ i], b)
-            if d_x is not None:
-                d_x[:, :, s].copy_(d_in[:, h:])
-            d_hidden = d_in[:, :h] + d_hiddens[:, :, s - 1] if s > 0 else d_in[:, :h]
+        d_hidden = back.through(s, d_gate)
         d_c.mul_(factors[s, :, 1])  # the forget gate f
     return d_hidden, d_c
+
+
+def sequence_inputs(x: Tensor, h0: Tensor) -> Tensor:
+    """Every step's ``[h_{s-1}; x_s; 1]`` (n, k, t + 1, b), k = h + i + 1, with h0 in step 0's h part.
+
+    x (n, i, t, b), h0 (n, h, b). A layer's forward loop writes each new hidden state into
+    the next step's h part (the last into the extra step t), so ``inputs[:, :h, 1:]`` are
+    the layer's hidden states, and backward finds each step's matmul input where it was.
+    """
+    n, i, t, b = x.shape
+    h = h0.shape[1]
+    inputs = x.new_empty(n, h + i + 1, t + 1, b)
+    inputs[:, :h, 0].copy_(h0)
+    inputs[:, h : h + i, :t].copy_(x)
+    inputs[:, h + i].fill_(1.0)
+    return inputs
+
+
+@dataclass
+class Backprop:
+    """What every cell's backward loop does once it has a step's gate gradients d_gate (n, g, b).
+
+    inputs (n, k, t + 1, b) are the forward's (see :func:`sequence_inputs`), d_hiddens
+    (n, h, t, b) the gradients of the layer's hidden states; the weight gradients (n, g, k)
+    accumulate in d_weights, those of x (n, i, t, b) go to d_x (None: x needs none).
+    ``back_t`` (n, h [+ i], g) maps gate gradients to those of the step's h [and x].
+    """
+
+    inputs: Tensor
+    back_t: Tensor
+    d_weights: Tensor
+    d_hiddens: Tensor
+    d_x: Tensor | None
+
+    @classmethod
+    def create(cls, inputs: Tensor, weights: Tensor, d_hiddens: Tensor, *, need_x: bool) -> Backprop:
+        """Buffers for the backward of a layer whose fused weights (n, g, k) the forward multiplied."""
+        n, h, t, b = d_hiddens.shape
+        i = inputs.shape[1] - h - 1
+        d_x = inputs.new_empty(n, i, t, b) if need_x else None
+        back_t = weights[..., : h + i if need_x else h].transpose(1, 2).contiguous()
+        return cls(inputs, back_t, torch.zeros_like(weights), d_hiddens, d_x)
+
+    @property
+    def h(self) -> int:
+        """Hidden size."""
+        return self.d_hiddens.shape[1]
+
+    @property
+    def i(self) -> int:
+        """Input size."""
+        return self.inputs.shape[1] - self.h - 1
+
+    def through(self, s: int, d_gate: Tensor) -> Tensor:
+        """Step s's gate gradients -> d h_{s-1} (n, h, b) through the matmul, plus the hiddens' own.
+
+        Accumulates the step's weight gradients and writes d x_s on the way.
+        """
+        h = self.h
+        self.d_weights.baddbmm_(d_gate, self.inputs[:, :, s].transpose(1, 2))
+        if self.d_x is None and s > 0:
+            return torch.baddbmm(self.d_hiddens[:, :, s - 1], self.back_t, d_gate)  # (n, h, b)
+        d_in = torch.bmm(self.back_t, d_gate)  # (n, h [+ i], b)
+        if self.d_x is not None:
+            self.d_x[:, :, s].copy_(d_in[:, h:])
+        return d_in[:, :h] + self.d_hiddens[:, :, s - 1] if s > 0 else d_in[:, :h]
 
 
 def tanh_(x: Tensor, *, doubled: bool = False) -> Tensor:
@@ -171,15 +212,25 @@ def tanh_(x: Tensor, *, doubled: bool = False) -> Tensor:
     return (x if doubled else x.mul_(2.0)).sigmoid_().mul_(2.0).sub_(1.0)
 
 
+def stack_weights(w_ih: Tensor, w_hh: Tensor, bias: Tensor) -> Tensor:
+    """[w_hh, w_ih, bias] (n, g, k): the weights of one matmul with a step's ``[h; x; 1]``."""
+    return torch.cat([w_hh, w_ih, bias.unsqueeze(2)], dim=2)
+
+
+def unstack_weights(d_weights: Tensor, h: int, i: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Gradients of stacked weights (n, g, k) -> those of w_ih, w_hh and bias."""
+    return d_weights[..., h : h + i], d_weights[..., :h], d_weights[..., h + i]
+
+
 def fused_weights(w_ih: Tensor, w_hh: Tensor, bias: Tensor) -> Tensor:
     """[w_hh, w_ih, bias] (n, g, k) with the gates reordered to (i, f, o, g), see _run."""
-    return _swap_last_gates(torch.cat([w_hh, w_ih, bias.unsqueeze(2)], dim=2), w_hh.shape[2])
+    return _swap_last_gates(stack_weights(w_ih, w_hh, bias), w_hh.shape[2])
 
 
 def split_weights(d_weights: Tensor, h: int, i: int) -> tuple[Tensor, Tensor, Tensor]:
     """Gradients of the fused weights (n, g, k) -> those of w_ih, w_hh and bias, gates in torch's order."""
-    d_weights = _swap_last_gates(d_weights, h)  # (i, f, o, g) -> (i, f, g, o): the swap is its own inverse
-    return d_weights[..., h : h + i], d_weights[..., :h], d_weights[..., h + i]
+    # (i, f, o, g) -> (i, f, g, o): the swap is its own inverse
+    return unstack_weights(_swap_last_gates(d_weights, h), h, i)
 
 
 def _swap_last_gates(weights: Tensor, h: int) -> Tensor:

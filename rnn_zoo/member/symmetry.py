@@ -1,10 +1,11 @@
 """The hidden-unit permutation symmetry of a member: the one place that permutes weights.
 
-Reordering the hidden units of one LSTM layer leaves the member's function unchanged, as long
-as every tensor that touches those units is reordered with them. The symmetry is declared
-once, as a permutation spec that mirrors the parameter names: for each parameter, which of
-its axes a layer's permutation moves. Gate rows move as 4 blocks of h (torch's order
-i, f, g, o), so row j of every gate block travels together.
+Reordering the hidden units of one recurrent layer (LSTM, GRU or vanilla RNN) leaves the
+member's function unchanged, as long as every tensor that touches those units is reordered
+with them. The symmetry is declared once, as a permutation spec that mirrors the parameter
+names: for each parameter, which of its axes a layer's permutation moves. Gate rows move as
+the cell's ``gates`` blocks of h (an LSTM's 4 in torch's order i, f, g, o; a GRU's 3, r, z,
+n; a vanilla RNN's 1), so row j of every gate block travels together.
 
 A permutation ``perm`` (h,) maps new position j to old unit ``perm[j]``:
 ``permuted[..., j, ...] = original[..., perm[j], ...]``. Batched dicts carry a leading member
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from rnn_zoo.member.lstm import GATES, MemberSpec, Params
+from rnn_zoo.member.lstm import MemberSpec, Params
 
-# One (n, h) index tensor per LSTM layer.
+# One (n, h) index tensor per recurrent layer.
 Permutations = tuple[Tensor, ...]
 
 
@@ -45,13 +46,13 @@ def permutation_spec(spec: MemberSpec) -> PermutationSpec:
     """Which axes of each canonical parameter each layer's hidden-unit permutation moves."""
     axes: PermutationSpec = {}
     for layer in range(spec.num_layers):
-        gate_rows = Axis(0, layer, GATES)
+        gate_rows = Axis(0, layer, spec.gates)
         # Layer 0 reads the member's inputs, which no permutation touches.
         below = (Axis(1, layer - 1),) if layer > 0 else ()
-        axes[f"lstm.weight_ih_l{layer}"] = (gate_rows, *below)
-        axes[f"lstm.weight_hh_l{layer}"] = (gate_rows, Axis(1, layer))
-        axes[f"lstm.bias_ih_l{layer}"] = (gate_rows,)
-        axes[f"lstm.bias_hh_l{layer}"] = (gate_rows,)
+        axes[spec.key("weight_ih", layer)] = (gate_rows, *below)
+        axes[spec.key("weight_hh", layer)] = (gate_rows, Axis(1, layer))
+        axes[spec.key("bias_ih", layer)] = (gate_rows,)
+        axes[spec.key("bias_hh", layer)] = (gate_rows,)
     axes["head.weight"] = (Axis(1, spec.num_layers - 1),)
     axes["head.bias"] = ()
     assert tuple(axes) == spec.parameter_names, "the permutation spec must mirror the parameters"
