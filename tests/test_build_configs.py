@@ -22,7 +22,7 @@ from rnn_zoo.zoo.verify import verify_zoo
 
 MIXED = load_recipe("formal-languages", "tiny", variant="mixed")
 CPU = resolve_device("cpu")
-CONFIGS = ("lstm-1x8", "lstm-2x8", "lstm-1x16", "lstm-2x16")
+CONFIGS = ("lstm-1x8", "lstm-2x8", "gru-1x8", "gru-2x8")
 
 
 def shard_hashes(root: Path) -> dict[str, str]:
@@ -55,14 +55,26 @@ def mixed_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_mixed_recipe_lists_sizes_and_layers_over_the_tasks_schedule() -> None:
     paper = load_recipe("formal-languages", "paper", variant="mixed")
-    assert (paper.hidden_size, paper.num_layers, paper.mixed) == ((16, 32, 64), (1, 2), True)
+    assert (paper.cell, paper.hidden_size, paper.num_layers, paper.mixed) == (
+        ("lstm", "gru", "rnn"),
+        (16, 32, 64),
+        (1, 2),
+        True,
+    )
     assert paper.snapshot_steps == load_recipe("formal-languages", "paper").snapshot_steps
-    assert (MIXED.runs, MIXED.hidden_size, MIXED.seed, MIXED.runs_per_shard) == (12, (8, 16), 2, 2)
-    assert len(MIXED.architectures()) == 4 and MIXED.architectures()[1] == {"hidden_size": 8, "num_layers": 2}
+    assert (MIXED.runs, MIXED.cell, MIXED.hidden_size, MIXED.seed, MIXED.runs_per_shard) == (
+        12,
+        ("lstm", "gru"),
+        (8,),
+        2,
+        2,
+    )
+    assert len(MIXED.architectures()) == 4
+    assert MIXED.architectures()[2] == {"cell": "gru", "hidden_size": 8, "num_layers": 1}
     assert load_recipe("formal-languages", "tiny", {"runs": 9}, variant="mixed").runs == 9
-    assert MIXED.to_dict()["variant"] == "mixed" and MIXED.to_dict()["hidden_size"] == [8, 16]
+    assert MIXED.to_dict()["variant"] == "mixed" and MIXED.to_dict()["cell"] == ["lstm", "gru"]
     single = load_recipe("formal-languages", "tiny")
-    assert not single.mixed and "variant" not in single.to_dict()
+    assert not single.mixed and "variant" not in single.to_dict() and "cell" not in single.to_dict()
 
 
 @pytest.mark.parametrize(
@@ -108,18 +120,24 @@ def test_a_tiny_mixed_zoo_verifies_and_holds_its_configs(mixed_zoo: Path) -> Non
     assert zoo.rows == MIXED.runs * len(MIXED.snapshot_steps)
     assert zoo.manifest["recipe"] == json.loads(json.dumps(MIXED.to_dict()))
     code, output = run("info", str(mixed_zoo))
-    assert code == 0 and "lstm-2x16       LSTM 6 -> 2 x 16 -> 6              3,814" in output, output
+    assert code == 0 and "gru-2x8         GRU 6 -> 2 x 8 -> 6                  870" in output, output
     card = (mixed_zoo / "README.md").read_text()
     assert "config_name: lstm-1x8" in card and "goes beyond it" in card and "fit into 41 symbols" in card
+    assert "one small recurrent network after" in card and "torch.nn.GRU(6, 8, num_layers=2" in card
 
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_each_config_loads_through_load_dataset_as_load_weights_has_it(mixed_zoo: Path, config: str) -> None:
-    layers, hidden = (int(size) for size in config.removeprefix("lstm-").split("x"))
+    cell, size = config.split("-")
+    layers, hidden = (int(part) for part in size.split("x"))
     dataset = datasets.load_dataset(str(mixed_zoo), config).with_format("torch")
     for split in dataset:
         weights = rnn_zoo.load_weights(mixed_zoo, split, config=config)
-        assert (weights.spec.hidden_size, weights.spec.num_layers) == (hidden, layers)
+        assert (weights.spec.cell, weights.spec.hidden_size, weights.spec.num_layers) == (
+            cell,
+            hidden,
+            layers,
+        )
         rows = dataset[split]
         assert set(rows["config"][:]) == {config}
         assert set(rows["hidden_size"][:].tolist()) == {hidden} and set(rows["num_layers"][:].tolist()) == {
@@ -158,7 +176,7 @@ def test_a_mixed_zoo_built_in_two_parts_and_merged_is_the_whole_build(
     )
     assert code == 0, output
     whole = shard_hashes(mixed_zoo)
-    assert any(name.startswith("weights/lstm-2x16/") for name in whole) and len(whole) == 2 * 8
+    assert any(name.startswith("weights/gru-2x8/") for name in whole) and len(whole) == 2 * 8
     assert shard_hashes(tmp_path / "merged") == whole
     assert index_of_shards(tmp_path / "merged") == index_of_shards(mixed_zoo)
     verify_zoo(tmp_path / "merged")
@@ -190,8 +208,8 @@ def test_a_tiny_mixed_mnist_zoo_builds_verifies_and_loads_per_config(tmp_path: P
     assert code == 0, output
     zoo = verify_zoo(tmp_path / "zoo")
     assert zoo.name == "mnist-mixed" and zoo.configs == CONFIGS
-    weights = rnn_zoo.load_weights(zoo, "train", config="lstm-2x16")
-    assert weights.params["lstm.weight_ih_l0"].shape[1:] == (64, 16) and weights.params["head.bias"].shape[
+    weights = rnn_zoo.load_weights(zoo, "train", config="gru-2x8")
+    assert weights.params["gru.weight_ih_l0"].shape[1:] == (24, 16) and weights.params["head.bias"].shape[
         1:
     ] == (10,)
 
@@ -199,3 +217,22 @@ def test_a_tiny_mixed_mnist_zoo_builds_verifies_and_loads_per_config(tmp_path: P
 def test_a_config_without_a_split_says_which_splits_it_has(mixed_zoo: Path) -> None:
     with pytest.raises(ZooError, match=r"\(config lstm-1x8\) has no split 'ood'; it has: train$"):
         rnn_zoo.load_weights(mixed_zoo, "ood", config="lstm-1x8")
+
+
+def test_a_gru_zoo_of_one_config_is_what_plain_torch_gru_members_compute(tmp_path: Path) -> None:
+    recipe = load_recipe("formal-languages", "tiny", {"cell": "gru", "runs": 6})
+    build_zoo(recipe, tmp_path / "zoo", device=CPU)
+    zoo = verify_zoo(tmp_path / "zoo")
+    assert zoo.configs == ("default",) and zoo.manifest["format_version"] == 1
+    assert zoo.manifest["recipe"]["cell"] == "gru"
+    card = (tmp_path / "zoo" / "README.md").read_text()
+    assert "one small GRU after" in card and "torch.nn.GRU(6, 32, num_layers=2, batch_first=True)" in card
+    row = datasets.load_dataset(str(tmp_path / "zoo"))["train"].with_format("torch")[-1]
+    gru, head = torch.nn.GRU(6, 32, 2, batch_first=True), torch.nn.Linear(32, 6)
+    for module, prefix in ((gru, "gru."), (head, "head.")):
+        names = [name for name in row if name.startswith(prefix)]
+        module.load_state_dict({name.removeprefix(prefix): row[name] for name in names})
+    with torch.no_grad():  # the stored probes: the member's log-probabilities on its own samples
+        hidden, _ = gru(torch.nn.functional.one_hot(row["sequences"][:, :-1], 6).float())
+        expected = head(hidden).log_softmax(-1).half().float()  # stored as float16
+        torch.testing.assert_close(row["log_probs"].float(), expected, rtol=2e-3, atol=2e-3)

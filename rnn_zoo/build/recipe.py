@@ -30,6 +30,7 @@ from typing import Any
 
 from rnn_zoo.build.trainer import TrainConfig
 from rnn_zoo.errors import ZooError
+from rnn_zoo.member.cells import CELLS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,9 +44,20 @@ def _integer(value: Any) -> int:
     return value
 
 
+def _cell(value: Any) -> str:
+    if value not in CELLS:
+        raise ValueError(f"unknown cell {value!r}; choose from {', '.join(CELLS)}")
+    return str(value)
+
+
 DEFAULT_VARIANT = "default"  # the recipe file's own defaults, no [recipes.NAME]
 # The MemberSpec fields a recipe sets, each a value or a list to draw from, with their parsers.
-ARCHITECTURES: dict[str, Callable[[Any], Any]] = {"hidden_size": _integer, "num_layers": _integer}
+ARCHITECTURES: dict[str, Callable[[Any], Any]] = {
+    "cell": _cell,
+    "hidden_size": _integer,
+    "num_layers": _integer,
+}
+DEFAULT_CELL = "lstm"  # recorded in zoo.json only when another, so LSTM recipes record as before
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,7 @@ class Recipe:
     runs_per_shard: int
     task_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     variant: str = DEFAULT_VARIANT  # the [recipes.NAME] of the file, or the file's own defaults
+    cell: str | tuple[str, ...] = DEFAULT_CELL  # the members' recurrent cell (rnn_zoo.member.cells)
 
     @property
     def mixed(self) -> bool:
@@ -119,6 +132,8 @@ class Recipe:
             data[key] = list(data[key]) if isinstance(data[key], tuple) else data[key]
         if self.variant == DEFAULT_VARIANT:
             del data["variant"]  # a recipe's own defaults record as they did before variants
+        if self.cell == DEFAULT_CELL:
+            del data["cell"]  # an LSTM recipe records as it did before cells
         return data
 
 

@@ -105,6 +105,7 @@ def render_card(manifest: Mapping[str, Any], template: str | None = None) -> str
         ),
         "repo_id": repo_id,
         "rnn_zoo_version": manifest.get("versions", {}).get("rnn-zoo", "unknown"),
+        "network": card_configs.network(config_schemas(manifest).values()),
         **sections,
     }
     return Template(template or read_template()).substitute(fields)

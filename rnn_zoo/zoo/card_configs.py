@@ -7,17 +7,26 @@ and columns per config, and loads one config at a time, ``load_dataset(id, confi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rnn_zoo.member.lstm import MemberSpec
 from rnn_zoo.zoo.card import columns_table, config_counts, config_schemas, splits_table
-from rnn_zoo.zoo.schema import SPLITS, member_cell
+from rnn_zoo.zoo.schema import SPLITS, ZooSchema, member_cell
 
 CITATION_INTRO = (
     "The zoo follows the recipe of the paper below, and goes beyond it in one respect: the paper's\n"
     "zoos hold members of one architecture, this one holds several, one config each:"
 )
+
+
+NETWORKS = {"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}  # a member's cell in words
+
+
+def network(schemas: Iterable[ZooSchema]) -> str:
+    """What a zoo's members are, in words: ``LSTM`` when all are, ``recurrent network`` when mixed."""
+    cells = {member_cell(schema.spec) for schema in schemas}
+    return NETWORKS[cells.pop()] if len(cells) == 1 else "recurrent network"
 
 
 def module_call(spec: MemberSpec) -> str:

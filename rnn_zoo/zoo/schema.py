@@ -154,8 +154,8 @@ class ZooSchema:
 
 
 def member_cell(spec: MemberSpec) -> str:
-    """The spec's recurrent cell (``lstm`` for specs that do not name one)."""
-    return str(getattr(spec, "cell", "lstm"))
+    """The spec's recurrent cell: ``lstm``, ``gru`` or ``rnn``."""
+    return spec.cell
 
 
 def spec_config_name(spec: MemberSpec) -> str:
