@@ -116,7 +116,12 @@ def zoo_info(plan: ZooPlan, recipe: Recipe, build: dict) -> ZooInfo:
     build = {**build, **getattr(family, "build_record", {})}  # e.g. which MNIST the zoo was trained on
     if not recipe.mixed:
         return ZooInfo(
-            family.name, family.pretty_name, family.description, plan.schemas[None], recipe.to_dict(), build
+            family.name,
+            f"{family.title} {family.spec.cell_family.label} zoo",
+            family.description,
+            plan.schemas[None],
+            recipe.to_dict(),
+            build,
         )
     description = (
         f"{family.description} Members come in {len(plan.schemas)} architectures, one config each "
@@ -124,7 +129,7 @@ def zoo_info(plan: ZooPlan, recipe: Recipe, build: dict) -> ZooInfo:
     )
     return ZooInfo(
         zoo_name(recipe),
-        f"{family.pretty_name}, {recipe.variant} architectures",
+        f"{family.title} zoo, {recipe.variant} architectures",
         description,
         {str(name): schema for name, schema in plan.schemas.items()},
         recipe.to_dict(),

@@ -45,6 +45,7 @@ class Cell:
     state: tuple[str, ...]
     update: Update
     sequence: Sequence
+    label: str  # the cell in words, for cards and listings
 
 
 def _lstm_update(params: LayerParams, x: Tensor, state: LayerState) -> LayerState:
@@ -99,8 +100,8 @@ def _rnn_sequence(
 CELLS: dict[str, Cell] = {
     cell.name: cell
     for cell in (
-        Cell("lstm", 4, nn.LSTM, ("h", "c"), _lstm_update, _lstm_sequence),
-        Cell("gru", 3, nn.GRU, ("h",), _gru_update, _gru_sequence),
-        Cell("rnn", 1, nn.RNN, ("h",), _rnn_update, _rnn_sequence),
+        Cell("lstm", 4, nn.LSTM, ("h", "c"), _lstm_update, _lstm_sequence, "LSTM"),
+        Cell("gru", 3, nn.GRU, ("h",), _gru_update, _gru_sequence, "GRU"),
+        Cell("rnn", 1, nn.RNN, ("h",), _rnn_update, _rnn_sequence, "vanilla RNN"),
     )
 }

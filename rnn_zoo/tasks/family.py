@@ -29,7 +29,7 @@ class TaskFamily(Protocol):
     """What a task family gives the trainer and the builder (see tasks/formal_languages.py)."""
 
     name: str
-    pretty_name: str
+    title: str  # the task in the zoo's name, e.g. "Formal-language"
     description: str
     spec: MemberSpec
     summary_metric: str

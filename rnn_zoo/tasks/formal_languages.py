@@ -200,7 +200,7 @@ class FormalLanguages:
     """The formal-language task family, as the population trainer and the builder use it."""
 
     name = "formal-languages"
-    pretty_name = "Formal-language LSTM zoo"
+    title = "Formal-language"  # the zoo's name in words: "Formal-language LSTM zoo"
     summary_metric = "performance"
 
     def __init__(self, spec: MemberSpec, options: FormalLanguageOptions) -> None:
@@ -209,7 +209,7 @@ class FormalLanguages:
         self.spec = spec
         self.options = options
         self.description = (
-            "LSTMs trained as generative models of occurrence-difference languages "
+            "Recurrent networks trained as generative models of occurrence-difference languages "
             "a^n b^(n+m_b) c^(n+m_c) d^(n+m_d) over the task vectors [0, m_b, m_c, m_d], "
             "m in {-3, ..., 2} (216 tasks), with teacher-forced next-symbol cross-entropy on "
             "BOS + word + EOS padding (42 symbols; ids a, b, c, d, BOS, EOS = 0..5). Training "

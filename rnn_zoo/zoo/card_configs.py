@@ -20,13 +20,10 @@ CITATION_INTRO = (
 )
 
 
-NETWORKS = {"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}  # a member's cell in words
-
-
 def network(schemas: Iterable[ZooSchema]) -> str:
     """What a zoo's members are, in words: ``LSTM`` when all are, ``recurrent network`` when mixed."""
-    cells = {member_cell(schema.spec) for schema in schemas}
-    return NETWORKS[cells.pop()] if len(cells) == 1 else "recurrent network"
+    labels = {schema.spec.cell_family.label for schema in schemas}
+    return labels.pop() if len(labels) == 1 else "recurrent network"
 
 
 def module_call(spec: MemberSpec) -> str:

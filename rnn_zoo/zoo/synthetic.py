@@ -137,10 +137,13 @@ def _write_config(
 
 
 def _synthetic_info(schema: ZooSchema | Mapping[str, ZooSchema], steps: Sequence[int], seed: int) -> ZooInfo:
+    from rnn_zoo.zoo.card_configs import network as in_words
+
+    network = in_words(schema.values() if isinstance(schema, Mapping) else [schema])
     return ZooInfo(
         name="synthetic",
-        pretty_name="Synthetic LSTM zoo",
-        description="Random, untrained LSTMs with their outputs on random token sequences.",
+        pretty_name=f"Synthetic {network} zoo",
+        description=f"Random, untrained {network}s with their outputs on random token sequences.",
         schema=schema,
         recipe={"kind": "synthetic", "steps": list(steps)},
         build={"seed": seed},

@@ -92,7 +92,7 @@ class SequentialMnist:
     """The sequential-MNIST task family, as the population trainer and the builder use it."""
 
     name = "mnist"
-    pretty_name = "Sequential-MNIST LSTM zoo"
+    title = "Sequential-MNIST"  # the zoo's name in words: "Sequential-MNIST LSTM zoo"
     summary_metric = "eval_accuracy"
 
     def __init__(self, spec: MemberSpec, options: MnistOptions, mnist: MnistImages) -> None:
@@ -247,7 +247,7 @@ def describe(
     """The zoo's description for its card: data source, split, task, loss and metrics."""
     source = mnist.source
     return (
-        "LSTMs trained as sequential-MNIST classifiers on rotated digits. Each run has one "
+        "Recurrent networks trained as sequential-MNIST classifiers on rotated digits. Each run has one "
         "rotation angle (`task`, degrees, uniform in [0, 360)), applied to every image it sees "
         "(counter-clockwise about the centre, nearest neighbour, zero fill, as Pillow's "
         "Image.rotate); a digit is read as a zero BOS tile and 49 row-major 4x4 tiles (50 steps "
