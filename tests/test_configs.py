@@ -179,4 +179,4 @@ def test_bench_refuses_a_zoo_of_several_configs_in_one_line(configs_zoo: Path, t
     code, output = run(
         "bench", "--zoo", str(configs_zoo), "--preset", "tiny", "--out", str(tmp_path / "bench")
     )
-    assert_one_line_error(code, output, "2 member architectures", "one architecture only")
+    assert_one_line_error(code, output, "2 member architectures", "lstm-1x16", "--config")

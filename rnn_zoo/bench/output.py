@@ -2,8 +2,10 @@
 
 A job is one (encoder, seed). Layout of OUT::
 
-    bench.json                             what OUT benchmarks: zoo, config, encoders, options
-    runs/<encoder>/seed<k>.safetensors     a finished job's embeddings of every member (e)
+    bench.json                             what OUT benchmarks: zoo and its config (member
+                                           architecture), settings, encoders, options, transfer
+    runs/<encoder>/seed<k>.safetensors     a finished job's embeddings of every member (e), and
+                                           ``transfer/<config>`` those of another config's members
     runs/<encoder>/seed<k>.json            its record, written last: the job's "finished" mark
     checkpoints/<encoder>/seed<k>/         its best encoder and emulator (safetensors + JSON)
     results.json, report.md, plots/        once every job is finished
@@ -25,11 +27,21 @@ from typing import Any
 from torch import Tensor
 
 from rnn_zoo.errors import ZooError
+from rnn_zoo.zoo.schema import DEFAULT_CONFIG
 from rnn_zoo.zoo.shards import atomic_path, write_json
 
 CLAIM = "bench.json"
 FORMAT = 1
-IDENTITY = ("format", "zoo.name", "zoo.fingerprint", "config", "encoders", "encoder_options")
+IDENTITY = (
+    "format",
+    "zoo.name",
+    "zoo.fingerprint",
+    "zoo.config",
+    "config",
+    "encoders",
+    "encoder_options",
+    "transfer_to",
+)
 
 
 @dataclass(frozen=True)
@@ -88,12 +100,20 @@ def is_finished(out: Path, job: Job) -> bool:
     return record_path(out, job).is_file()
 
 
-def save_job(out: Path, job: Job, record: Mapping[str, Any], embeddings: Tensor) -> None:
-    """Write the job's embeddings, then its record (each atomically); the record marks it finished."""
+def save_job(
+    out: Path,
+    job: Job,
+    record: Mapping[str, Any],
+    embeddings: Tensor,
+    transferred: Mapping[str, Tensor] | None = None,
+) -> None:
+    """Write the job's embeddings (and those of the configs it transferred to), then its record
+    (each atomically); the record marks it finished."""
     from safetensors.torch import save_file
 
+    tensors = {"embeddings": embeddings, **{f"transfer/{k}": v for k, v in (transferred or {}).items()}}
     with atomic_path(embeddings_path(out, job)) as temporary:
-        save_file({"embeddings": embeddings.detach().cpu().contiguous()}, str(temporary))
+        save_file({key: value.detach().cpu().contiguous() for key, value in tensors.items()}, str(temporary))
     write_json(record_path(out, job), {"encoder": job.encoder, "seed": job.seed, **record})
 
 
@@ -103,19 +123,26 @@ def load_record(out: Path, job: Job) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key not in ("encoder", "seed")}
 
 
-def load_embeddings(out: Path, job: Job) -> Tensor:
-    """A finished job's embeddings (n, e) of every member."""
+def load_embeddings(out: Path, job: Job, transfer: str | None = None) -> Tensor:
+    """A finished job's embeddings (n, e) of every member, or of config ``transfer``'s members."""
     from safetensors.torch import load_file
 
-    return load_file(str(embeddings_path(out, job)))["embeddings"]
+    return load_file(str(embeddings_path(out, job)))[
+        "embeddings" if transfer is None else f"transfer/{transfer}"
+    ]
 
 
 def make_claim(
-    zoo: Mapping[str, str], config: Mapping[str, Any], encoders: Sequence[str], options: Any
+    zoo: Mapping[str, str],
+    config: Mapping[str, Any],
+    encoders: Sequence[str],
+    options: Any,
+    transfer_to: Sequence[str] = (),
 ) -> dict:
     """bench.json's contents, as JSON would give them back (lists, not tuples)."""
     claim = {"format": FORMAT, "zoo": dict(zoo), "config": config, "encoders": list(encoders)}
     claim["encoder_options"] = {name: dict(options.get(name, {})) for name in encoders}
+    claim["transfer_to"] = list(transfer_to)
     return json.loads(json.dumps(claim))
 
 
@@ -126,7 +153,11 @@ def read_claim(directory: Path) -> dict[str, Any]:
         raise ZooError(
             f"{directory} is not a bench output: it has no {CLAIM}; give the --out of `rnn-zoo bench`"
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    claim = json.loads(path.read_text(encoding="utf-8"))
+    # A bench written before zoos of several configs is of the one config, with no transfer.
+    claim.setdefault("zoo", {}).setdefault("config", DEFAULT_CONFIG)
+    claim.setdefault("transfer_to", [])
+    return claim
 
 
 def difference(ours: Mapping[str, Any], theirs: Mapping[str, Any], labels: tuple[str, str]) -> str | None:

@@ -17,6 +17,7 @@ from rnn_zoo.bench.output import file_stem
 from rnn_zoo.bench.pretraining import VALIDATION_SEED, validation_subset
 from rnn_zoo.bench.properties import get_property
 from rnn_zoo.bench.statistics import bootstrap_ci
+from rnn_zoo.zoo.schema import DEFAULT_CONFIG
 from rnn_zoo.zoo.shards import library_versions, sha256, write_json, write_text
 
 FIDELITY_DOC = "docs/fidelity.md"  # the differences from the authors' code, in the repository
@@ -68,38 +69,42 @@ def summarize(runs: Mapping[str, Mapping[str, Any]], seed: int = 0) -> dict[str,
     for encoder, seeds in runs.items():
         records = list(seeds.values())
         losses = [record["emulation"]["best_validation_loss"] for record in records]
-        downstream: dict[str, Any] = {}
-        for prop, modes in records[0]["downstream"].items():
-            for mode, splits in modes.items():
-                for split, metrics in splits.items():
-                    for metric in metrics:
-                        values = [record["downstream"][prop][mode][split][metric] for record in records]
-                        interval = _interval(values, generator)
-                        downstream.setdefault(prop, {}).setdefault(mode, {}).setdefault(split, {})[metric] = (
-                            interval
-                        )
         summary[encoder] = {
-            "emulation_loss": _interval(losses, generator),
-            "downstream": downstream,
+            "emulation_loss": interval(losses, generator),
+            "downstream": downstream_intervals([record["downstream"] for record in records], generator),
         }
         cloned = [record.get("cloned") or {} for record in records]
         for key in ("pearson_r", "agreement"):
-            interval = _interval([entry.get(key) for entry in cloned], generator)
-            if interval is not None:
-                summary[encoder][f"cloned_{key}"] = interval
+            found = interval([entry.get(key) for entry in cloned], generator)
+            if found is not None:
+                summary[encoder][f"cloned_{key}"] = found
     return summary
 
 
-def _interval(values: Sequence[float | None], generator: torch.Generator) -> dict[str, float] | None:
+def downstream_intervals(records: Sequence[Mapping[str, Any]], generator: torch.Generator) -> dict[str, Any]:
+    """Interval of every downstream score (property -> mode -> split -> metric) over the seeds' records."""
+    downstream: dict[str, Any] = {}
+    for prop, modes in records[0].items():
+        for mode, splits in modes.items():
+            for split, metrics in splits.items():
+                for metric in metrics:
+                    values = [record[prop][mode][split][metric] for record in records]
+                    found = interval(values, generator)
+                    downstream.setdefault(prop, {}).setdefault(mode, {}).setdefault(split, {})[metric] = found
+    return downstream
+
+
+def interval(values: Sequence[float | None], generator: torch.Generator) -> dict[str, float] | None:
     """Bootstrap CI over the seeds where the number is defined (finite); None where it never is."""
     defined = [value for value in values if value is not None and math.isfinite(value)]
     return bootstrap_ci(defined, generator=generator).to_dict() if defined else None
 
 
-def _cell(interval: Mapping[str, float] | None) -> str:
-    if interval is None:
+def cell(found: Mapping[str, float] | None) -> str:
+    """An interval as a table cell, ``mean [low, high]``; ``-`` where there is none."""
+    if found is None:
         return "-"
-    return f"{interval['mean']:.3f} [{interval['low']:.3f}, {interval['high']:.3f}]"
+    return f"{found['mean']:.3f} [{found['low']:.3f}, {found['high']:.3f}]"
 
 
 def emulation_table(results: Mapping[str, Any]) -> str:
@@ -111,27 +116,31 @@ def emulation_table(results: Mapping[str, Any]) -> str:
     ]
     for encoder, summary in results["summary"].items():
         theirs = f"{paper[encoder]:.3f}" if encoder in paper else "-"
-        lines.append(f"| {encoder} | {_cell(summary['emulation_loss'])} | {theirs} |")
+        lines.append(f"| {encoder} | {cell(summary['emulation_loss'])} | {theirs} |")
     return "\n".join(lines)
+
+
+def property_head(prop: str, note: str, header: Sequence[str]) -> list[str]:
+    """A property table's title (its primary metric, which way is better, ``note``) and header rows."""
+    better = "higher" if get_property(prop).higher_is_better else "lower"
+    return [
+        f"**{prop}** — {get_property(prop).primary} ({better} is better){note}, mean [95% CI] over seeds",
+        "",
+        "| encoder | " + " | ".join(header) + " |",
+        "|---|" + "---|" * len(header),
+    ]
 
 
 def downstream_table(results: Mapping[str, Any], prop: str) -> str:
     """One property's primary metric per encoder x {validation, OOD} x {pre-trained, supervised}
     (pre-trained only when the supervised baselines were not run)."""
     metric = get_property(prop).primary
-    better = "higher" if get_property(prop).higher_is_better else "lower"
     modes_run = MODES if results["config"].get("supervised", True) else MODES[:1]
-    header = [f"{split} {mode}" for split in SCORED for mode in modes_run]
-    lines = [
-        f"**{prop}** — {metric} ({better} is better), mean [95% CI] over seeds",
-        "",
-        "| encoder | " + " | ".join(header) + " |",
-        "|---|" + "---|" * len(header),
-    ]
+    lines = property_head(prop, "", [f"{split} {mode}" for split in SCORED for mode in modes_run])
     for encoder, summary in results["summary"].items():
         modes = summary["downstream"].get(prop, {})
         cells = [
-            _cell(modes.get(mode, {}).get(split, {}).get(metric)) for split in SCORED for mode in modes_run
+            cell(modes.get(mode, {}).get(split, {}).get(metric)) for split in SCORED for mode in modes_run
         ]
         lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -146,7 +155,7 @@ def cloned_section(results: Mapping[str, Any]) -> list[str]:
             ("cloned_agreement", "last-step agreement with the member"),
         ):
             if key in summary:
-                rows.append(f"| {encoder} | {label} | {_cell(summary[key])} |")
+                rows.append(f"| {encoder} | {label} | {cell(summary[key])} |")
     if not rows:
         return []
     header = ["", "## Cloned performance (emulator conditioned on a validation member's embedding)", ""]
@@ -160,7 +169,7 @@ def render_report(results: Mapping[str, Any]) -> str:
     parts = [
         "# rnn-zoo benchmark",
         "",
-        f"Zoo `{zoo['name']}` ({zoo['root']}), fingerprint `{zoo['fingerprint'][:16]}`; "
+        f"Zoo `{zoo['name']}` ({zoo['root']}), config `{zoo.get('config', DEFAULT_CONFIG)}`, fingerprint `{zoo['fingerprint'][:16]}`; "
         f"{config['seeds']} seed(s), {config['emulation']['steps']} emulation steps "
         f"({config['emulation']['loss']}), device {config['device']}; rnn-zoo {results['versions']['rnn-zoo']}, "
         f"torch {results['versions']['torch']}.",
@@ -185,6 +194,9 @@ def render_report(results: Mapping[str, Any]) -> str:
     for prop in results["properties"]:
         parts += ["", downstream_table(results, prop)]
     parts += cloned_section(results)
+    from rnn_zoo.bench.transfer_report import transfer_section  # it builds on this module's tables
+
+    parts += transfer_section(results)
     if results.get("plots"):
         parts += ["", "## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in results["plots"]]
     return "\n".join(parts) + "\n"
@@ -252,11 +264,14 @@ def bench_results(data: Any, config: Any, encoders: list[str], runs: dict[str, A
 
     ``data`` is the benchmark's BenchData, ``config`` its BenchConfig.
     """
+    from rnn_zoo.bench.transfer_report import transfer_results
+
     root = data.zoo.root
     return {
         "zoo": {
             "name": data.zoo.name,
             "root": str(root),
+            "config": data.zoo.config_name,
             "fingerprint": zoo_fingerprint(root),
             "family": zoo_family(data.rows.table),
             "rows": {split: len(members) for split, members in data.splits.items()},
@@ -270,4 +285,5 @@ def bench_results(data: Any, config: Any, encoders: list[str], runs: dict[str, A
         "emulation_validation": emulation_validation(data, config),
         "runs": runs,
         "summary": summarize(runs),
+        **transfer_results(runs),
     }

@@ -24,6 +24,16 @@ def encoder_names(text: str) -> list[str]:
     return names
 
 
+def config_names(text: str | None) -> list[str]:
+    """``--transfer-to``: a comma list of config names, or all; nothing when not given."""
+    if text is None:
+        return []
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ZooError("--transfer-to is empty; give a config name, a comma list or all")
+    return names
+
+
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     """``KEY=VALUE`` strings -> options; a value is JSON where it parses (lists become tuples)."""
     options: dict[str, Any] = {}
@@ -85,6 +95,11 @@ def print_results(results: Mapping[str, Any], out: Path) -> None:
     click.echo(emulation_table(results))
     for prop in results["properties"]:
         click.echo("\n" + downstream_table(results, prop))
+    if "transfer" in results:
+        from rnn_zoo.bench.transfer_report import transfer_table
+
+        for prop in results["properties"]:
+            click.echo("\n" + transfer_table(results, prop))
     click.echo(f"\nreport: {out / 'report.md'}")
 
 
@@ -111,6 +126,8 @@ class BenchRequest:
     out: Path
     part: str | None
     validation_sequences: int | None = None
+    config: str | None = None  # the zoo config benched (in a zoo of several)
+    transfer_to: str | None = None  # comma list of other configs, or all
 
 
 def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[[Any], Any]) -> None:
@@ -149,6 +166,8 @@ def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[
             encoder_options=encoder_options(names, request.preset, given),
             accept=acceptance(zoo),
             event=progress,
+            zoo_config=request.config,
+            transfer_to=config_names(request.transfer_to),
         )
     finally:
         progress.close()
@@ -249,6 +268,18 @@ def bench_acceptance(zoo: Any) -> Any:
 @click.option("--device", default=None, help="torch device, e.g. cuda (default: cuda when available)")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("rnn-zoo-bench"), show_default=True)
 @click.option("--shard", "part", help="Run only share i of n (0-based) of the encoder x seed jobs, e.g. 0/4.")
+@click.option(
+    "--config",
+    "zoo_config",
+    default=None,
+    help="The config (member architecture) to bench, in a zoo of several.",
+)
+@click.option(
+    "--transfer-to",
+    default=None,
+    metavar="CONFIGS",
+    help="Other configs (comma list, or all) each pre-trained encoder is applied to, frozen: a transfer table.",
+)
 def bench(
     zoo_path: str,
     encoder: str,
@@ -260,6 +291,8 @@ def bench(
     device: str | None,
     out: Path,
     part: str | None,
+    zoo_config: str | None,
+    transfer_to: str | None,
 ) -> None:
     """Pre-train weight encoders by emulation on a zoo, evaluate them downstream, write a report.
 
@@ -282,6 +315,11 @@ def bench(
     part into its own OUT; `rnn-zoo bench-merge PART... --out OUT` joins them.
 
     \b
+    A zoo of several member architectures is benched one config at a time (--config NAME);
+    --transfer-to B,C (or all) also applies each pre-trained encoder, frozen, to configs
+    B and C: emulation loss and downstream scores there, or n/a where shapes do not fit.
+
+    \b
     Presets, and the time of all six encoders (README: how it was measured):
       tiny   2 seeds x 100 steps, narrow encoders: 4-5 minutes on 2 CPU cores
       medium 3 seeds x 800 steps, a narrower parameter transformer, no supervised
@@ -291,7 +329,18 @@ def bench(
       paper  15 seeds x 100,000 steps: about 100 GPU-hours (estimate); use --shard
     """
     request = BenchRequest(
-        zoo_path, encoder, option_pairs, preset, seeds, steps, device, out, part, validation_sequences
+        zoo_path,
+        encoder,
+        option_pairs,
+        preset,
+        seeds,
+        steps,
+        device,
+        out,
+        part,
+        validation_sequences,
+        zoo_config,
+        transfer_to,
     )
     run_bench_command(request, bench_encoder_builder(), bench_acceptance)
 
