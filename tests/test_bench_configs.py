@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench_helpers import assert_one_line_error
+from bench_helpers import assert_one_line_error, without_timings
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from rnn_zoo import cli, load_weights
 from rnn_zoo.bench.downstream import embed
 from rnn_zoo.bench.output import Job, load_embeddings
-from rnn_zoo.bench.run import ENCODER_PRESETS, bench_config, build_encoder, run_bench
+from rnn_zoo.bench.run import ENCODER_PRESETS, bench_config, build_encoder, merge_bench, run_bench
+from rnn_zoo.bench.transfer import state_mismatch
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.lstm import MemberSpec
 from rnn_zoo.zoo.synthetic import write_synthetic_zoo
@@ -189,3 +190,73 @@ def test_bad_transfer_targets_are_refused_before_any_job(mixed_zoo, tmp_path, en
             transfer_to=asked,
         )
     assert not out.exists()
+
+
+def test_parts_of_a_transfer_bench_merge_into_the_single_run(transferred, mixed_zoo, tmp_path):
+    out, results = transferred
+    encoders = ["flat", "probing-noninteractive"]
+    parts = [tmp_path / f"part{index}" for index in range(2)]
+    for index, part in enumerate(parts):
+        run_bench(
+            mixed_zoo,
+            encoders,
+            make_config(),
+            part,
+            part=(index, 2),
+            encoder_options=tiny_options(*encoders),
+            zoo_config=SOURCE,
+            transfer_to=["all"],
+        )
+    merged = merge_bench(parts, tmp_path / "merged")
+    assert merged["zoo"]["config"] == SOURCE
+    assert json.loads((tmp_path / "merged" / "bench.json").read_text())["zoo"]["config"] == SOURCE
+    assert without_timings(merged) == without_timings(results)
+    assert (tmp_path / "merged" / "report.md").read_text() == (out / "report.md").read_text()
+
+
+# Which tensors each built-in encoder's shapes depend on, so which configs it spans from lstm-1x8.
+SPANS = {
+    "probing-noninteractive": {"gru-1x8", "lstm-1x4", "lstm-2x8"},
+    "probing": {"gru-1x8", "lstm-1x4", "lstm-2x8"},
+    "layer-stats": {"gru-1x8", "lstm-1x4"},  # the same number of tensors
+    "dws": {"lstm-1x4"},  # the same gates and layers
+    "flat": set(),
+    "param-transformer": set(),
+}
+OTHER_SPECS = {
+    "gru-1x8": MIXED_SPECS[1],
+    "lstm-1x4": MIXED_SPECS[2],
+    "lstm-2x8": MemberSpec(6, 8, 2, 6),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPANS))
+def test_each_encoder_spans_the_configs_its_shapes_allow(name):
+    options = tiny_options(name)[name]
+    source = build_encoder(name, MIXED_SPECS[0], input_kind="tokens", **options)
+    fits = {
+        target
+        for target, spec in OTHER_SPECS.items()
+        if state_mismatch(source, build_encoder(name, spec, input_kind="tokens", **options), SOURCE, target)
+        is None
+    }
+    assert fits == SPANS[name]
+
+
+def test_a_target_without_a_split_is_not_applicable_with_the_reason(tmp_path, encoder_builder):
+    root = tmp_path / "zoo"
+    specs, runs = MIXED_SPECS[::2], [MIXED_RUNS, {"train": 4, "validation": 2}]  # lstm-1x4: no OOD members
+    write_synthetic_zoo(root, MIXED_RUNS, steps=(0, 100), specs=specs, config_runs=runs, seed=6)
+    out = tmp_path / "out"
+    results = run_bench(
+        root,
+        ["flat"],
+        make_config(),
+        out,
+        encoder_builder=encoder_builder,
+        zoo_config=SOURCE,
+        transfer_to=["all"],
+    )
+    entry = results["transfer"]["summary"]["flat"][SIZE_TARGET]
+    assert entry == {"applicable": False, "reason": entry["reason"]} and "no ood split" in entry["reason"]
+    assert f"- flat → {SIZE_TARGET}: " in (out / "report.md").read_text()

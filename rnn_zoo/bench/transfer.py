@@ -112,7 +112,7 @@ def transfer_job(
                 encoder = make_encoder(target)
             except Exception as error:  # an encoder that cannot take B's members at all
                 reason = f"the encoder cannot be built for {name}'s members ({first_line(error)})"
-        reason = reason or _state_mismatch(result.encoder, encoder, source, name)
+        reason = reason or state_mismatch(result.encoder, encoder, source, name)
         if reason is not None:
             records[name] = {"applicable": False, "reason": reason}
             continue
@@ -149,7 +149,7 @@ def _unfit(result: EmulationResult, target: Target, source: str) -> str | None:
     )
 
 
-def _state_mismatch(trained: nn.Module, fresh: nn.Module, source: str, target: str) -> str | None:
+def state_mismatch(trained: nn.Module, fresh: nn.Module, source: str, target: str) -> str | None:
     """The first tensor where the two encoders' state dicts differ in name or shape, in words."""
     ours, theirs = trained.state_dict(), fresh.state_dict()
     unmatched = sorted(set(ours) ^ set(theirs))

@@ -85,13 +85,15 @@ def write_synthetic_zoo(
     rows_per_shard: int = 1000,
     schema: ZooSchema | None = None,
     specs: Sequence[lstm.MemberSpec] = (),
+    config_runs: Sequence[Mapping[str, int]] = (),
     seed: int = 0,
 ) -> Zoo:
     """Write a finished zoo with ``runs[split]`` random runs per split, ``len(steps)`` rows each.
 
     With ``specs``, a zoo of several configs: one per spec (its name from the spec, its rows
-    with architecture columns), each with ``runs[split]`` runs per split; else one config of
-    ``schema``.
+    with architecture columns), each with ``runs[split]`` runs per split, or ``config_runs``'s
+    entry for it where given (at most ``runs[split]`` each; a split left out is not written);
+    else one config of ``schema``.
     """
     generator = torch.Generator().manual_seed(seed)
     if not specs:
@@ -103,7 +105,8 @@ def write_synthetic_zoo(
         name = spec_config_name(spec)
         schemas[name] = with_architecture(synthetic_schema(spec), ARCHITECTURE)
         first_run = number * sum(runs.values())
-        _write_config(Path(root), schemas[name], name, runs, steps, rows_per_shard, first_run, generator)
+        own = config_runs[number] if config_runs else runs
+        _write_config(Path(root), schemas[name], name, own, steps, rows_per_shard, first_run, generator)
     return finalize_zoo(root, _synthetic_info(schemas, steps, seed))
 
 
