@@ -260,3 +260,29 @@ def test_a_target_without_a_split_is_not_applicable_with_the_reason(tmp_path, en
     entry = results["transfer"]["summary"]["flat"][SIZE_TARGET]
     assert entry == {"applicable": False, "reason": entry["reason"]} and "no ood split" in entry["reason"]
     assert f"- flat → {SIZE_TARGET}: " in (out / "report.md").read_text()
+
+
+def test_an_out_written_before_configs_resumes_as_the_default_config(tmp_path):
+    from rnn_zoo.bench.output import CLAIM, claim_out, make_claim
+
+    zoo = {"name": "z", "fingerprint": "f", "root": "r"}
+    old = make_claim(zoo, {"seeds": 1}, ["flat"], {})
+    del old["transfer_to"]
+    (tmp_path / CLAIM).write_text(json.dumps(old))
+    claim_out(tmp_path, make_claim({**zoo, "config": "default"}, {"seeds": 1}, ["flat"], {}))
+    with pytest.raises(ZooError, match="zoo.config"):
+        claim_out(tmp_path, make_claim({**zoo, "config": SOURCE}, {"seeds": 1}, ["flat"], {}))
+
+
+@pytest.mark.parametrize(
+    ("more", "words"),
+    [
+        (["--transfer-to", "all"], "no config besides default"),
+        (["--transfer-to", " , "], "--transfer-to is empty"),
+        (["--config", SOURCE], "has no config 'lstm-1x8'"),
+    ],
+)
+def test_bad_config_options_on_a_zoo_of_one_fail_in_one_line(token_zoo, tmp_path, more, words):
+    result = CliRunner().invoke(cli.main, bench_args(token_zoo.root, tmp_path / "out", *more))
+    assert_one_line_error(result.exit_code, result.output, words)
+    assert not (tmp_path / "out").exists()

@@ -246,10 +246,7 @@ def run_bench(
     source = data.zoo.config_name
     names = target_names(zoo, source, transfer_to) if transfer_to else ()
     spec, kind = data.splits["train"].spec, data.splits["train"].probes.kind
-
-    def builder_for(spec: MemberSpec) -> Callable[[str], nn.Module]:
-        return lambda name: encoder_builder(name, spec, input_kind=kind, **options.get(name, {}))
-
+    builder_for = partial(_builder_for, encoder_builder, kind, options)
     factories = {name: partial(builder_for(spec), name) for name in dict.fromkeys(encoders)}
     for name in dict.fromkeys(job.encoder for job in jobs):
         check_encoder(name, seeded(factories[name], 0), data)
@@ -311,6 +308,13 @@ def _run_job(
     if out is not None:
         bench_out.save_job(Path(out), job, record, embedded, transferred)
     return record, embedded
+
+
+def _builder_for(
+    builder: EncoderBuilder, kind: str, options: Options, spec: MemberSpec
+) -> Callable[[str], nn.Module]:
+    """``build(name)``: a fresh encoder ``name`` for members of ``spec``, with its options."""
+    return lambda name: builder(name, spec, input_kind=kind, **options.get(name, {}))
 
 
 def _target_encoder(name: str, seed: int, target: Target) -> nn.Module:

@@ -117,18 +117,25 @@ def transfer_job(
             records[name] = {"applicable": False, "reason": reason}
             continue
         encoder.load_state_dict(result.encoder.state_dict(), strict=True)
-        records[name], embedded[name] = _evaluate(encoder, result, target, config, seed)
+        records[name], embeddings = _evaluate(encoder, result, target, config, seed)
+        if embeddings is not None:
+            embedded[name] = embeddings
     result.emulator.eval()
     return records, embedded
 
 
 def _evaluate(
     encoder: nn.Module, result: EmulationResult, target: Target, config: BenchConfig, seed: int
-) -> tuple[dict[str, Any], Tensor]:
-    """Emulation loss and downstream scores on the target's members, with the transferred encoder."""
+) -> tuple[dict[str, Any], Tensor | None]:
+    """Emulation loss and downstream scores on the target's members, with the transferred encoder,
+    and its embeddings (n, e) of them; not applicable where the encoder fails on them."""
     data = target.data
     encoder = encoder.to(config.device)
-    embeddings = embed(encoder, data.all_params).cpu()
+    try:
+        embeddings = embed(encoder, data.all_params).cpu()
+    except Exception as error:  # its tensors fit, but its code does not take these members
+        reason = f"the encoder fails on {target.name}'s members ({first_line(error)})"
+        return {"applicable": False, "reason": reason}, None
     loss = validation_loss(encoder, result.emulator, data.splits["validation"], config.emulation)
     downstream = {
         prop: {"pre-trained": evaluate_property(embeddings, data.rows, prop, config.downstream, seed=seed)}
