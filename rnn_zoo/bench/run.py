@@ -5,6 +5,8 @@ emulation, embed every member, fit predictors of every property on the frozen em
 and train the same architecture end to end on each property (the supervised baseline).
 With an output directory (:mod:`rnn_zoo.bench.output`) each finished job is kept, a rerun
 skips it, a part runs one share of the jobs, and parts merge into the results of one run.
+A zoo of several configs is benched one config at a time, and each job's encoder may then be
+applied, frozen, to the other configs' members (:mod:`rnn_zoo.bench.transfer`).
 """
 
 from __future__ import annotations
@@ -235,7 +237,8 @@ def run_bench(
     (i, n) only that share of the jobs runs, into ``out``, and None is returned.
     In a zoo of several configs ``zoo_config`` names the one benched; ``transfer_to`` names
     other configs (or ``all``) that each pre-trained encoder is then applied to, frozen
-    (:mod:`rnn_zoo.bench.transfer`).
+    (:mod:`rnn_zoo.bench.transfer`); they are looked up in ``zoo`` as given, so give the whole
+    zoo (a path, or a Zoo not narrowed with ``Zoo.config``).
     """
     config = config or BenchConfig()
     options = encoder_options or {}
