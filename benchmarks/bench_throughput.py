@@ -16,23 +16,12 @@ import tempfile
 import time
 
 import torch
+from constant_encoder import ConstantEncoder
 from torch import nn
 
 from rnn_zoo.bench.pretraining import EmulationConfig, emulation_data, train_emulation
 from rnn_zoo.member.lstm import MemberSpec
 from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
-
-
-class ConstantEncoder(nn.Module):
-    """The baseline: the same learned embedding for every member (no cost from the weights)."""
-
-    def __init__(self, width: int = 16) -> None:
-        super().__init__()
-        self.embedding = nn.Parameter(torch.randn(width))
-
-    def forward(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
-        n = next(iter(params.values())).shape[0]
-        return self.embedding.expand(n, -1)
 
 
 def available_encoders() -> dict[str, object]:
