@@ -236,3 +236,11 @@ def test_a_gru_zoo_of_one_config_is_what_plain_torch_gru_members_compute(tmp_pat
         hidden, _ = gru(torch.nn.functional.one_hot(row["sequences"][:, :-1], 6).float())
         expected = head(hidden).log_softmax(-1).half().float()  # stored as float16
         torch.testing.assert_close(row["log_probs"].float(), expected, rtol=2e-3, atol=2e-3)
+
+
+def test_a_config_too_small_to_bench_names_the_mixed_rebuild(mixed_zoo: Path) -> None:
+    code, output = run(
+        "bench", "--zoo", str(mixed_zoo), "--config", "lstm-1x8", "--out", str(mixed_zoo.parent / "b")
+    )
+    assert code == 1 and output.count("\n") == 1, output
+    assert "--recipe mixed --preset tiny --seed 2 --runs N" in output and "more than its 12 runs" in output

@@ -179,10 +179,15 @@ def more_runs(zoo: Any) -> str:
 
     recipe = zoo.manifest.get("recipe") or {}
     task, seed = recipe.get("task"), recipe.get("seed", 0)
+    preset = f" --preset {recipe['preset']}" if recipe.get("preset") else ""
+    if recipe.get("variant"):  # a config of a zoo of several holds a share of the zoo's runs
+        return (
+            f"rebuild the zoo with more than its {recipe.get('runs')} runs: "
+            f"`rnn-zoo build --task {task} --recipe {recipe['variant']}{preset} --seed {seed} --runs N`"
+        )
     runs = runs_for_ood_tasks(str(task), int(seed), needed=2) if task else None
     if runs is None:
         return "build it with more runs (`rnn-zoo build ... --runs N`)"
-    preset = f" --preset {recipe['preset']}" if recipe.get("preset") else ""
     return f"rebuild it with more runs: `rnn-zoo build --task {task}{preset} --seed {seed} --runs {runs}`"
 
 
