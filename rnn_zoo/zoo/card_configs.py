@@ -12,7 +12,7 @@ from typing import Any
 
 from rnn_zoo.member.lstm import MemberSpec
 from rnn_zoo.zoo.card import columns_table, config_counts, config_schemas, splits_table
-from rnn_zoo.zoo.schema import SPLITS, ZooSchema, member_cell
+from rnn_zoo.zoo.schema import SPLITS, ZooSchema
 
 CITATION_INTRO = (
     "The zoo follows the recipe of the paper below, and goes beyond it in one respect: the paper's\n"
@@ -28,15 +28,15 @@ def network(schemas: Iterable[ZooSchema]) -> str:
 
 def module_call(spec: MemberSpec) -> str:
     """The torch module a member is, e.g. ``torch.nn.LSTM(6, 32, num_layers=2, batch_first=True)``."""
-    cell = member_cell(spec).upper()
-    return f"torch.nn.{cell}({spec.input_size}, {spec.hidden_size}, num_layers={spec.num_layers}, batch_first=True)"
+    module = spec.cell_family.module.__name__  # LSTM, GRU or RNN
+    return f"torch.nn.{module}({spec.input_size}, {spec.hidden_size}, num_layers={spec.num_layers}, batch_first=True)"
 
 
 def architecture(spec: MemberSpec) -> str:
     """The member-architecture paragraph of a zoo of one config."""
     return (
         f"Each member is `{module_call(spec)}`\n"
-        f"named `{member_cell(spec)}`, followed by `torch.nn.Linear({spec.hidden_size}, {spec.output_size})` "
+        f"named `{spec.cell}`, followed by `torch.nn.Linear({spec.hidden_size}, {spec.output_size})` "
         f"named `head`\n({spec.num_parameters:,} parameters). The parameter columns are that module's "
         "`state_dict` keys,\nso a row loads into plain PyTorch with `load_state_dict`."
     )

@@ -153,23 +153,18 @@ class ZooSchema:
         )
 
 
-def member_cell(spec: MemberSpec) -> str:
-    """The spec's recurrent cell: ``lstm``, ``gru`` or ``rnn``."""
-    return spec.cell
-
-
 def spec_config_name(spec: MemberSpec) -> str:
     """The config holding members of ``spec`` in a zoo of several: cell-layers x hidden, e.g. ``lstm-2x32``.
 
     Input and output sizes are the task's, the same for every config of a zoo.
     """
-    return f"{member_cell(spec)}-{spec.num_layers}x{spec.hidden_size}"
+    return f"{spec.cell}-{spec.num_layers}x{spec.hidden_size}"
 
 
 def member_label(spec: MemberSpec) -> str:
     """The spec in words, e.g. ``LSTM 6 -> 2 x 32 -> 6``."""
     return (
-        f"{member_cell(spec).upper()} {spec.input_size} -> {spec.num_layers} x {spec.hidden_size} -> "
+        f"{spec.cell.upper()} {spec.input_size} -> {spec.num_layers} x {spec.hidden_size} -> "
         f"{spec.output_size}"
     )
 
