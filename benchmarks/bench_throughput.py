@@ -20,7 +20,7 @@ from constant_encoder import ConstantEncoder
 from torch import nn
 
 from rnn_zoo.bench.pretraining import EmulationConfig, emulation_data, train_emulation
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 
 

@@ -49,7 +49,7 @@ from rnn_zoo.build.families import DataSources, task_family
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.build.trainer import TrainConfig, init_members, train_population, unflatten
 from rnn_zoo.member.cells import CELLS
-from rnn_zoo.member.lstm import Member
+from rnn_zoo.member.spec import Member
 from rnn_zoo.tasks.family import Run, TaskFamily
 
 

@@ -82,7 +82,7 @@ def checks(smoke: bool, out: Path) -> list[Check]:
         ),
     ]
     if not smoke:  # the trainer's reference tests, on the GPU: CUDA graphs against eager and nn.LSTM
-        tests = ["tests/test_train.py", "tests/test_lstm.py", "tests/test_recurrence.py"]
+        tests = ["tests/test_train.py", "tests/test_functional.py", "tests/test_recurrence.py"]
         steps.append(
             Check("tests on CUDA", [sys.executable, "-m", "pytest", "-q", *tests], r"^(\d+ passed.*)$")
         )

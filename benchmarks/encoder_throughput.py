@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from rnn_zoo import encoders
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 
 PROBING = ("probing-noninteractive", "probing")
 

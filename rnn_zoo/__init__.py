@@ -21,7 +21,7 @@ import importlib
 from typing import Any
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import Member, MemberSpec
+from rnn_zoo.member.spec import Member, MemberSpec
 from rnn_zoo.zoo.load import ZooWeights, load_weights, load_zoo
 
 __version__ = "0.1.0"

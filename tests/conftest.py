@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from rnn_zoo import load_weights
-from rnn_zoo.member import lstm
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member import functional
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.load import ZooWeights
 from rnn_zoo.zoo.manifest import Zoo, finalize_zoo
 from rnn_zoo.zoo.schema import Column, ZooSchema
@@ -54,7 +54,7 @@ def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-CONFIG_SPECS = (lstm.MemberSpec(6, 16, 1, 6), lstm.MemberSpec(6, 8, 2, 6))
+CONFIG_SPECS = (MemberSpec(6, 16, 1, 6), MemberSpec(6, 8, 2, 6))
 CONFIG_RUNS = {"train": 3, "validation": 1, "ood": 1}
 
 
@@ -111,7 +111,7 @@ def tiny_zoo_weights(zoo_dir: Path) -> ZooWeights:
     return load_weights(zoo_dir, "train")
 
 
-TINY_SPEC = lstm.MemberSpec(6, 8, 2, 6)
+TINY_SPEC = MemberSpec(6, 8, 2, 6)
 TINY_RUNS = {"train": 12, "validation": 4, "ood": 6}
 TINY_STEPS = (0, 100, 200)
 
@@ -149,7 +149,7 @@ def bias_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
         params["head.bias"] = shared + 1.5 * torch.randn(params["head.bias"].shape, generator=generator)
         inputs = torch.nn.functional.one_hot(torch.from_numpy(rows["sequences"]).long()[:, :, :-1], 6).float()
         with torch.no_grad():
-            outputs, _ = lstm.forward(params, TINY_SPEC, inputs)
+            outputs, _ = functional.forward(params, TINY_SPEC, inputs)
         rows.update({name: tensor.numpy() for name, tensor in params.items()})
         rows["log_probs"] = outputs.log_softmax(-1).half().numpy()
         write_shard(root, schema, ShardId(split, 0, 1), rows)
@@ -159,7 +159,7 @@ def bias_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
 @pytest.fixture(scope="session")
 def real_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
     """An MNIST-style zoo: real-valued inputs (3 probes x 5 steps x 4 inputs), 3 outputs per step."""
-    spec = lstm.MemberSpec(4, 8, 1, 3)
+    spec = MemberSpec(4, 8, 1, 3)
     schema = ZooSchema(
         spec,
         metadata=(Column("task", "float32", (), "angle"),),
@@ -177,7 +177,7 @@ def real_zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
         }
         sequences = torch.randn(runs, 3, 5, 4, generator=generator).half()
         with torch.no_grad():
-            outputs, _ = lstm.forward(params, spec, sequences.float())
+            outputs, _ = functional.forward(params, spec, sequences.float())
         rows = {
             "model_id": np.array([f"{split}{run}" for run in range(runs)]),
             "run_id": np.arange(runs),
@@ -207,7 +207,7 @@ def probeless_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class FlatLinear(nn.Module):
     """A stand-in encoder: flattened weights -> linear map to ``width`` dimensions."""
 
-    def __init__(self, spec: lstm.MemberSpec, input_kind: str, width: int = 4) -> None:
+    def __init__(self, spec: MemberSpec, input_kind: str, width: int = 4) -> None:
         super().__init__()
         self.names, self.input_kind = spec.parameter_names, input_kind
         self.linear = nn.Linear(spec.num_parameters, width)
@@ -222,7 +222,7 @@ def encoder_builder():
     return flat_linear_builder
 
 
-def flat_linear_builder(name: str, spec: lstm.MemberSpec, *, input_kind: str, **options: Any) -> nn.Module:
+def flat_linear_builder(name: str, spec: MemberSpec, *, input_kind: str, **options: Any) -> nn.Module:
     """An encoder builder with the registry's signature that builds FlatLinear whatever the name;
     of the options it takes ``width`` and ignores the real encoders' size options."""
     return FlatLinear(spec, input_kind, width=options.get("width", 4))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.manifest import Zoo
 from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.build.trainer import TrainConfig
-from rnn_zoo.member.lstm import Member
+from rnn_zoo.member.spec import Member
 from rnn_zoo.tasks.family import Run, TaskFamily
 
 
@@ -35,3 +35,9 @@ def train_alone_with_torch(
         optimizer.zero_grad()
         loss(outputs, targets[0]).backward()
         optimizer.step()
+
+
+def stack_members(members: list[Member]) -> dict[str, Tensor]:
+    """State dicts of several plain modules -> one batched parameter dict (n, ...), detached."""
+    params, _ = torch.func.stack_module_state(members)
+    return {name: tensor.detach() for name, tensor in params.items()}

@@ -7,7 +7,7 @@ import torch
 
 from rnn_zoo.bench.run import bench_config, run_bench
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.load import load_zoo
 from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 

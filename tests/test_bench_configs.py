@@ -19,7 +19,7 @@ from rnn_zoo.bench.output import Job, load_embeddings
 from rnn_zoo.bench.run import ENCODER_PRESETS, bench_config, build_encoder, merge_bench, run_bench
 from rnn_zoo.bench.transfer import state_mismatch
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.synthetic import write_synthetic_zoo
 
 # Two cells of one size (a probing encoder spans them, a flat one does not) and one hidden size more.

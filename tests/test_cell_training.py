@@ -7,7 +7,7 @@ import torch
 
 from rnn_zoo.build.trainer import TrainConfig, TrainStep, init_members, train_population, unflatten
 from rnn_zoo.member.cells import CELLS
-from rnn_zoo.member.lstm import Member, MemberSpec
+from rnn_zoo.member.spec import Member, MemberSpec
 from rnn_zoo.tasks.family import Run
 from rnn_zoo.tasks.formal_languages import FormalLanguageOptions, FormalLanguages, draw_tasks
 from tests.reference import train_alone_with_torch

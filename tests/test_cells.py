@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from rnn_zoo.member import lstm
+from rnn_zoo.member import functional
 from rnn_zoo.member.cells import CELLS
-from rnn_zoo.member.lstm import Member, MemberSpec
 from rnn_zoo.member.recurrence_gru import GRULayer
 from rnn_zoo.member.recurrence_rnn import RNNLayer
+from rnn_zoo.member.spec import Member, MemberSpec
 from rnn_zoo.zoo.schema import ZooSchema
 
 TORCH_MODULES = {
@@ -54,7 +54,7 @@ def stacked(members: list[tuple[nn.RNNBase, nn.Linear]], cell: str) -> dict[str,
 
 
 def torch_outputs(
-    member: tuple[nn.RNNBase, nn.Linear], x: Tensor, state: lstm.State | None, index: int, cell: str
+    member: tuple[nn.RNNBase, nn.Linear], x: Tensor, state: functional.State | None, index: int, cell: str
 ) -> tuple[Tensor, Tensor, ...]:
     """Outputs (b, t, o) of one member and its final state tensors, each (layers, b, h)."""
     rnn, head = member
@@ -68,14 +68,14 @@ def torch_outputs(
     return head(hidden), *((final,) if cell != "lstm" else final)
 
 
-def ours_by_part(state: lstm.State) -> list[Tensor]:
+def ours_by_part(state: functional.State) -> list[Tensor]:
     """Our final state as torch lays it out: one (n, layers, b, h) tensor per state part."""
     return [torch.stack([layer[part] for layer in state], dim=1) for part in range(len(state[0]))]
 
 
 def random_state(
     spec: MemberSpec, n: int, b: int, generator: torch.Generator, dtype: torch.dtype
-) -> lstm.State:
+) -> functional.State:
     parts = len(CELLS[spec.cell].state)
     return tuple(
         tuple(torch.randn(n, b, spec.hidden_size, generator=generator, dtype=dtype) for _ in range(parts))
@@ -113,7 +113,7 @@ def test_an_lstm_zoos_record_of_its_members_is_unchanged(zoo_dir: Path) -> None:
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_zero_state_holds_the_cells_state_tensors(cell: str) -> None:
-    state = lstm.zero_state(MemberSpec(3, 5, 2, 2, cell=cell), 4, 6, like=torch.ones(()))
+    state = functional.zero_state(MemberSpec(3, 5, 2, 2, cell=cell), 4, 6, like=torch.ones(()))
     parts = 2 if cell == "lstm" else 1  # nn.LSTM's (h, c); nn.GRU's and nn.RNN's h
     assert [[tuple(part.shape) for part in layer] for layer in state] == [[(4, 6, 5)] * parts] * 2
     assert all(not part.any() for layer in state for part in layer)
@@ -144,7 +144,7 @@ def test_whole_sequence_forward_equals_the_torch_module(
     params = {name: tensor.to(device) for name, tensor in stacked(members, cell).items()}
     on_device = tuple(tuple(part.to(device) for part in layer) for layer in state)
     with torch.no_grad():
-        out, final = lstm.forward(params, spec, x.to(device), on_device)
+        out, final = functional.forward(params, spec, x.to(device), on_device)
         for index, member in enumerate(members):
             expected, *expected_state = torch_outputs(member, x[index], state, index, cell)
             torch.testing.assert_close(out[index].cpu(), expected, rtol=tolerance, atol=tolerance)
@@ -161,7 +161,7 @@ def test_stepwise_forward_carrying_state_equals_the_torch_module(cell: str) -> N
     state, outputs = None, []
     with torch.no_grad():
         for time in range(x.shape[2]):
-            out, state = lstm.step(params, spec, x[:, :, time], state)
+            out, state = functional.step(params, spec, x[:, :, time], state)
             outputs.append(out)
         for index, member in enumerate(members):
             expected, *expected_state = torch_outputs(member, x[index], None, index, cell)
@@ -184,7 +184,7 @@ def test_gradients_equal_autograd_through_the_torch_module_in_float64(
         for part in layer:
             part.requires_grad_()
     params = {name: tensor.detach().requires_grad_() for name, tensor in stacked(members, cell).items()}
-    out, final = lstm.forward(params, spec, x, state)
+    out, final = functional.forward(params, spec, x, state)
     weights = [
         torch.randn(t.shape, generator=generator, dtype=torch.float64) for t in (out, *ours_by_part(final))
     ]

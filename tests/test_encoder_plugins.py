@@ -18,7 +18,7 @@ from rnn_zoo.build.builder import build_zoo, resolve_device
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.encoders import PAPER_MEMBER, plugins
 from rnn_zoo.member import symmetry
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.tasks.formal_languages import draw_tasks
 
 if sys.version_info >= (3, 11):

@@ -9,8 +9,8 @@ import torch
 
 from rnn_zoo import encoders
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member import lstm, symmetry
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member import functional, symmetry
+from rnn_zoo.member.spec import MemberSpec
 
 NAMES = list(encoders.ENCODERS)
 INVARIANT = ["layer-stats", "dws", "probing-noninteractive", "probing"]
@@ -148,14 +148,14 @@ def test_interactive_probes_depend_on_the_members_answers(
     make_params: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     probes: list[torch.Tensor] = []
-    member_step = lstm.step
+    member_step = functional.step
 
     def recording_step(params, spec, x, state=None):
         probes.append(x.detach().clone())
         return member_step(params, spec, x, state)
 
     encoder = make_encoder("probing")
-    monkeypatch.setattr(lstm, "step", recording_step)
+    monkeypatch.setattr(functional, "step", recording_step)
     with torch.no_grad():
         encoder(make_params(SPEC, 2))
     assert torch.equal(probes[0][0], probes[0][1])  # nothing answered yet: the same first probe

@@ -9,7 +9,7 @@ import torch
 
 from rnn_zoo import encoders
 from rnn_zoo.member import symmetry
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from tests.test_encoders import INVARIANT, NAMES, make_encoder, relative_change
 
 CELLS = ["gru", "rnn"]

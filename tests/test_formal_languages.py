@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 import torch
 
-from rnn_zoo.member import lstm
-from rnn_zoo.member.lstm import Member, MemberSpec
+from rnn_zoo.member.spec import Member, MemberSpec
 from rnn_zoo.tasks import formal_languages as fl
+from tests.reference import stack_members
 
 SYMBOL_IDS = {"a": fl.A, "b": fl.B, "c": fl.C, "d": fl.D, "^": fl.BOS, "$": fl.EOS}
 
@@ -105,7 +105,7 @@ def test_sampled_log_probs_are_the_members_own_outputs_on_the_sampled_strings() 
     with torch.random.fork_rng():
         torch.manual_seed(0)
         members = [Member(spec) for _ in range(2)]
-    params = lstm.stack_members(members)
+    params = stack_members(members)
     with torch.no_grad():
         sequences, log_probs = fl.sample_strings(params, spec, torch.tensor([5, 6]), 0, 7, kept=3)
         assert sequences.shape == (2, 7, 42) and log_probs.shape == (2, 3, 41, 6)

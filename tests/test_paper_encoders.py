@@ -17,7 +17,7 @@ from torch import nn
 from rnn_zoo import encoders
 from rnn_zoo.encoders.layer_stats import tensor_statistics
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import MemberSpec, Params
+from rnn_zoo.member.spec import MemberSpec, Params
 
 PAPER_SPECS = [MemberSpec(6, 32, 2, 6), MemberSpec(16, 32, 2, 10)]  # formal languages, MNIST
 EMBEDDING = 16

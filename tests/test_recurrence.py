@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from rnn_zoo.member import lstm
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member import functional
 from rnn_zoo.member.recurrence import LSTMLayer
+from rnn_zoo.member.spec import MemberSpec, Params
 
 SPECS = [MemberSpec(6, 32, 2, 6), MemberSpec(3, 5, 3, 2)]
 
@@ -33,12 +33,12 @@ def make_layer_inputs(
 
 
 def reference_forward(
-    params: lstm.Params, spec: MemberSpec, x: Tensor, state: lstm.State
+    params: Params, spec: MemberSpec, x: Tensor, state: functional.State
 ) -> tuple[Tensor, ...]:
-    """Outputs (n, b, t, o) and final state by lstm.step, step by step: plain autograd ops only."""
+    """Outputs (n, b, t, o) and final state by functional.step, step by step: plain autograd ops only."""
     outputs = []
     for time in range(x.shape[2]):
-        out, state = lstm.step(params, spec, x[:, :, time], state)
+        out, state = functional.step(params, spec, x[:, :, time], state)
         outputs.append(out)
     return torch.stack(outputs, dim=2), *(tensor for pair in state for tensor in pair)
 
@@ -65,7 +65,7 @@ def test_forward_gradients_equal_autograd_through_the_stepwise_reference(spec: M
         tuple(torch.randn(n, b, spec.hidden_size, generator=generator, dtype=torch.float64) for _ in "hc")
         for _ in range(spec.num_layers)
     )
-    out, new_state = lstm.forward(params, spec, x, state)
+    out, new_state = functional.forward(params, spec, x, state)
     ours = (out, *(tensor for pair in new_state for tensor in pair))
     theirs = reference_forward(params, spec, x, state)
     weights = [torch.randn(tensor.shape, generator=generator, dtype=torch.float64) for tensor in theirs]

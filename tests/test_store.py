@@ -14,7 +14,7 @@ import yaml
 from safetensors.numpy import load_file
 
 import rnn_zoo
-from rnn_zoo.member import lstm
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.schema import Column, ZooSchema
 from rnn_zoo.zoo.shards import ShardId, atomic_path, read_table, write_shard
 from rnn_zoo.zoo.synthetic import synthetic_rows, synthetic_schema
@@ -126,7 +126,7 @@ def test_parquet_row_groups_are_bounded(zoo_dir: Path) -> None:
 
 
 def test_write_shard_rejects_rows_that_do_not_fit_the_schema(tmp_path: Path) -> None:
-    schema = synthetic_schema(lstm.MemberSpec(6, 4, 1, 6), probes=2, length=5)
+    schema = synthetic_schema(MemberSpec(6, 4, 1, 6), probes=2, length=5)
     rows = synthetic_rows(schema, [0], [0], torch.Generator().manual_seed(0))
     rows["head.bias"] = rows["head.bias"][:, :3]
     with pytest.raises(ValueError, match="head.bias"):
@@ -144,7 +144,7 @@ def test_an_interrupted_atomic_write_leaves_nothing(tmp_path: Path) -> None:
 
 def test_schema_rejects_a_column_named_twice() -> None:
     with pytest.raises(ValueError, match="step"):
-        ZooSchema(lstm.MemberSpec(2, 2, 1, 2), metadata=(Column("step", "int64"),))
+        ZooSchema(MemberSpec(2, 2, 1, 2), metadata=(Column("step", "int64"),))
 
 
 def test_read_table_gives_what_pyarrow_reads(zoo_dir: Path) -> None:

@@ -9,7 +9,7 @@ import torch
 
 from rnn_zoo.member import symmetry
 from rnn_zoo.member.cells import CELLS
-from rnn_zoo.member.lstm import MemberSpec, member_from_params
+from rnn_zoo.member.spec import MemberSpec, member_from_params
 
 SIZES = [(6, 8, 2, 6), (3, 5, 3, 2), (4, 7, 1, 3)]
 SPECS = [MemberSpec(*sizes, cell=cell) for cell in CELLS for sizes in SIZES]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnn_zoo.build.trainer import TrainConfig, TrainStep, init_members, train_population, unflatten
-from rnn_zoo.member.lstm import Member, MemberSpec
+from rnn_zoo.member.spec import Member, MemberSpec
 from rnn_zoo.tasks import streams
 from rnn_zoo.tasks.family import Run, target_log_probs
 from rnn_zoo.tasks.formal_languages import FormalLanguageOptions, FormalLanguages, draw_tasks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rnn_zoo.encoders.weight_space import tensor_layout, to_features, weight_layout
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 
 SPEC = MemberSpec(2, 3, 2, 5)
 

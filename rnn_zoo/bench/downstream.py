@@ -21,7 +21,7 @@ from rnn_zoo.bench.configs import resolve_config
 from rnn_zoo.bench.properties import Property, column_values, get_property
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import map_params
+from rnn_zoo.member.spec import map_params
 
 Inputs = Tensor | Mapping[str, Tensor]  # embeddings (n, e) or a parameter dict (n, ...)
 EVALUATED = ("validation", "ood")

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.load import column_to_numpy, locate_zoo, read_columns
 from rnn_zoo.zoo.manifest import Zoo
 from rnn_zoo.zoo.schema import Column

@@ -40,7 +40,7 @@ from rnn_zoo.encoders.plugins import first_line
 from rnn_zoo.encoders.plugins import make_encoder as build_encoder
 from rnn_zoo.errors import ZooError
 from rnn_zoo.events import Event
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.tasks import outdated_probes
 from rnn_zoo.zoo.load import locate_zoo
 from rnn_zoo.zoo.manifest import Zoo

@@ -34,7 +34,7 @@ from rnn_zoo.build.recipe import ARCHITECTURES, Recipe
 from rnn_zoo.build.trainer import train_population
 from rnn_zoo.errors import ZooError
 from rnn_zoo.events import Event, ignore
-from rnn_zoo.member.lstm import map_params
+from rnn_zoo.member.spec import map_params
 from rnn_zoo.tasks.family import Run, TaskFamily
 from rnn_zoo.zoo.manifest import finalize_zoo
 from rnn_zoo.zoo.schema import ZooSchema, architecture_values, model_id

@@ -25,7 +25,7 @@ FamilyOf = Callable[[Architecture], TaskFamily]  # the task family of members of
 
 
 def _formal_languages(recipe: Recipe, data: DataSources) -> FamilyOf:
-    from rnn_zoo.member.lstm import MemberSpec
+    from rnn_zoo.member.spec import MemberSpec
     from rnn_zoo.tasks.formal_languages import SYMBOLS, FormalLanguageOptions, FormalLanguages
 
     options = options_from(FormalLanguageOptions, recipe.task_options, recipe.task)
@@ -35,7 +35,7 @@ def _formal_languages(recipe: Recipe, data: DataSources) -> FamilyOf:
 
 
 def _mnist(recipe: Recipe, data: DataSources) -> FamilyOf:
-    from rnn_zoo.member.lstm import MemberSpec
+    from rnn_zoo.member.spec import MemberSpec
     from rnn_zoo.tasks.mnist import load_mnist
     from rnn_zoo.tasks.mnist.family import INPUTS, MnistOptions, SequentialMnist
     from rnn_zoo.tasks.mnist.images import CLASSES

@@ -4,7 +4,7 @@ Every member has its own initialisation seed, data stream, task, weight decay an
 state; they share only the learning-rate schedule and the tensor operations. Parameters are
 kept as one flat (n, p) tensor per population (p = parameters per member, in the canonical
 state-dict order), so the optimizer is a handful of whole-population ops per step, and the
-functional forward of :mod:`rnn_zoo.member.lstm` sees (n, ...) views of it.
+functional forward of :mod:`rnn_zoo.member.functional` sees (n, ...) views of it.
 
 The trainer knows nothing about a particular task: a :class:`TaskFamily` supplies the
 batches, the loss and the snapshot evaluation, so sequential MNIST plugs in beside formal
@@ -22,8 +22,8 @@ from torch import Tensor
 
 from rnn_zoo.build.cuda_graphs import WARM_UP_STEPS, replayable, warm_up_stream
 from rnn_zoo.events import Event, ignore
-from rnn_zoo.member import lstm
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member import functional
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.tasks.family import Run, TaskFamily
 
 
@@ -146,7 +146,7 @@ class TrainStep:
         inputs, targets = self.family.batch(self.tasks, self.seeds, self.step, self.config.batch_size)
         leaf = self.population.params.detach().requires_grad_()
         params = unflatten(leaf, spec)
-        outputs, _ = lstm.forward(params, spec, inputs)
+        outputs, _ = functional.forward(params, spec, inputs)
         losses = self.family.loss(outputs, targets)  # (n,)
         # Gradients of the (n, *shape) views, concatenated: asking for the flat leaf's gradient
         # instead makes autograd build and sum a full-size (n, p) zero tensor per parameter.

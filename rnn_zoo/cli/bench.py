@@ -202,7 +202,7 @@ def encoders_command(member: tuple[int, int, int, int], cell: str) -> None:
     """
     from rnn_zoo.encoders import summaries
     from rnn_zoo.encoders.plugins import installed_summaries
-    from rnn_zoo.member.lstm import MemberSpec
+    from rnn_zoo.member.spec import MemberSpec
 
     try:
         spec = MemberSpec(*member, cell=cell)

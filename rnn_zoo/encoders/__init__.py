@@ -19,7 +19,7 @@ from rnn_zoo.encoders.layer_stats import LayerStatsEncoder
 from rnn_zoo.encoders.param_transformer import ParamTransformerEncoder
 from rnn_zoo.encoders.probing import InteractiveProbingEncoder, NonInteractiveProbingEncoder
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 
 ENCODERS: dict[str, type[Encoder]] = {
     cls.name: cls

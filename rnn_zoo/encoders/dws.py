@@ -38,7 +38,7 @@ from rnn_zoo.encoders.weight_space import (
     to_features,
     weight_layout,
 )
-from rnn_zoo.member.lstm import MemberSpec, Params
+from rnn_zoo.member.spec import MemberSpec, Params
 
 
 def pool(x: Tensor) -> Tensor:

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member import symmetry
-from rnn_zoo.member.lstm import MemberSpec, Params, check_params
+from rnn_zoo.member.spec import MemberSpec, Params, check_params
 
 # The activations an encoder's MLP may use, by the name its ``activation`` option takes.
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU}

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.encoders.encoder import AugmentedConfig, AugmentedEncoder, activation_option, mlp
-from rnn_zoo.member.lstm import MemberSpec, Params
+from rnn_zoo.member.spec import MemberSpec, Params
 
 
 @dataclass(frozen=True)

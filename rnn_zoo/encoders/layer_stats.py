@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.encoders.encoder import Encoder, EncoderConfig, activation_option, mlp
-from rnn_zoo.member.lstm import MemberSpec, Params
+from rnn_zoo.member.spec import MemberSpec, Params
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 STATISTICS = 2 + len(QUANTILES)  # mean, variance, quantiles

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from rnn_zoo.encoders.encoder import AugmentedConfig, AugmentedEncoder
-from rnn_zoo.member.lstm import MemberSpec, Params
+from rnn_zoo.member.spec import MemberSpec, Params
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from rnn_zoo.encoders import ENCODERS, EncoderSummary, build, encoder_class
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 
 ENTRY_POINT_GROUP = "rnn_zoo.encoders"
 EncoderFactory = Callable[..., nn.Module]

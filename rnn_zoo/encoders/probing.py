@@ -1,6 +1,6 @@
 """Probing encoders: run the member on probe inputs and read its answers with an LSTM reader.
 
-The member runs through the batched functional forward of :mod:`rnn_zoo.member.lstm`, so gradients
+The member runs through the batched functional forward of :mod:`rnn_zoo.member.functional`, so gradients
 flow into the probes (and into the member's weights). Reading a member's function makes both
 encoders invariant to hidden-unit permutations.
 
@@ -28,8 +28,8 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from rnn_zoo.encoders.encoder import Encoder, EncoderConfig, mlp
-from rnn_zoo.member import lstm
-from rnn_zoo.member.lstm import MemberSpec, Params
+from rnn_zoo.member import functional
+from rnn_zoo.member.spec import MemberSpec, Params
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class NonInteractiveProbingEncoder(_ProbingEncoder):
     def encode(self, params: Params) -> Tensor:
         n = params[self.spec.parameter_names[0]].shape[0]
         probes = rearrange(self.probe_step(self.probe_encodings), "t s i -> s t i")
-        answers, _ = lstm.forward(params, self.spec, probes.expand(n, -1, -1, -1))  # (n, s, t, o)
+        answers, _ = functional.forward(params, self.spec, probes.expand(n, -1, -1, -1))  # (n, s, t, o)
         output, state = self.reader.begin(n)
         for answer in rearrange(answers, "n s t o -> t n (s o)"):
             output, state = self.reader.step(self.read_answers(answer), state)
@@ -164,6 +164,6 @@ class InteractiveProbingEncoder(_ProbingEncoder):
         member_state = None
         for _ in range(self.config.probe_length):
             probe = self.probe_step(output)  # (n, s, i)
-            answer, member_state = lstm.step(params, self.spec, probe, member_state)  # (n, s, o)
+            answer, member_state = functional.step(params, self.spec, probe, member_state)  # (n, s, o)
             output, state = self.reader.step(self.read_answers(answer.flatten(1)), state)
         return self.to_embedding(self.reader.finish(state))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from rnn_zoo.member.lstm import MemberSpec, Params
+from rnn_zoo.member.spec import MemberSpec, Params
 from rnn_zoo.member.symmetry import Axis, PermutationSpec, permutation_spec
 
 GLOBAL = "global"

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.schema import ZooSchema
 
 

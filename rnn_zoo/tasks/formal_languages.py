@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnn_zoo.member import lstm
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member import functional
+from rnn_zoo.member.spec import MemberSpec, Params
 from rnn_zoo.tasks import streams
 from rnn_zoo.tasks.family import Run, target_log_probs
 from rnn_zoo.zoo.schema import SPLITS, Column, ZooSchema
@@ -152,7 +152,7 @@ def one_hot(symbols: Tensor) -> Tensor:
 
 
 def sample_strings(
-    params: lstm.Params, spec: MemberSpec, seeds: Tensor, counter: int, count: int, *, kept: int
+    params: Params, spec: MemberSpec, seeds: Tensor, counter: int, count: int, *, kept: int
 ) -> tuple[Tensor, Tensor]:
     """``count`` strings sampled by each member, BOS first, and its log-probabilities on the last ``kept``.
 
@@ -166,7 +166,7 @@ def sample_strings(
     symbols = torch.full((n, count), BOS, dtype=torch.int64, device=seeds.device)
     sequences, log_probs, state = [symbols], [], None
     for position in range(1, LENGTH):
-        outputs, state = lstm.step(params, spec, one_hot(symbols), state)  # (n, count, 6)
+        outputs, state = functional.step(params, spec, one_hot(symbols), state)  # (n, count, 6)
         step_log_probs = outputs.log_softmax(dim=-1)
         u = streams.uniform(seeds[:, None], STREAM_SAMPLE, counter, sample, position)  # (n, count)
         cdf = step_log_probs.exp().cumsum(dim=-1)

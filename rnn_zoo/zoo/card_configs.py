@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.card import columns_table, config_counts, config_schemas, splits_table
 from rnn_zoo.zoo.schema import SPLITS, ZooSchema
 

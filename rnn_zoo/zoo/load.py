@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.integrity import reading
 from rnn_zoo.zoo.manifest import Zoo, open_zoo
 from rnn_zoo.zoo.schema import DEFAULT_CONFIG, Column

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member.spec import MemberSpec
 
 DTYPES = ("string", "bool", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64")
 PARAMETER_DTYPE = "float32"

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnn_zoo.member import lstm
-from rnn_zoo.member.lstm import map_params
+from rnn_zoo.member import functional
+from rnn_zoo.member.spec import MemberSpec, map_params
 from rnn_zoo.zoo.manifest import Zoo, finalize_zoo
 from rnn_zoo.zoo.schema import (
     Column,
@@ -29,9 +29,9 @@ from rnn_zoo.zoo.shards import ShardId, ZooInfo, write_shard
 SYMBOLS = 6
 
 
-def synthetic_schema(spec: lstm.MemberSpec | None = None, *, probes: int = 8, length: int = 12) -> ZooSchema:
+def synthetic_schema(spec: MemberSpec | None = None, *, probes: int = 8, length: int = 12) -> ZooSchema:
     """A token-sequence zoo schema (like formal languages) with ``probes`` sequences per member."""
-    spec = spec or lstm.MemberSpec(SYMBOLS, 32, 2, SYMBOLS)
+    spec = spec or MemberSpec(SYMBOLS, 32, 2, SYMBOLS)
     return ZooSchema(
         spec,
         metadata=(
@@ -62,7 +62,7 @@ def synthetic_rows(
     sequences = torch.randint(0, spec.input_size, (n, probes, length), generator=generator)
     inputs = torch.nn.functional.one_hot(sequences[:, :, :-1], spec.input_size).float()
     with torch.no_grad():
-        outputs, _ = lstm.forward(params, spec, inputs)
+        outputs, _ = functional.forward(params, spec, inputs)
     rows: dict[str, np.ndarray] = {
         "model_id": np.array([model_id(run, step) for run, step in pairs]),
         "run_id": np.array([run for run, _ in pairs], dtype=np.int64),
@@ -84,7 +84,7 @@ def write_synthetic_zoo(
     steps: Sequence[int] = (0, 100),
     rows_per_shard: int = 1000,
     schema: ZooSchema | None = None,
-    specs: Sequence[lstm.MemberSpec] = (),
+    specs: Sequence[MemberSpec] = (),
     config_runs: Sequence[Mapping[str, int]] = (),
     seed: int = 0,
 ) -> Zoo:

@@ -21,7 +21,7 @@ from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.build.trainer import TrainConfig, TrainStep, init_members, train_population, unflatten
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member.lstm import Member, MemberSpec
+from rnn_zoo.member.spec import Member, MemberSpec
 from rnn_zoo.tasks import outdated_probes
 from rnn_zoo.tasks.family import Run
 from rnn_zoo.tasks.mnist import family as family_module

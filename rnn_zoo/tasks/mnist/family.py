@@ -19,8 +19,8 @@ import torch
 from torch import Tensor
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.member import lstm
-from rnn_zoo.member.lstm import MemberSpec
+from rnn_zoo.member import functional
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.tasks import streams
 from rnn_zoo.tasks.family import Run, target_log_probs
 from rnn_zoo.tasks.mnist import STEPS, MnistImages, SequenceMaker, split_indices
@@ -220,7 +220,7 @@ def evaluate(
     correct = torch.zeros(n, device=images.device)
     for start in range(0, len(images), EVAL_CHUNK):
         chunk, chunk_labels = images[start : start + EVAL_CHUNK], labels[start : start + EVAL_CHUNK]
-        outputs, _ = lstm.forward(params, spec, maker(chunk.expand(n, *chunk.shape)))  # (n, b, t, o)
+        outputs, _ = functional.forward(params, spec, maker(chunk.expand(n, *chunk.shape)))  # (n, b, t, o)
         targets = chunk_labels.expand(n, len(chunk))  # (n, b)
         loss_sum += sequence_loss(outputs, targets).sum(dim=1)
         correct += (outputs[:, :, -1].argmax(dim=-1) == targets).sum(dim=1)
@@ -237,7 +237,7 @@ def probe(
     log-probabilities are the member's outputs on exactly the stored sequences.
     """
     sequences = maker(images).half()
-    outputs, _ = lstm.forward(params, spec, sequences.float())
+    outputs, _ = functional.forward(params, spec, sequences.float())
     return sequences, outputs.log_softmax(dim=-1)
 
 

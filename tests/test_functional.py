@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnn_zoo.member import lstm
-from rnn_zoo.member.lstm import Member, MemberSpec
+from rnn_zoo.member import functional
+from rnn_zoo.member.spec import Member, MemberSpec, check_params
+from tests.reference import stack_members
 
 SPECS = [MemberSpec(6, 32, 2, 6), MemberSpec(16, 8, 1, 10), MemberSpec(3, 5, 3, 2)]
 
@@ -34,9 +35,9 @@ def test_parameter_names_and_shapes_are_the_modules_state_dict(spec: MemberSpec)
 @pytest.mark.parametrize("spec", SPECS)
 def test_whole_sequence_forward_equals_nn_lstm(spec: MemberSpec, device: torch.device) -> None:
     members = make_members(spec, 4, seed=1)
-    params = {name: p.to(device) for name, p in lstm.stack_members(members).items()}
+    params = {name: p.to(device) for name, p in stack_members(members).items()}
     x = torch.randn(4, 3, 7, spec.input_size)
-    out, state = lstm.forward(params, spec, x.to(device))
+    out, state = functional.forward(params, spec, x.to(device))
     for index, member in enumerate(members):
         expected, (h, c) = member(x[index])
         torch.testing.assert_close(out[index].cpu(), expected, rtol=1e-5, atol=1e-5)
@@ -48,12 +49,12 @@ def test_whole_sequence_forward_equals_nn_lstm(spec: MemberSpec, device: torch.d
 @pytest.mark.parametrize("spec", SPECS)
 def test_stepwise_forward_carrying_state_equals_nn_lstm(spec: MemberSpec) -> None:
     members = make_members(spec, 3, seed=2)
-    params = lstm.stack_members(members)
+    params = stack_members(members)
     x = torch.randn(3, 2, 6, spec.input_size)
     state = None
     outputs = []
     for time in range(x.shape[2]):
-        out, state = lstm.step(params, spec, x[:, :, time], state)
+        out, state = functional.step(params, spec, x[:, :, time], state)
         outputs.append(out)
     stepped = torch.stack(outputs, dim=2)
     for index, member in enumerate(members):
@@ -64,10 +65,10 @@ def test_stepwise_forward_carrying_state_equals_nn_lstm(spec: MemberSpec) -> Non
 def test_forward_continues_from_a_given_state(device: torch.device) -> None:
     spec = MemberSpec(4, 6, 2, 3)
     members = make_members(spec, 2, seed=3)
-    params = {name: p.to(device) for name, p in lstm.stack_members(members).items()}
+    params = {name: p.to(device) for name, p in stack_members(members).items()}
     x = torch.randn(2, 5, 8, spec.input_size)
-    _, state = lstm.forward(params, spec, x[:, :, :3].to(device))
-    second, _ = lstm.forward(params, spec, x[:, :, 3:].to(device), state)
+    _, state = functional.forward(params, spec, x[:, :, :3].to(device))
+    second, _ = functional.forward(params, spec, x[:, :, 3:].to(device), state)
     for index, member in enumerate(members):
         expected, _ = member(x[index])
         torch.testing.assert_close(second[index].cpu(), expected[:, 3:], rtol=1e-5, atol=1e-5)
@@ -75,22 +76,22 @@ def test_forward_continues_from_a_given_state(device: torch.device) -> None:
 
 def test_forward_is_differentiable_with_respect_to_the_members(device: torch.device) -> None:
     spec = MemberSpec(3, 4, 2, 2)
-    members = lstm.stack_members(make_members(spec, 2, seed=4))
+    members = stack_members(make_members(spec, 2, seed=4))
     params = {k: v.to(device).requires_grad_() for k, v in members.items()}
-    out, _ = lstm.forward(params, spec, torch.randn(2, 1, 3, 3, device=device))
+    out, _ = functional.forward(params, spec, torch.randn(2, 1, 3, 3, device=device))
     out.sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in params.values())
 
 
 def test_check_params_names_the_bad_tensor() -> None:
     spec = MemberSpec(3, 4, 1, 2)
-    params = lstm.stack_members(make_members(spec, 2, seed=5))
+    params = stack_members(make_members(spec, 2, seed=5))
     params["lstm.weight_hh_l0"] = params["lstm.weight_hh_l0"][:, :, :3]
     with pytest.raises(ValueError, match="lstm.weight_hh_l0"):
-        lstm.check_params(params, spec)
+        check_params(params, spec)
     del params["head.bias"]
     with pytest.raises(ValueError, match="missing head.bias"):
-        lstm.check_params(params, spec)
+        check_params(params, spec)
 
 
 @pytest.mark.parametrize("bad", [{"input_size": 0}, {"hidden_size": -1}, {"num_layers": 1.5}])
