@@ -7,15 +7,11 @@ import torch
 from torch import nn
 
 from rnn_zoo.bench.downstream import DownstreamConfig, downstream_rows, evaluate_property, task_keys
-from rnn_zoo.bench.properties import (
-    PROPERTIES,
-    angle_metrics,
-    angle_targets,
-    available_properties,
-    regression_metrics,
-    task_metrics,
-)
+from rnn_zoo.bench.properties import PROPERTIES, available_properties
 from rnn_zoo.errors import ZooError
+from rnn_zoo.tasks.formal_tasks import task_metrics
+from rnn_zoo.tasks.mnist.properties import angle_metrics, angle_targets
+from rnn_zoo.tasks.properties import regression_metrics
 
 CONFIG = DownstreamConfig(steps=150, supervised_steps=150, batch=64, lr=1e-2, supervised_lr=1e-2, hidden=32)
 
@@ -155,8 +151,6 @@ def test_exact_task_needs_all_three_differences():
 
 def test_r2_is_undefined_when_every_target_is_equal() -> None:
     import torch
-
-    from rnn_zoo.bench.properties import regression_metrics
 
     flat = regression_metrics(torch.tensor([0.1, 0.2, 0.3]), torch.zeros(3))
     assert flat["r2"] is None and abs(flat["mae"] - 0.2) < 1e-6

@@ -10,6 +10,7 @@ import torch
 
 from rnn_zoo.member.spec import Member, MemberSpec
 from rnn_zoo.tasks import formal_languages as fl
+from rnn_zoo.tasks import formal_tasks as ft
 from tests.reference import stack_members
 
 SYMBOL_IDS = {"a": fl.A, "b": fl.B, "c": fl.C, "d": fl.D, "^": fl.BOS, "$": fl.EOS}
@@ -50,7 +51,7 @@ def test_a_string_without_eos_is_rejected() -> None:
 
 
 def test_every_sampled_training_string_is_accepted_and_ends_in_eos() -> None:
-    tasks = fl.all_tasks()
+    tasks = ft.all_tasks()
     seeds = torch.arange(len(tasks)) * 7919 + 3
     for step in (0, 1, 999):
         strings = fl.training_strings(tasks, seeds, step, batch_size=64)  # (216, 64, 42)
@@ -60,7 +61,7 @@ def test_every_sampled_training_string_is_accepted_and_ends_in_eos() -> None:
 
 
 def test_sampler_covers_exactly_the_n_that_fit() -> None:
-    tasks = fl.all_tasks()
+    tasks = ft.all_tasks()
     strings = fl.training_strings(tasks, torch.arange(len(tasks)), step=5, batch_size=400)
     drawn_n = (strings == fl.A).sum(-1)  # (216, 400)
     for task, drawn in zip(tasks.tolist(), drawn_n, strict=True):
@@ -71,23 +72,23 @@ def test_sampler_covers_exactly_the_n_that_fit() -> None:
 def test_task_entropy_against_hand_computed_values() -> None:
     # [0, -3, 2, 2]: t' = [4, 1, 6, 6] / 17
     expected = -sum(p * math.log(p) for p in (4 / 17, 1 / 17, 6 / 17, 6 / 17))
-    got = fl.task_entropy(torch.tensor([[0, -3, 2, 2], [0, 0, 0, 0]]))
+    got = ft.task_entropy(torch.tensor([[0, -3, 2, 2], [0, 0, 0, 0]]))
     assert got[0].item() == pytest.approx(expected, rel=1e-12)
     assert got[1].item() == pytest.approx(math.log(4), rel=1e-12)
 
 
 def test_split_rule_gives_151_32_33_with_ood_the_highest_entropy_tasks() -> None:
-    splits = fl.task_splits()
+    splits = ft.task_splits()
     assert len(splits) == 216
     assert Counter(splits.values()) == {"train": 151, "validation": 32, "ood": 33}
     entropy = dict(
-        zip(map(tuple, fl.all_tasks().tolist()), fl.task_entropy(fl.all_tasks()).tolist(), strict=True)
+        zip(map(tuple, ft.all_tasks().tolist()), ft.task_entropy(ft.all_tasks()).tolist(), strict=True)
     )
     lowest_ood = min(entropy[t] for t, s in splits.items() if s == "ood")
     highest_other = max(entropy[t] for t, s in splits.items() if s != "ood")
     assert lowest_ood >= highest_other
     assert splits[(0, 0, 0, 0)] == "ood"
-    assert fl.task_splits() == splits  # fixed, not drawn
+    assert ft.task_splits() == splits  # fixed, not drawn
 
 
 def test_drawn_tasks_cover_every_split_first_and_use_each_task_once_per_block() -> None:
@@ -96,7 +97,7 @@ def test_drawn_tasks_cover_every_split_first_and_use_each_task_once_per_block() 
     assert len({task for task, _ in drawn[:216]}) == 216
     assert fl.draw_tasks(10, seed=4) == drawn[:10]  # a run's task does not depend on the run count
     assert fl.draw_tasks(10, seed=5) != drawn[:10]
-    splits = fl.task_splits()
+    splits = ft.task_splits()
     assert all(splits[task] == split for task, split in drawn)
 
 

@@ -17,6 +17,8 @@ from rnn_zoo.bench.output import file_stem
 from rnn_zoo.bench.pretraining import VALIDATION_SEED, validation_subset
 from rnn_zoo.bench.properties import get_property
 from rnn_zoo.bench.statistics import bootstrap_ci
+from rnn_zoo.tasks.formal_tasks import PAPER_EMULATION_LOSS as FORMAL_PAPER_LOSS
+from rnn_zoo.tasks.mnist.properties import PAPER_EMULATION_LOSS as MNIST_PAPER_LOSS
 from rnn_zoo.zoo.schema import DEFAULT_CONFIG
 from rnn_zoo.zoo.shards import library_versions, sha256, write_json, write_text
 
@@ -24,22 +26,8 @@ FIDELITY_DOC = "docs/fidelity.md"  # the differences from the authors' code, in 
 
 # Paper, Table 2: validation emulation loss (total variation), formal languages / MNIST.
 PAPER_EMULATION_LOSS: dict[str, dict[str, float]] = {
-    "formal-languages": {
-        "layer-stats": 0.051,
-        "flat": 0.045,
-        "param-transformer": 0.043,
-        "dws": 0.046,
-        "probing-noninteractive": 0.023,
-        "probing": 0.015,
-    },
-    "mnist": {
-        "layer-stats": 0.039,
-        "flat": 0.024,
-        "param-transformer": 0.067,
-        "dws": 0.024,
-        "probing-noninteractive": 0.017,
-        "probing": 0.017,
-    },
+    "formal-languages": FORMAL_PAPER_LOSS,
+    "mnist": MNIST_PAPER_LOSS,
 }
 MODES = ("pre-trained", "supervised")
 SCORED = ("validation", "ood")

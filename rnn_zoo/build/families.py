@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from rnn_zoo.build.recipe import Recipe, options_from
+from rnn_zoo.build.recipe import Recipe
 from rnn_zoo.errors import ZooError
-from rnn_zoo.tasks.family import TaskFamily
-
-
-@dataclass(frozen=True)
-class DataSources:
-    """Where families find data the recipe does not hold (the build's --mnist, --mnist-dir)."""
-
-    mnist: str = "auto"
-    mnist_dir: Path | None = None
-
+from rnn_zoo.tasks.family import DataSources, TaskFamily, options_from
 
 Architecture = Mapping[str, Any]  # MemberSpec fields beyond the task's input and output sizes
 FamilyOf = Callable[[Architecture], TaskFamily]  # the task family of members of one architecture

@@ -229,14 +229,3 @@ def _recipe(settings: Mapping[str, Any], preset: str, variant: str) -> Recipe:
 def _architecture(value: Any, parse: Callable[[Any], Any]) -> Any:
     """One architecture key's value: a scalar, or a list (a tuple: each run draws one)."""
     return tuple(parse(item) for item in value) if isinstance(value, list) else parse(value)
-
-
-def options_from(cls: type, options: Mapping[str, Any], task: str) -> Any:
-    """Build a task family's frozen options dataclass from the recipe's task_options."""
-    known = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ZooError(
-            f"task {task!r} has no option(s) {', '.join(unknown)}; known task_options: {', '.join(sorted(known))}"
-        )
-    return cls(**options)

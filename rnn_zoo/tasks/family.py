@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from rnn_zoo.errors import ZooError
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.schema import ZooSchema
 
@@ -23,6 +26,25 @@ class Run:
     split: str
     task: tuple[float, ...]
     weight_decay: float
+
+
+@dataclass(frozen=True)
+class DataSources:
+    """Where families find data the recipe does not hold (the build's --mnist, --mnist-dir)."""
+
+    mnist: str = "auto"
+    mnist_dir: Path | None = None
+
+
+def options_from(cls: type, options: Mapping[str, Any], task: str) -> Any:
+    """Build a task family's frozen options dataclass from the recipe's task_options."""
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ZooError(
+            f"task {task!r} has no option(s) {', '.join(unknown)}; known task_options: {', '.join(sorted(known))}"
+        )
+    return cls(**options)
 
 
 class TaskFamily(Protocol):

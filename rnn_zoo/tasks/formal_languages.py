@@ -11,7 +11,6 @@ Shape letters: n members, b strings per member, t time (positions), s symbols.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,68 +23,15 @@ from rnn_zoo.member import functional
 from rnn_zoo.member.spec import MemberSpec, Params
 from rnn_zoo.tasks import streams
 from rnn_zoo.tasks.family import Run, target_log_probs
-from rnn_zoo.zoo.schema import SPLITS, Column, ZooSchema
+from rnn_zoo.tasks.formal_tasks import draw_tasks
+from rnn_zoo.zoo.schema import Column, ZooSchema
 
 A, B, C, D, BOS, EOS = range(6)
 SYMBOLS = 6
 LETTERS = 4
 LENGTH = 42  # BOS + 41 symbols
 MAX_N = 10  # n is drawn from [low, MAX_N), as in the paper
-OFFSETS = tuple(range(-3, 3))
-OOD_FRACTION, VALIDATION_FRACTION = 0.15, 0.15
-SPLIT_SEED = 0  # the fixed shuffle of in-distribution tasks into train and validation
-STREAM_TRAIN, STREAM_SAMPLE, STREAM_TASKS = 1, 2, 3
-
-
-def all_tasks() -> Tensor:
-    """The 216 task vectors [0, m_b, m_c, m_d], (216, 4) int64, in lexicographic order."""
-    return torch.tensor([(0, *m) for m in itertools.product(OFFSETS, repeat=3)], dtype=torch.int64)
-
-
-def task_entropy(tasks: Tensor) -> Tensor:
-    """Entropy of p = t' / sum(t') with t' = 1 + t - min(t), per task; (k, 4) -> (k,) float64."""
-    shifted = 1 + tasks - tasks.min(dim=-1, keepdim=True).values
-    p = shifted.sort(dim=-1).values.double()  # sorted: equal multisets give equal bits
-    p = p / p.sum(dim=-1, keepdim=True)
-    return -(p * p.log()).sum(dim=-1)
-
-
-def task_splits() -> dict[tuple[int, ...], str]:
-    """The split of each of the 216 tasks, by the paper's rule (151 train, 32 validation, 33 ood).
-
-    Tasks are sorted by entropy (ties by the task vector); the highest-entropy 15 % are ood,
-    the rest are shuffled with a fixed seed into train (70 % of all) and validation.
-    """
-    tasks = all_tasks()
-    entropy = task_entropy(tasks).tolist()
-    ranked = sorted(range(len(tasks)), key=lambda k: (round(entropy[k], 12), tasks[k].tolist()))
-    in_distribution = int((1 - OOD_FRACTION) * len(tasks))
-    train_count = int((1 - OOD_FRACTION - VALIDATION_FRACTION) * len(tasks))
-    shuffle = torch.randperm(in_distribution, generator=torch.Generator().manual_seed(SPLIT_SEED))
-    shuffled = [ranked[k] for k in shuffle.tolist()]
-    splits = {k: "train" for k in shuffled[:train_count]}
-    splits.update({k: "validation" for k in shuffled[train_count:]})
-    splits.update({k: "ood" for k in ranked[in_distribution:]})
-    return {tuple(tasks[k].tolist()): split for k, split in splits.items()}
-
-
-def draw_tasks(count: int, seed: int) -> list[tuple[tuple[int, ...], str]]:
-    """Tasks and splits for ``count`` runs: the 216 tasks without replacement, block after block.
-
-    The first block starts with one task of each split, so a build of three or more runs
-    has members in every split. Run r's task does not depend on ``count``.
-    """
-    splits = task_splits()
-    tasks = list(splits)
-    generator = torch.Generator().manual_seed(streams.seed_of(seed, STREAM_TASKS))
-    order: list[int] = []
-    while len(order) < count:
-        block = torch.randperm(len(tasks), generator=generator).tolist()
-        if not order:
-            firsts = [next(k for k in block if splits[tasks[k]] == split) for split in SPLITS]
-            block = firsts + [k for k in block if k not in firsts]
-        order += block
-    return [(tasks[k], splits[tasks[k]]) for k in order[:count]]
+STREAM_TRAIN, STREAM_SAMPLE = 1, 2
 
 
 def word_range(tasks: Tensor) -> tuple[Tensor, Tensor]:
