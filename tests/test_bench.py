@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnn_zoo.bench.run import bench_config, run_bench
+from rnn_zoo.bench.config import bench_config
+from rnn_zoo.bench.run import run_bench
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.load import load_zoo

@@ -14,9 +14,10 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from rnn_zoo import cli, load_weights
+from rnn_zoo.bench.config import PRESETS, bench_config
 from rnn_zoo.bench.downstream import embed
 from rnn_zoo.bench.output import Job, load_embeddings
-from rnn_zoo.bench.run import ENCODER_PRESETS, bench_config, build_encoder, merge_bench, run_bench
+from rnn_zoo.bench.run import build_encoder, merge_bench, run_bench
 from rnn_zoo.bench.transfer import state_mismatch
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.spec import MemberSpec
@@ -43,7 +44,7 @@ def make_config():
 
 
 def tiny_options(*names: str) -> dict:
-    return {name: ENCODER_PRESETS["tiny"].get(name, {}) for name in names}
+    return {name: PRESETS["tiny"].encoders.get(name, {}) for name in names}
 
 
 def bench_args(zoo: Path, out: Path, *more: str) -> list[str]:

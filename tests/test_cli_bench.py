@@ -66,9 +66,9 @@ def test_the_medium_preset_runs_no_supervised_baselines(token_zoo, tmp_path, mon
 
 
 def test_every_preset_offered_by_the_command_line_resolves():
-    from rnn_zoo.bench.run import BENCH_PRESETS, bench_config
+    from rnn_zoo.bench.config import PRESETS, bench_config
 
     offered = next(param for param in cli.bench.bench.params if param.name == "preset").type.choices
-    assert set(offered) == set(BENCH_PRESETS)
+    assert set(offered) == set(PRESETS)
     for preset in offered:
         assert bench_config(preset).seeds >= 1

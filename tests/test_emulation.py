@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
+from rnn_zoo.bench.config import emulation_config
 from rnn_zoo.bench.losses import get_loss
 from rnn_zoo.bench.pretraining import (
     EmulationConfig,
     build_emulator,
     clip_gradients,
-    emulation_config,
     emulation_data,
     load_checkpoint,
     train_emulation,
@@ -118,7 +118,7 @@ def test_presets_resolve_with_precedence():
 @pytest.mark.parametrize(
     ("preset", "overrides", "message"),
     [
-        ("huge", {}, "unknown EmulationConfig preset 'huge'"),
+        ("huge", {}, "unknown bench preset 'huge'"),
         (None, {"stepz": 1}, "unknown EmulationConfig option"),
     ],
 )

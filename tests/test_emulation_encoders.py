@@ -2,11 +2,12 @@
 
 import pytest
 
+from rnn_zoo.bench.config import PRESETS
 from rnn_zoo.bench.pretraining import EmulationConfig, emulation_data, train_emulation
-from rnn_zoo.bench.run import ENCODER_PRESETS, ENCODERS, build_encoder
+from rnn_zoo.bench.run import ENCODERS, build_encoder
 
 # Narrow encoders: the point is that each one trains end to end, not its capacity.
-SMALL = ENCODER_PRESETS["tiny"]
+SMALL = PRESETS["tiny"].encoders
 SETTINGS = {"batch_members": 30, "batch_sequences": 4, "validation_sequences": 4, "lr": 3e-3, "clip": 1.0}
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnn_zoo.bench.configs import resolve_config
+from rnn_zoo.bench.config import DownstreamConfig
 from rnn_zoo.bench.properties import Property, column_values, get_property
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.errors import ZooError
@@ -25,32 +25,6 @@ from rnn_zoo.member.spec import map_params
 
 Inputs = Tensor | Mapping[str, Tensor]  # embeddings (n, e) or a parameter dict (n, ...)
 EVALUATED = ("validation", "ood")
-
-
-@dataclass(frozen=True)
-class DownstreamConfig:
-    """Predictor training: an MLP with one hidden layer, AdamW, minibatches of members."""
-
-    steps: int = 2_000
-    supervised_steps: int = 2_000
-    batch: int = 256
-    lr: float = 1e-3
-    supervised_lr: float = 1e-4
-    weight_decay: float = 0.01
-    hidden: int = 64
-
-
-DOWNSTREAM_PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"steps": 200, "supervised_steps": 50, "batch": 64},
-    "medium": {"steps": 1_000, "supervised_steps": 500},
-    "small": {"steps": 1_000, "supervised_steps": 500},
-    "paper": {"steps": 5_000, "supervised_steps": 10_000},
-}
-
-
-def downstream_config(preset: str | None = None, **overrides: Any) -> DownstreamConfig:
-    """Defaults < preset (tiny, medium, small, paper) < explicit keyword arguments; unknown keys fail."""
-    return resolve_config(DownstreamConfig, DOWNSTREAM_PRESETS, preset, overrides)
 
 
 class TooFewTasks(ZooError):

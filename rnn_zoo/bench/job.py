@@ -24,7 +24,7 @@ from rnn_zoo.encoders.plugins import check_embeddings
 from rnn_zoo.events import Event
 
 if TYPE_CHECKING:
-    from rnn_zoo.bench.run import BenchConfig, BenchData
+    from rnn_zoo.bench.config import BenchConfig, BenchData
 
 
 def run_seed(

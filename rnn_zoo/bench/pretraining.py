@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnn_zoo.bench.configs import resolve_config
+from rnn_zoo.bench.config import EmulationConfig
 from rnn_zoo.bench.emulator import Emulator, EmulatorConfig
 from rnn_zoo.bench.losses import get_loss
 from rnn_zoo.bench.probes import Probes, load_probes
@@ -33,59 +33,6 @@ Augment = Callable[[Params, torch.Generator], Params]
 # The seed of the validation subset: one fixed subset for every encoder and seed, so that
 # their validation losses (and best checkpoints) are measured on the same sequences.
 VALIDATION_SEED = 1234
-
-
-@dataclass(frozen=True)
-class EmulationConfig:
-    """Emulation training; the defaults are the paper's (100k steps, 64 members x 1 sequence).
-
-    Validation scores the first ``validation_members`` members (None: all) of the validation
-    split, each on a fixed random subset of ``validation_sequences`` of its stored sequences
-    (:func:`validation_subset`); the paper preset validates on one, as the authors' code does.
-    The encoder's and the emulator's gradients are each clipped to norm ``clip``.
-    """
-
-    steps: int = 100_000
-    batch_members: int = 64
-    batch_sequences: int = 1
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    clip: float = 0.1
-    loss: str = "total-variation"
-    validate_every: int = 1_000
-    validation_members: int | None = None  # None: every validation member
-    validation_sequences: int = 10
-    emulator_hidden: int = 256
-    emulator_layers: int = 2
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        get_loss(self.loss)
-        for name in ("steps", "batch_members", "batch_sequences", "validate_every", "validation_sequences"):
-            if getattr(self, name) < 1:
-                raise ZooError(f"EmulationConfig.{name} must be at least 1, got {getattr(self, name)}")
-
-
-EMULATION_PRESETS: dict[str, dict[str, Any]] = {
-    # tiny: a smoke test of the pipeline; a high rate so that 100 steps visibly learn.
-    "tiny": {
-        "steps": 100,
-        "validate_every": 25,
-        "validation_members": 256,
-        "emulator_hidden": 64,
-        "lr": 3e-3,
-        "clip": 1.0,
-    },
-    # medium: the CPU-sized ranking of docs/results.md; a rate 10x the paper's so 800 steps learn.
-    "medium": {"steps": 800, "validate_every": 200, "emulator_hidden": 128, "lr": 1e-3},
-    "small": {"steps": 3_000, "validate_every": 500, "validation_members": 1_024, "emulator_hidden": 128},
-    "paper": {"validation_sequences": 1},
-}
-
-
-def emulation_config(preset: str | None = None, **overrides: Any) -> EmulationConfig:
-    """Defaults < preset (tiny, medium, small, paper) < explicit keyword arguments; unknown keys fail."""
-    return resolve_config(EmulationConfig, EMULATION_PRESETS, preset, overrides)
 
 
 @dataclass(frozen=True)

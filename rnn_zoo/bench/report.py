@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import platform
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rnn_zoo.bench.config import config_record
 from rnn_zoo.bench.output import file_stem
 from rnn_zoo.bench.pretraining import VALIDATION_SEED, validation_subset
 from rnn_zoo.bench.properties import get_property
@@ -231,13 +231,6 @@ def write_plots(
         plot_cloned(out / "plots/cloned-performance.png", pairs)
         written.append("plots/cloned-performance.png")
     return written
-
-
-def config_record(config: Any) -> dict[str, Any]:
-    """The resolved config as JSON-ready data."""
-    record = asdict(config)
-    record["properties"] = list(config.properties) if config.properties else None
-    return record
 
 
 def emulation_validation(data: Any, config: Any) -> dict[str, Any]:

@@ -12,29 +12,33 @@ applied, frozen, to the other configs' members (:mod:`rnn_zoo.bench.transfer`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from functools import cached_property, partial
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from rnn_zoo.bench import output as bench_out
 from rnn_zoo.bench.cloning import Accept
-from rnn_zoo.bench.downstream import DownstreamConfig, TooFewTasks, downstream_config, downstream_rows
+from rnn_zoo.bench.config import (
+    SPLITS,
+    BenchConfig,
+    BenchData,
+    Options,
+    config_from_record,
+    config_record,
+)
+from rnn_zoo.bench.downstream import TooFewTasks, downstream_rows
 from rnn_zoo.bench.job import check_encoder, run_seed, seeded
 from rnn_zoo.bench.output import Job
 from rnn_zoo.bench.pretraining import (
     Augment,
-    EmulationConfig,
-    EmulationData,
-    emulation_config,
     emulation_data,
 )
 from rnn_zoo.bench.probes import require_probes
 from rnn_zoo.bench.properties import available_properties, column_shapes, get_property
-from rnn_zoo.bench.report import bench_results, config_record, write_plots, write_report, zoo_fingerprint
+from rnn_zoo.bench.report import bench_results, write_plots, write_report, zoo_fingerprint
 from rnn_zoo.bench.transfer import Target, load_targets, target_names, transfer_job
 from rnn_zoo.encoders.plugins import first_line
 from rnn_zoo.encoders.plugins import make_encoder as build_encoder
@@ -46,92 +50,7 @@ from rnn_zoo.zoo.load import locate_zoo
 from rnn_zoo.zoo.manifest import Zoo
 
 ENCODERS = ("layer-stats", "flat", "param-transformer", "dws", "probing-noninteractive", "probing")
-SPLITS = ("train", "validation", "ood")
 EncoderBuilder = Callable[..., nn.Module]
-Options = Mapping[str, Mapping[str, Any]]
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    """Seeds, emulation and downstream settings, the properties (None: all the zoo has), device."""
-
-    seeds: int = 15
-    emulation: EmulationConfig = field(default_factory=EmulationConfig)
-    downstream: DownstreamConfig = field(default_factory=DownstreamConfig)
-    properties: tuple[str, ...] | None = None
-    supervised: bool = True
-    device: str = "cpu"
-    split_seed: int = 0  # which OOD tasks the predictors may fit on
-    clone_members: int = 256  # validation members whose emulator clone is evaluated (0: none)
-    clone_samples: int = 1_000  # sequences each clone generates (token zoos)
-    bos: int = 4  # the BOS token id that generation starts from (token zoos)
-
-
-BENCH_PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"seeds": 2, "clone_members": 16, "clone_samples": 100},
-    # medium leaves out the supervised baselines: end-to-end training of each encoder on each
-    # property would cost more than the pre-training it is compared with.
-    "medium": {"seeds": 3, "clone_members": 64, "clone_samples": 300, "supervised": False},
-    "small": {"seeds": 3, "clone_members": 64, "clone_samples": 300},
-    "paper": {"seeds": 15},
-}
-
-
-# Encoder sizes per preset: tiny is a smoke test of the whole pipeline, so its encoders are
-# narrow; medium narrows only the parameter transformer (at the authors' size one step takes
-# seconds on a CPU core); small and paper use each encoder's default (the authors' sizes,
-# docs/fidelity.md).
-ENCODER_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "tiny": {
-        "layer-stats": {"widths": (64,)},
-        "flat": {"widths": (64,)},
-        "param-transformer": {"width": 32, "layers": 1},
-        "dws": {"layers": 2, "channels": 8},
-        "probing-noninteractive": {"reader_width": 32, "reader_layers": 1},
-        "probing": {"reader_width": 32, "reader_layers": 1},
-    },
-    "medium": {"param-transformer": {"width": 64, "layers": 2}},
-}
-
-
-def bench_config(
-    preset: str | None = None,
-    *,
-    seeds: int | None = None,
-    steps: int | None = None,
-    device: str | None = None,
-    properties: Sequence[str] | None = None,
-    emulation: Mapping[str, Any] | None = None,
-    downstream: Mapping[str, Any] | None = None,
-) -> BenchConfig:
-    """Defaults < preset (tiny, medium, small, paper) < explicit arguments; ``steps`` = emulation steps."""
-    if preset is not None and preset not in BENCH_PRESETS:
-        raise ZooError(f"unknown bench preset {preset!r}; choose one of: {', '.join(BENCH_PRESETS)}")
-    emulation_overrides = {"steps": steps, **(emulation or {})}
-    values = {**BENCH_PRESETS.get(preset or "", {}), **({"seeds": seeds} if seeds else {})}
-    return BenchConfig(
-        **values,
-        emulation=emulation_config(preset, **emulation_overrides),
-        downstream=downstream_config(preset, **(downstream or {})),
-        properties=tuple(properties) if properties else None,
-        device=device or "cpu",
-    )
-
-
-@dataclass(frozen=True)
-class BenchData:
-    """The zoo's splits ready for emulation, their metadata rows, and the properties to predict."""
-
-    zoo: Any
-    splits: Mapping[str, EmulationData]
-    rows: Any
-    properties: tuple[str, ...]
-
-    @cached_property
-    def all_params(self) -> dict[str, Tensor]:
-        """Parameters of every member, train then validation then OOD rows (the rows' order); built once."""
-        names = self.splits["train"].params
-        return {name: torch.cat([self.splits[split].params[name] for split in SPLITS]) for name in names}
 
 
 def bench_data(zoo: Any, config: BenchConfig, zoo_config: str | None = None) -> BenchData:
@@ -189,15 +108,6 @@ def more_runs(zoo: Any) -> str:
     if runs is None:
         return "build it with more runs (`rnn-zoo build ... --runs N`)"
     return f"rebuild it with more runs: `rnn-zoo build --task {task}{preset} --seed {seed} --runs {runs}`"
-
-
-def config_from_record(record: Mapping[str, Any]) -> BenchConfig:
-    """The BenchConfig that ``config_record`` (results.json, bench.json) wrote down."""
-    values = dict(record)
-    values["emulation"] = EmulationConfig(**values["emulation"])
-    values["downstream"] = DownstreamConfig(**values["downstream"])
-    values["properties"] = tuple(values["properties"]) if values["properties"] else None
-    return BenchConfig(**values)
 
 
 def bench_claim(

@@ -24,7 +24,7 @@ from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.load import locate_zoo
 
 if TYPE_CHECKING:
-    from rnn_zoo.bench.run import BenchConfig, BenchData
+    from rnn_zoo.bench.config import BenchConfig, BenchData
 
 # What the shapes of each built-in encoder's parameters depend on, so which pairs of configs it spans.
 TRANSFERS_WHEN = (

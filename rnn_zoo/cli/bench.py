@@ -49,14 +49,6 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     return options
 
 
-def encoder_options(names: Sequence[str], preset: str, given: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per encoder: the preset's sizes for a built-in encoder, then the --encoder-option values."""
-    from rnn_zoo.bench.run import ENCODER_PRESETS
-
-    sizes = ENCODER_PRESETS.get(preset, {})
-    return {name: {**sizes.get(name, {}), **given} for name in names}
-
-
 class BenchProgress:
     """The bench's events as a progress bar per job and a line per job skipped as finished."""
 
@@ -137,8 +129,9 @@ def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[
     """
     import torch
 
+    from rnn_zoo.bench.config import bench_config, encoder_options
     from rnn_zoo.bench.output import plan_jobs, share
-    from rnn_zoo.bench.run import bench_config, run_bench
+    from rnn_zoo.bench.run import run_bench
     from rnn_zoo.cli.build import parse_part
     from rnn_zoo.encoders.plugins import factory
     from rnn_zoo.zoo.load import locate_zoo
@@ -163,7 +156,7 @@ def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[
             request.out,
             part=part,
             encoder_builder=builder,
-            encoder_options=encoder_options(names, request.preset, given),
+            encoder_options=encoder_options(request.preset, names, given),
             accept=acceptance(zoo),
             event=progress,
             zoo_config=request.config,
