@@ -7,11 +7,12 @@ import torch
 from torch import nn
 
 from rnn_zoo.bench.downstream import DownstreamConfig, downstream_rows, evaluate_property, task_keys
-from rnn_zoo.bench.properties import PROPERTIES, available_properties
+from rnn_zoo.bench.properties import available_properties
 from rnn_zoo.errors import ZooError
 from rnn_zoo.tasks.formal_tasks import task_metrics
 from rnn_zoo.tasks.mnist.properties import angle_metrics, angle_targets
 from rnn_zoo.tasks.properties import regression_metrics
+from rnn_zoo.tasks.registry import all_properties, get_family
 
 CONFIG = DownstreamConfig(steps=150, supervised_steps=150, batch=64, lr=1e-2, supervised_lr=1e-2, hidden=32)
 
@@ -115,10 +116,18 @@ def test_too_few_ood_tasks_is_refused():
 
 
 def test_properties_available_from_the_columns():
-    assert available_properties(make_tables()["train"]) == ("task", "performance", "training-step")
+    formal, mnist_family = get_family("formal-languages"), get_family("mnist")
+    assert available_properties(make_tables()["train"], formal) == ("task", "performance", "training-step")
+    assert available_properties(make_tables()["train"]) == ("training-step",)  # a zoo of no known family
     mnist = pa.table({"step": [0], "task": [12.5], "eval_accuracy": [0.5], "generalization_gap": [0.1]})
-    assert available_properties(mnist) == ("rotation", "accuracy", "training-step", "generalization-gap")
-    assert set(PROPERTIES) == {
+    assert available_properties(mnist, formal) == ("training-step",)  # its task column is no formal task
+    assert available_properties(mnist, mnist_family) == (
+        "rotation",
+        "accuracy",
+        "training-step",
+        "generalization-gap",
+    )
+    assert set(all_properties()) == {
         "task",
         "performance",
         "rotation",

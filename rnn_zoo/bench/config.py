@@ -82,7 +82,6 @@ class BenchConfig:
     split_seed: int = 0  # which OOD tasks the predictors may fit on
     clone_members: int = 256  # validation members whose emulator clone is evaluated (0: none)
     clone_samples: int = 1_000  # sequences each clone generates (token zoos)
-    bos: int = 4  # the BOS token id that generation starts from (token zoos)
 
 
 @dataclass(frozen=True)
@@ -223,19 +222,21 @@ def config_from_record(record: Mapping[str, Any]) -> BenchConfig:
     values["emulation"] = EmulationConfig(**values["emulation"])
     values["downstream"] = DownstreamConfig(**values["downstream"])
     values["properties"] = tuple(values["properties"]) if values["properties"] else None
+    values.pop("bos", None)  # recorded before the BOS token came from the zoo's task family
     return BenchConfig(**values)
 
 
 @dataclass(frozen=True)
 class BenchData:
     """The zoo's splits ready for emulation (:class:`rnn_zoo.bench.pretraining.EmulationData`),
-    their metadata rows (:class:`rnn_zoo.bench.downstream.DownstreamRows`), and the properties
-    to predict."""
+    their metadata rows (:class:`rnn_zoo.bench.downstream.DownstreamRows`), the properties
+    to predict, and the zoo's task family (:mod:`rnn_zoo.tasks.registry`; None: it names none)."""
 
     zoo: Any
     splits: Mapping[str, Any]
     rows: Any
     properties: tuple[str, ...]
+    family: Any = None
 
     @cached_property
     def all_params(self) -> dict[str, Tensor]:

@@ -157,6 +157,7 @@ def read_claim(directory: Path) -> dict[str, Any]:
     # A bench written before zoos of several configs is of the one config, with no transfer.
     claim.setdefault("zoo", {}).setdefault("config", DEFAULT_CONFIG)
     claim.setdefault("transfer_to", [])
+    claim.get("config", {}).pop("bos", None)  # recorded before the BOS token came from the task family
     return claim
 
 

@@ -1,6 +1,7 @@
 """Probe data: the stored input sequences of every member and its outputs on them.
 
-Two kinds of zoo store probes, told apart by the ``sequences`` column:
+Two kinds of zoo store probes, as the zoo's task family declares (``TaskFamily.input_kind``;
+a zoo of no known family is told apart by the ``sequences`` column):
 
 - token zoos (formal languages): ``sequences`` (s, l) integer token ids, BOS first, and
   ``log_probs`` (s, l - 1, o). ``log_probs[:, k]`` is the member's distribution over the
@@ -24,6 +25,7 @@ from torch import Tensor
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.spec import MemberSpec
+from rnn_zoo.tasks.registry import family_of
 from rnn_zoo.zoo.load import column_to_numpy, locate_zoo, read_columns
 from rnn_zoo.zoo.manifest import Zoo
 from rnn_zoo.zoo.schema import Column
@@ -71,6 +73,12 @@ def load_probes(zoo: str | Path | Zoo, split: str) -> Probes:
         for name in PROBE_COLUMNS
     )
     kind = _probe_kind(sequences, log_probs, schema.spec, opened.root)
+    family = family_of(opened.manifest)
+    if family is not None and family.input_kind != kind:
+        raise ZooError(
+            f"zoo {opened.root} stores {kind} probes, but its task {family.name} reads {family.input_kind}; "
+            f"{REBUILD_HINT}"
+        )
     sequences = sequences.long() if kind == "tokens" else sequences.float()
     return Probes(sequences, log_probs.float(), kind)
 

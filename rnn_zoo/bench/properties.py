@@ -1,4 +1,4 @@
-"""The properties a zoo offers the bench, and its metadata columns read as arrays.
+"""The properties a zoo offers the bench (its task family's), and its metadata columns read as arrays.
 
 What a property is lives in :mod:`rnn_zoo.tasks.properties`; each task family declares its own.
 """
@@ -10,23 +10,32 @@ from typing import Any
 import numpy as np
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.tasks.formal_tasks import PROPERTIES as FORMAL_PROPERTIES
-from rnn_zoo.tasks.mnist.properties import PROPERTIES as MNIST_PROPERTIES
-from rnn_zoo.tasks.properties import TRAINING_STEP, Property
+from rnn_zoo.tasks.properties import GENERIC, Property
+from rnn_zoo.tasks.registry import all_properties
 
-__all__ = ["PROPERTIES", "Property", "available_properties", "column_shapes", "column_values", "get_property"]
+__all__ = [
+    "Property",
+    "available_properties",
+    "column_shapes",
+    "column_values",
+    "family_properties",
+    "get_property",
+]
 
-PROPERTIES: dict[str, Property] = {
-    prop.name: prop
-    for prop in (*FORMAL_PROPERTIES[:2], *MNIST_PROPERTIES[:2], TRAINING_STEP, *MNIST_PROPERTIES[3:])
-}
+
+def family_properties(family: Any) -> tuple[Property, ...]:
+    """The properties a zoo of ``family`` offers; the generic ones for a zoo of no known family."""
+    return tuple(family.properties) if family is not None else GENERIC
 
 
-def get_property(name: str) -> Property:
-    """The property registered under ``name``."""
-    if name not in PROPERTIES:
-        raise ZooError(f"unknown property {name!r}; choose one of: {', '.join(PROPERTIES)}")
-    return PROPERTIES[name]
+def get_property(name: str, family: Any = None) -> Property:
+    """The property ``name`` of ``family`` (None: of any registered family; names are unique)."""
+    known = (
+        {prop.name: prop for prop in family_properties(family)} if family is not None else all_properties()
+    )
+    if name not in known:
+        raise ZooError(f"unknown property {name!r}; choose one of: {', '.join(known)}")
+    return known[name]
 
 
 def column_shapes(table: Any) -> dict[str, tuple[int, ...]]:
@@ -40,10 +49,10 @@ def column_shapes(table: Any) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def available_properties(table: Any) -> tuple[str, ...]:
-    """Names of the registered properties that a metadata table can provide."""
+def available_properties(table: Any, family: Any = None) -> tuple[str, ...]:
+    """Names of ``family``'s properties (see :func:`family_properties`) that a metadata table can provide."""
     shapes = column_shapes(table)
-    return tuple(name for name, prop in PROPERTIES.items() if shapes.get(prop.column) == prop.shape)
+    return tuple(prop.name for prop in family_properties(family) if shapes.get(prop.column) == prop.shape)
 
 
 def column_values(table: Any, name: str) -> np.ndarray:

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import math
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from rnn_zoo.bench.config import config_record
 from rnn_zoo.bench.output import file_stem
 from rnn_zoo.bench.pretraining import VALIDATION_SEED, validation_subset
-from rnn_zoo.bench.properties import get_property
-from rnn_zoo.bench.statistics import bootstrap_ci
-from rnn_zoo.tasks.formal_tasks import PAPER_EMULATION_LOSS as FORMAL_PAPER_LOSS
-from rnn_zoo.tasks.mnist.properties import PAPER_EMULATION_LOSS as MNIST_PAPER_LOSS
+from rnn_zoo.bench.tables import cloned_section, downstream_table, emulation_table, summarize
+from rnn_zoo.bench.transfer_report import transfer_results, transfer_section
 from rnn_zoo.zoo.schema import DEFAULT_CONFIG
 from rnn_zoo.zoo.shards import library_versions, sha256, write_json, write_text
 
 FIDELITY_DOC = "docs/fidelity.md"  # the differences from the authors' code, in the repository
-
-# Paper, Table 2: validation emulation loss (total variation), formal languages / MNIST.
-PAPER_EMULATION_LOSS: dict[str, dict[str, float]] = {
-    "formal-languages": FORMAL_PAPER_LOSS,
-    "mnist": MNIST_PAPER_LOSS,
-}
-MODES = ("pre-trained", "supervised")
-SCORED = ("validation", "ood")
 
 
 def zoo_fingerprint(root: Path) -> str:
@@ -38,116 +26,8 @@ def zoo_fingerprint(root: Path) -> str:
     return sha256(Path(root) / "weights" / "index.json")
 
 
-def zoo_family(table: Any) -> str | None:
-    """Which of the paper's zoos a metadata table looks like, for its Table 2 column."""
-    from rnn_zoo.bench.properties import column_shapes
-
-    shape = column_shapes(table).get("task")
-    return {(4,): "formal-languages", (): "mnist"}.get(shape) if shape is not None else None
-
-
 def versions() -> dict[str, str]:
     return {**library_versions(), "python": platform.python_version()}
-
-
-def summarize(runs: Mapping[str, Mapping[str, Any]], seed: int = 0) -> dict[str, Any]:
-    """Mean and 95% bootstrap CI over seeds of every number that a seed reports."""
-    generator = torch.Generator().manual_seed(seed)
-    summary: dict[str, Any] = {}
-    for encoder, seeds in runs.items():
-        records = list(seeds.values())
-        losses = [record["emulation"]["best_validation_loss"] for record in records]
-        summary[encoder] = {
-            "emulation_loss": interval(losses, generator),
-            "downstream": downstream_intervals([record["downstream"] for record in records], generator),
-        }
-        cloned = [record.get("cloned") or {} for record in records]
-        for key in ("pearson_r", "agreement"):
-            found = interval([entry.get(key) for entry in cloned], generator)
-            if found is not None:
-                summary[encoder][f"cloned_{key}"] = found
-    return summary
-
-
-def downstream_intervals(records: Sequence[Mapping[str, Any]], generator: torch.Generator) -> dict[str, Any]:
-    """Interval of every downstream score (property -> mode -> split -> metric) over the seeds' records."""
-    downstream: dict[str, Any] = {}
-    for prop, modes in records[0].items():
-        for mode, splits in modes.items():
-            for split, metrics in splits.items():
-                for metric in metrics:
-                    values = [record[prop][mode][split][metric] for record in records]
-                    found = interval(values, generator)
-                    downstream.setdefault(prop, {}).setdefault(mode, {}).setdefault(split, {})[metric] = found
-    return downstream
-
-
-def interval(values: Sequence[float | None], generator: torch.Generator) -> dict[str, float] | None:
-    """Bootstrap CI over the seeds where the number is defined (finite); None where it never is."""
-    defined = [value for value in values if value is not None and math.isfinite(value)]
-    return bootstrap_ci(defined, generator=generator).to_dict() if defined else None
-
-
-def cell(found: Mapping[str, float] | None) -> str:
-    """An interval as a table cell, ``mean [low, high]``; ``-`` where there is none."""
-    if found is None:
-        return "-"
-    return f"{found['mean']:.3f} [{found['low']:.3f}, {found['high']:.3f}]"
-
-
-def emulation_table(results: Mapping[str, Any]) -> str:
-    """Validation emulation loss per encoder, ours beside the paper's Table 2."""
-    paper = PAPER_EMULATION_LOSS.get(results["zoo"].get("family") or "", {})
-    lines = [
-        "| encoder | validation emulation loss (ours, mean [95% CI]) | paper |",
-        "|---|---|---|",
-    ]
-    for encoder, summary in results["summary"].items():
-        theirs = f"{paper[encoder]:.3f}" if encoder in paper else "-"
-        lines.append(f"| {encoder} | {cell(summary['emulation_loss'])} | {theirs} |")
-    return "\n".join(lines)
-
-
-def property_head(prop: str, note: str, header: Sequence[str]) -> list[str]:
-    """A property table's title (its primary metric, which way is better, ``note``) and header rows."""
-    better = "higher" if get_property(prop).higher_is_better else "lower"
-    return [
-        f"**{prop}** — {get_property(prop).primary} ({better} is better){note}, mean [95% CI] over seeds",
-        "",
-        "| encoder | " + " | ".join(header) + " |",
-        "|---|" + "---|" * len(header),
-    ]
-
-
-def downstream_table(results: Mapping[str, Any], prop: str) -> str:
-    """One property's primary metric per encoder x {validation, OOD} x {pre-trained, supervised}
-    (pre-trained only when the supervised baselines were not run)."""
-    metric = get_property(prop).primary
-    modes_run = MODES if results["config"].get("supervised", True) else MODES[:1]
-    lines = property_head(prop, "", [f"{split} {mode}" for split in SCORED for mode in modes_run])
-    for encoder, summary in results["summary"].items():
-        modes = summary["downstream"].get(prop, {})
-        cells = [
-            cell(modes.get(mode, {}).get(split, {}).get(metric)) for split in SCORED for mode in modes_run
-        ]
-        lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def cloned_section(results: Mapping[str, Any]) -> list[str]:
-    """Lines of the cloned-performance table, or none when no clone was evaluated."""
-    rows = []
-    for encoder, summary in results["summary"].items():
-        for key, label in (
-            ("cloned_pearson_r", "correlation with the member's performance"),
-            ("cloned_agreement", "last-step agreement with the member"),
-        ):
-            if key in summary:
-                rows.append(f"| {encoder} | {label} | {cell(summary[key])} |")
-    if not rows:
-        return []
-    header = ["", "## Cloned performance (emulator conditioned on a validation member's embedding)", ""]
-    return header + ["| encoder | measure | mean [95% CI] |", "|---|---|---|", *rows]
 
 
 def render_report(results: Mapping[str, Any]) -> str:
@@ -182,8 +62,6 @@ def render_report(results: Mapping[str, Any]) -> str:
     for prop in results["properties"]:
         parts += ["", downstream_table(results, prop)]
     parts += cloned_section(results)
-    from rnn_zoo.bench.transfer_report import transfer_section  # it builds on this module's tables
-
     parts += transfer_section(results)
     if results.get("plots"):
         parts += ["", "## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in results["plots"]]
@@ -245,8 +123,6 @@ def bench_results(data: Any, config: Any, encoders: list[str], runs: dict[str, A
 
     ``data`` is the benchmark's BenchData, ``config`` its BenchConfig.
     """
-    from rnn_zoo.bench.transfer_report import transfer_results
-
     root = data.zoo.root
     return {
         "zoo": {
@@ -254,7 +130,7 @@ def bench_results(data: Any, config: Any, encoders: list[str], runs: dict[str, A
             "root": str(root),
             "config": data.zoo.config_name,
             "fingerprint": zoo_fingerprint(root),
-            "family": zoo_family(data.rows.table),
+            "family": data.family.name if data.family is not None else None,
             "rows": {split: len(members) for split, members in data.splits.items()},
             "scored_rows": {split: len(rows) for split, rows in data.rows.rows.items()},
         },

@@ -22,92 +22,28 @@ from torch import Tensor, nn
 from rnn_zoo.bench import output as bench_out
 from rnn_zoo.bench.cloning import Accept
 from rnn_zoo.bench.config import (
-    SPLITS,
     BenchConfig,
     BenchData,
     Options,
     config_from_record,
     config_record,
 )
-from rnn_zoo.bench.downstream import TooFewTasks, downstream_rows
-from rnn_zoo.bench.job import check_encoder, run_seed, seeded
+from rnn_zoo.bench.data import bench_data
+from rnn_zoo.bench.job import JobContext, check_encoder, run_job, seeded
 from rnn_zoo.bench.output import Job
 from rnn_zoo.bench.pretraining import (
     Augment,
-    emulation_data,
 )
-from rnn_zoo.bench.probes import require_probes
-from rnn_zoo.bench.properties import available_properties, column_shapes, get_property
 from rnn_zoo.bench.report import bench_results, write_plots, write_report, zoo_fingerprint
-from rnn_zoo.bench.transfer import Target, load_targets, target_names, transfer_job
-from rnn_zoo.encoders.plugins import first_line
+from rnn_zoo.bench.transfer import load_targets, target_names
 from rnn_zoo.encoders.plugins import make_encoder as build_encoder
 from rnn_zoo.errors import ZooError
-from rnn_zoo.events import Event
+from rnn_zoo.events import Event, ignore
 from rnn_zoo.member.spec import MemberSpec
-from rnn_zoo.tasks import outdated_probes
 from rnn_zoo.zoo.load import locate_zoo
-from rnn_zoo.zoo.manifest import Zoo
 
 ENCODERS = ("layer-stats", "flat", "param-transformer", "dws", "probing-noninteractive", "probing")
 EncoderBuilder = Callable[..., nn.Module]
-
-
-def bench_data(zoo: Any, config: BenchConfig, zoo_config: str | None = None) -> BenchData:
-    """Load every split of ``zoo`` (of config ``zoo_config`` in a zoo of several) and check
-    that it has the requested properties."""
-    from rnn_zoo.zoo.load import load_weights
-
-    opened = bench_zoo(zoo, zoo_config)
-    require_probes(opened)
-    outdated = outdated_probes(opened.manifest)
-    if outdated:
-        raise ZooError(f"zoo {opened.root} cannot be benchmarked: {outdated}")
-    missing = [split for split in SPLITS if opened.num_rows(split) == 0]
-    if missing:
-        raise ZooError(
-            f"zoo {opened.root} has too few members for the benchmark: no {', '.join(missing)} split; "
-            + more_runs(opened)
-        )
-    tables = {split: load_weights(opened, split).metadata for split in SPLITS}
-    try:
-        rows = downstream_rows(tables, seed=config.split_seed, zoo=str(opened.root))
-    except TooFewTasks as error:
-        raise ZooError(f"{str(error).split('; ')[0]}; {more_runs(opened)}") from None
-    names = config.properties or available_properties(rows.table)
-    for name in names:
-        get_property(name).check(column_shapes(rows.table), str(opened.root))
-    splits = {split: emulation_data(opened, split).to(config.device) for split in SPLITS}
-    return BenchData(opened, splits, rows, tuple(names))
-
-
-def bench_zoo(zoo: Any, zoo_config: str | None) -> Zoo:
-    """The zoo narrowed to the config a bench is of; a zoo of several configs needs one named."""
-    opened = locate_zoo(zoo)
-    if opened.multi_config and zoo_config is None:
-        raise ZooError(
-            f"zoo {opened.root} holds {len(opened.configs)} member architectures ({', '.join(opened.configs)}); "
-            "bench one at a time: pass --config NAME"
-        )
-    return opened.config(zoo_config)
-
-
-def more_runs(zoo: Any) -> str:
-    """The fix for a zoo with too few OOD tasks: the build command with enough --runs, if known."""
-    from rnn_zoo.tasks import runs_for_ood_tasks
-
-    recipe = zoo.manifest.get("recipe") or {}
-    task, seed = recipe.get("task"), recipe.get("seed", 0)
-    preset = f" --preset {recipe['preset']}" if recipe.get("preset") else ""
-    if recipe.get("variant"):  # a config of a zoo of several holds a share of the zoo's runs
-        return (
-            f"rebuild the zoo with more than its {recipe.get('runs')} runs: "
-            f"`rnn-zoo build --task {task} --recipe {recipe['variant']}{preset} --seed {seed} --runs N`"
-        )
-    runs = runs_for_ood_tasks(str(task), int(seed), needed=2) if task else None
-    if runs is None:
-        return "build it with more runs (`rnn-zoo build ... --runs N`)"
-    return f"rebuild it with more runs: `rnn-zoo build --task {task}{preset} --seed {seed} --runs {runs}`"
 
 
 def bench_claim(
@@ -138,7 +74,7 @@ def run_bench(
     encoder_options: Options | None = None,
     augment_for: Callable[[str, MemberSpec], Augment | None] | None = None,
     accept: Accept | None = None,
-    event: Event | None = None,
+    event: Event = ignore,
     zoo_config: str | None = None,
     transfer_to: Sequence[str] = (),
 ) -> dict[str, Any] | None:
@@ -147,7 +83,8 @@ def run_bench(
     ``encoder_builder(name, spec, input_kind=..., **options)`` makes a fresh encoder (default:
     built-in, installed or import path, see :mod:`rnn_zoo.encoders.plugins`);
     ``augment_for(name, spec)`` gives the weight augmentation used while pre-training it;
-    ``accept(samples, tasks)`` judges sequences generated by emulator clones (token zoos).
+    ``accept(samples, tasks)`` judges sequences generated by emulator clones (token zoos;
+    default: the acceptance check of the zoo's task family, if it has one).
     With ``out``, finished jobs found there are skipped (``event("skip", ...)``); with ``part``
     (i, n) only that share of the jobs runs, into ``out``, and None is returned.
     In a zoo of several configs ``zoo_config`` names the one benched; ``transfer_to`` names
@@ -161,71 +98,31 @@ def run_bench(
     if part is not None and out is None:
         raise ZooError("a part of a bench needs an output directory (--out) to keep its jobs in")
     data = bench_data(zoo, config, zoo_config)
-    source = data.zoo.config_name
-    names = target_names(zoo, source, transfer_to) if transfer_to else ()
+    names = target_names(zoo, data.zoo.config_name, transfer_to) if transfer_to else ()
     spec, kind = data.splits["train"].spec, data.splits["train"].probes.kind
     builder_for = partial(_builder_for, encoder_builder, kind, options)
     factories = {name: partial(builder_for(spec), name) for name in dict.fromkeys(encoders)}
     for name in dict.fromkeys(job.encoder for job in jobs):
         check_encoder(name, seeded(factories[name], 0), data)
-    targets = load_targets(zoo, names, config, data.properties, builder_for)
+    context = JobContext(
+        data,
+        config,
+        factories,
+        Path(out) if out is not None else None,
+        augment_for,
+        accept if accept is not None else getattr(data.family, "accepts", None),
+        event or ignore,  # None: no events, as for every other emitter's ``ignore``
+        load_targets(zoo, names, config, data.properties, builder_for),
+    )
     if out is not None:
         bench_out.claim_out(Path(out), bench_claim(data, config, encoders, options, names))
     finished: dict[Job, tuple[dict[str, Any], Tensor]] = {}
     for job in jobs:
         if out is not None and bench_out.is_finished(Path(out), job):
-            if event:
-                event("skip", {"encoder": job.encoder, "seed": job.seed})
+            context.event("skip", {"encoder": job.encoder, "seed": job.seed})
             continue
-        augment = augment_for(job.encoder, spec) if augment_for else None
-        run = _run_job(job, data, config, factories[job.encoder], out, augment, accept, event, targets)
-        finished[job] = run
+        finished[job] = run_job(job, context)
     return None if part is not None else assemble(data, config, encoders, out, finished)
-
-
-def _run_job(
-    job: Job,
-    data: BenchData,
-    config: BenchConfig,
-    factory: Callable[[], nn.Module],
-    out: str | Path | None,
-    augment: Augment | None,
-    accept: Accept | None,
-    event: Event | None,
-    targets: Mapping[str, Target],
-) -> tuple[dict[str, Any], Tensor]:
-    """Run one job, then its transfer to ``targets``; with ``out``, keep its checkpoint,
-    embeddings (the transferred ones too) and record there.
-
-    A failure (most likely in an encoder's own code) is one line; finished jobs are kept.
-    """
-    checkpoint = bench_out.checkpoint_dir(Path(out), job) if out is not None else None
-    try:
-        record, embedded, result = run_seed(
-            job.encoder,
-            job.seed,
-            data,
-            config,
-            seeded(factory, job.seed),
-            augment=augment,
-            accept=accept,
-            checkpoint=checkpoint,
-            event=event,
-        )
-        transferred: dict[str, Tensor] = {}
-        if targets:
-            build = partial(_target_encoder, job.encoder, job.seed)
-            record["transfer"], transferred = transfer_job(
-                result, build, targets, config, source=data.zoo.config_name, seed=job.seed
-            )
-    except (ZooError, KeyboardInterrupt):
-        raise
-    except Exception as error:
-        kept = "; the jobs finished before it are kept" if out is not None else ""
-        raise ZooError(f"{job} failed ({first_line(error)}){kept}") from None
-    if out is not None:
-        bench_out.save_job(Path(out), job, record, embedded, transferred)
-    return record, embedded
 
 
 def _builder_for(
@@ -233,11 +130,6 @@ def _builder_for(
 ) -> Callable[[str], nn.Module]:
     """``build(name)``: a fresh encoder ``name`` for members of ``spec``, with its options."""
     return lambda name: builder(name, spec, input_kind=kind, **options.get(name, {}))
-
-
-def _target_encoder(name: str, seed: int, target: Target) -> nn.Module:
-    """Encoder ``name`` for ``target``'s members, initialised as the job's own encoder was."""
-    return seeded(partial(target.build, name), seed)()
 
 
 def assemble(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
 
+from rnn_zoo.bench.data import bench_data
 from rnn_zoo.bench.downstream import embed, evaluate_property
 from rnn_zoo.bench.pretraining import EmulationResult, validation_loss
 from rnn_zoo.encoders.plugins import first_line
@@ -75,8 +76,6 @@ def load_targets(
 
     ``make_builder(spec)`` gives the function that builds an encoder by name for members of ``spec``.
     """
-    from rnn_zoo.bench.run import bench_data
-
     opened, settings = locate_zoo(zoo), replace(config, properties=tuple(properties))
     targets = {}
     for name in names:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from rnn_zoo.bench.properties import get_property
-from rnn_zoo.bench.report import SCORED, cell, downstream_intervals, interval, property_head
+from rnn_zoo.bench.tables import SCORED, cell, downstream_intervals, interval, property_head
 from rnn_zoo.bench.transfer import TRANSFERS_WHEN
 
 

@@ -112,7 +112,7 @@ def build_zoo(
     fits = {
         name: population_size(family, recipe, device, population) for name, family in plan.families.items()
     }
-    claim_output(out, recipe, part, data_identity(getattr(plan.family, "build_record", {})))
+    claim_output(out, recipe, part, data_identity(plan.family.build_record))
     pending = {
         name: [s for s in mine if s.shard.config == name and not shard_done(out, s.shard)] for name in fits
     }

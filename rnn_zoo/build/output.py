@@ -105,7 +105,7 @@ def merge_parts(parts: Sequence[Path], out: Path, data: DataSources | None = Non
         raise ZooError("the parts were trained on different data; merge parts of one build only")
     recipe = _recipe_from(claims[0]["recipe"])
     plan = plan_zoo(recipe, data)
-    found = data_identity(getattr(plan.family, "build_record", {}))
+    found = data_identity(plan.family.build_record)
     if found != claims[0]["data"]:
         raise ZooError(
             f"the parts were trained on {_describe(claims[0]['data'])} but {_describe(found)} was found; "

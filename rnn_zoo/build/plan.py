@@ -113,7 +113,7 @@ def part_of(plans: Sequence[ShardPlan], part: tuple[int, int] | None) -> list[Sh
 def zoo_info(plan: ZooPlan, recipe: Recipe, build: dict) -> ZooInfo:
     """The manifest fields of a zoo built from ``recipe``; a family's ``build_record`` joins ``build``."""
     family = plan.family
-    build = {**build, **getattr(family, "build_record", {})}  # e.g. which MNIST the zoo was trained on
+    build = {**build, **family.build_record}  # e.g. which MNIST the zoo was trained on
     if not recipe.mixed:
         return ZooInfo(
             family.name,

@@ -25,12 +25,12 @@ import itertools
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from rnn_zoo.build.trainer import TrainConfig
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.cells import CELLS
+from rnn_zoo.tasks.registry import family_names, get_family
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -145,17 +145,13 @@ FIELDS = tuple(field.name for field in dataclasses.fields(Recipe) if field.name 
 
 
 def available_tasks() -> list[str]:
-    """Task names that have a recipe file in builders/."""
-    files = resources.files("rnn_zoo.recipes").iterdir()
-    return sorted(path.name[: -len(".toml")] for path in files if path.name.endswith(".toml"))
+    """Task names a recipe can name: every registered task family (:mod:`rnn_zoo.tasks.registry`)."""
+    return family_names()
 
 
 def read_recipe_file(task: str) -> dict[str, Any]:
-    """The parsed builders/<task>.toml."""
-    if task not in available_tasks():
-        raise ZooError(f"unknown task {task!r}; choose one of: {', '.join(available_tasks())}")
-    text = resources.files("rnn_zoo.recipes").joinpath(f"{task}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    """The parsed recipe of ``task`` (a built-in family's is builders/<task>.toml)."""
+    return tomllib.loads(get_family(task).recipe_text())
 
 
 def load_recipe(

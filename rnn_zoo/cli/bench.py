@@ -1,173 +1,15 @@
-"""The command-line face of the benchmark: encoder names and options, progress, what is printed."""
+"""The benchmark's commands: `rnn-zoo encoders`, `rnn-zoo bench` and `rnn-zoo bench-merge`."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
+from rnn_zoo.cli.bench_request import BenchRequest, print_results, run_bench_command
 from rnn_zoo.cli.main import main
 from rnn_zoo.errors import ZooError
-
-
-def encoder_names(text: str) -> list[str]:
-    """``all`` (built-in and installed encoders), or a comma list of names and import paths."""
-    from rnn_zoo.encoders.plugins import available
-
-    names = available() if text == "all" else [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise ZooError("--encoder is empty; give a name, a comma list, an import path or all")
-    return names
-
-
-def config_names(text: str | None) -> list[str]:
-    """``--transfer-to``: a comma list of config names, or all; nothing when not given."""
-    if text is None:
-        return []
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise ZooError("--transfer-to is empty; give a config name, a comma list or all")
-    return names
-
-
-def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings -> options; a value is JSON where it parses (lists become tuples)."""
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sign, text = pair.partition("=")
-        if not sign or not key.strip().isidentifier():
-            raise ZooError(f"--encoder-option {pair!r} is not KEY=VALUE, e.g. width=32")
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        options[key.strip()] = tuple(value) if isinstance(value, list) else value
-    return options
-
-
-class BenchProgress:
-    """The bench's events as a progress bar per job and a line per job skipped as finished."""
-
-    def __init__(self, steps: int, jobs: int) -> None:
-        self.steps, self.jobs, self.started = steps, jobs, 0
-        self.bars: dict[tuple[str, int], Any] = {}
-
-    def __call__(self, kind: str, info: Mapping[str, Any]) -> None:
-        from tqdm import tqdm
-
-        key = (info["encoder"], info["seed"])
-        if kind == "skip":
-            self.started += 1
-            click.echo(
-                f"[{self.started}/{self.jobs}] {key[0]} seed {key[1]}: finished before, kept", err=True
-            )
-        elif kind == "emulation" and "loss" in info:
-            if key not in self.bars:
-                self.started += 1
-                label = f"[{self.started}/{self.jobs}] {key[0]} seed {key[1]}"
-                self.bars[key] = tqdm(total=self.steps, desc=label, unit="step", leave=False, disable=None)
-            self.bars[key].update(1)
-            self.bars[key].set_postfix(loss=f"{info['loss']:.3f}", refresh=False)
-        elif kind == "downstream" and key in self.bars:
-            self.bars[key].set_description(f"{key[0]} seed {key[1]}: {info['property']}")
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-
-
-def print_results(results: Mapping[str, Any], out: Path) -> None:
-    """The emulation table, one downstream table per property, and where the report is."""
-    from rnn_zoo.bench.report import downstream_table, emulation_table
-
-    click.echo(emulation_table(results))
-    for prop in results["properties"]:
-        click.echo("\n" + downstream_table(results, prop))
-    if "transfer" in results:
-        from rnn_zoo.bench.transfer_report import transfer_table
-
-        for prop in results["properties"]:
-            click.echo("\n" + transfer_table(results, prop))
-    click.echo(f"\nreport: {out / 'report.md'}")
-
-
-def part_summary(out: Path, part: tuple[int, int] | None) -> str:
-    """What a finished part says: where its jobs are and how to join the parts."""
-    index, count = part or (0, 1)
-    return (
-        f"part {index}/{count} is finished in {out}; when every part is, join them "
-        "with `rnn-zoo bench-merge PART_DIR... --out DIR`"
-    )
-
-
-@dataclass(frozen=True)
-class BenchRequest:
-    """What `rnn-zoo bench` was asked, as typed on the command line."""
-
-    zoo: str
-    encoder: str
-    option_pairs: tuple[str, ...]
-    preset: str
-    seeds: int | None
-    steps: int | None
-    device: str | None
-    out: Path
-    part: str | None
-    validation_sequences: int | None = None
-    config: str | None = None  # the zoo config benched (in a zoo of several)
-    transfer_to: str | None = None  # comma list of other configs, or all
-
-
-def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[[Any], Any]) -> None:
-    """Check the request, run (this share of) the bench with progress, print what it gave.
-
-    ``builder`` makes encoders by name; ``acceptance(zoo)`` judges clones' generated sequences.
-    """
-    import torch
-
-    from rnn_zoo.bench.config import bench_config, encoder_options
-    from rnn_zoo.bench.output import plan_jobs, share
-    from rnn_zoo.bench.run import run_bench
-    from rnn_zoo.cli.build import parse_part
-    from rnn_zoo.encoders.plugins import factory
-    from rnn_zoo.zoo.load import locate_zoo
-
-    names, part = encoder_names(request.encoder), parse_part(request.part)
-    given = parse_options(request.option_pairs)
-    for name in names:  # an unknown name or a broken import path fails before the zoo loads
-        factory(name)
-    device = request.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    validation = {"validation_sequences": request.validation_sequences}
-    config = bench_config(
-        request.preset, seeds=request.seeds, steps=request.steps, device=device, emulation=validation
-    )
-    jobs = share(plan_jobs(names, config.seeds), part)
-    zoo = locate_zoo(request.zoo)
-    progress = BenchProgress(config.emulation.steps, len(jobs))
-    try:
-        results = run_bench(
-            zoo,
-            names,
-            config,
-            request.out,
-            part=part,
-            encoder_builder=builder,
-            encoder_options=encoder_options(request.preset, names, given),
-            accept=acceptance(zoo),
-            event=progress,
-            zoo_config=request.config,
-            transfer_to=config_names(request.transfer_to),
-        )
-    finally:
-        progress.close()
-    if results is None:
-        click.echo(part_summary(request.out, part))
-    else:
-        print_results(results, request.out)
 
 
 @main.command(name="encoders")
@@ -215,14 +57,6 @@ def bench_encoder_builder() -> Any:
     from rnn_zoo.bench.run import build_encoder
 
     return build_encoder
-
-
-def bench_acceptance(zoo: Any) -> Any:
-    """The acceptance function that judges sequences generated by emulator clones of ``zoo``'s
-    members, ``accept(samples (n, k, l), tasks) -> (n, k) bool``; None skips cloned performance."""
-    from rnn_zoo.tasks import acceptance
-
-    return acceptance(str(zoo.manifest.get("recipe", {}).get("task", "")))
 
 
 @main.command()
@@ -335,7 +169,7 @@ def bench(
         zoo_config,
         transfer_to,
     )
-    run_bench_command(request, bench_encoder_builder(), bench_acceptance)
+    run_bench_command(request, bench_encoder_builder())
 
 
 @main.command(name="bench-merge")

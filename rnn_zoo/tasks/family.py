@@ -1,12 +1,13 @@
-"""What a task family is to the trainer and the builder, and the loss helper the families share."""
+"""What a task family is: the one place a task plugs in; the data sources and helpers families share."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from torch import Tensor
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.spec import MemberSpec
+from rnn_zoo.tasks.properties import Property
 from rnn_zoo.zoo.schema import ZooSchema
 
 
@@ -48,20 +50,61 @@ def options_from(cls: type, options: Mapping[str, Any], task: str) -> Any:
 
 
 class TaskFamily(Protocol):
-    """What a task family gives the trainer and the builder (see tasks/formal_languages.py)."""
+    """A task family: everything a zoo's task decides, said in one class (see tasks/formal_languages.py).
 
-    name: str
-    title: str  # the task in the zoo's name, e.g. "Formal-language"
+    Class attributes and class methods say what holds for every zoo of the task (the bench and
+    the report read them from the class the zoo's zoo.json names, see :mod:`rnn_zoo.tasks.registry`);
+    an instance is the family for members of one ``spec``, as the trainer and the builder use it.
+    Adding a task is one such class, registered, and its recipe (:meth:`recipe_text`).
+    """
+
+    name: ClassVar[str]  # the task's name: the recipe's ``task``, zoo.json's ``recipe.task``
+    title: ClassVar[str]  # the task in the zoo's name, e.g. "Formal-language"
+    summary_metric: ClassVar[str]  # the metadata column a build's summary leads with
+    input_size: ClassVar[int]  # the member's inputs per step
+    output_size: ClassVar[int]  # the member's outputs per step
+    input_kind: ClassVar[str]  # "tokens": probes are token ids, BOS first; "real": input vectors
+    bos: ClassVar[int | None]  # the token a generated sequence starts from (token families)
+    properties: ClassVar[tuple[Property, ...]]  # what the bench predicts from a member's embedding
+    reference_emulation_loss: ClassVar[Mapping[str, float]]  # encoder -> the paper's number, if any
+    # (recipe version from which the stored probes are what the bench expects, what they are)
+    probe_scheme: ClassVar[tuple[int, str] | None]
+    # accepts(sequences (..., l) BOS first, tasks (...)) -> (...) bool: whether each sequence a
+    # member generated is right for its task; None where members do not generate sequences
+    accepts: ClassVar[Callable[[Tensor, Tensor], Tensor] | None]
     description: str
     spec: MemberSpec
-    summary_metric: str
+    build_record: Mapping[str, Any]  # what zoo.json's ``build`` records about the data, e.g. its source
+
+    @classmethod
+    def recipe_text(cls) -> str:
+        """The family's recipe file (TOML: defaults, ``[presets.NAME]``, ``[recipes.NAME]``)."""
+        ...
+
+    @classmethod
+    def configure(cls, options: Mapping[str, Any], data: DataSources) -> Callable[[MemberSpec], TaskFamily]:
+        """The family for members of a spec, from the recipe's ``task_options`` and the data sources.
+
+        Called once per build: data the family needs (MNIST's images) is loaded here, so a build
+        fails before it writes anything when it cannot be had.
+        """
+        ...
+
+    @staticmethod
+    def draw_tasks(count: int, seed: int) -> list[tuple[tuple[float, ...], str]]:
+        """(task, split) for runs 0..count-1 from the build seed alone; every split gets a run when
+        count >= 3, and run r's task does not depend on ``count``."""
+        ...
+
+    @staticmethod
+    def oracle_features(columns: Mapping[str, Any]) -> Tensor | None:
+        """Per-member features (n, f) of what the recipe decided about a member (its task, its
+        snapshot's step, its run's settings), from the zoo's metadata columns (numpy arrays or
+        tensors); None when a column it needs is missing."""
+        ...
 
     def schema(self) -> ZooSchema:
         """Every column of the family's zoo (metadata and probes; parameters come from spec)."""
-        ...
-
-    def draw_tasks(self, count: int, seed: int) -> list[tuple[tuple[float, ...], str]]:
-        """(task, split) for runs 0..count-1; every split gets a run when count >= 3."""
         ...
 
     def task_tensor(self, runs: Sequence[Run], device: torch.device) -> Tensor:
@@ -102,3 +145,23 @@ def target_log_probs(logits: Tensor, targets: Tensor) -> Tensor:
     shift = logits.detach().amax(dim=-1, keepdim=True)  # for exp's range only: cancels out
     picked = logits.gather(-1, targets.unsqueeze(-1))
     return (picked - shift - (logits - shift).exp().sum(dim=-1, keepdim=True).log()).squeeze(-1)
+
+
+def packaged_recipe(family: type) -> str:
+    """The recipe file of a built-in family, shipped with the package (the repository's builders/):
+    ``recipe_text = classmethod(packaged_recipe)``."""
+    return resources.files("rnn_zoo.recipes").joinpath(f"{family.name}.toml").read_text(encoding="utf-8")
+
+
+def run_features(columns: Mapping[str, Any]) -> Tensor | None:
+    """What every family's oracle knows besides the task: log(1 + snapshot step) and the run's
+    weight decay, (n, 2) float32; None when a column is missing.
+
+    The step enters as a number, not one class per step, so that features of different splits
+    (or zoos) line up whatever steps each holds.
+    """
+    if "step" not in columns or "weight_decay" not in columns:
+        return None
+    step = torch.as_tensor(np.asarray(columns["step"]), dtype=torch.float32)
+    decay = torch.as_tensor(np.asarray(columns["weight_decay"]), dtype=torch.float32)
+    return torch.stack([step.log1p(), decay], dim=-1)

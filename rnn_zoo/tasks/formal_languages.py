@@ -12,8 +12,10 @@ Shape letters: n members, b strings per member, t time (positions), s symbols.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,8 +24,8 @@ from torch import Tensor
 from rnn_zoo.member import functional
 from rnn_zoo.member.spec import MemberSpec, Params
 from rnn_zoo.tasks import streams
-from rnn_zoo.tasks.family import Run, target_log_probs
-from rnn_zoo.tasks.formal_tasks import draw_tasks
+from rnn_zoo.tasks.family import DataSources, Run, options_from, packaged_recipe, target_log_probs
+from rnn_zoo.tasks.formal_tasks import PAPER_EMULATION_LOSS, PROPERTIES, draw_tasks, oracle_features
 from rnn_zoo.zoo.schema import Column, ZooSchema
 
 A, B, C, D, BOS, EOS = range(6)
@@ -148,6 +150,23 @@ class FormalLanguages:
     name = "formal-languages"
     title = "Formal-language"  # the zoo's name in words: "Formal-language LSTM zoo"
     summary_metric = "performance"
+    input_size = output_size = SYMBOLS
+    input_kind, bos = "tokens", BOS
+    properties = PROPERTIES
+    reference_emulation_loss = PAPER_EMULATION_LOSS
+    probe_scheme = None
+    accepts = staticmethod(accepts)
+    draw_tasks = staticmethod(draw_tasks)
+    oracle_features = staticmethod(oracle_features)
+    recipe_text = classmethod(packaged_recipe)
+    build_record: Mapping[str, Any] = MappingProxyType({})
+
+    @classmethod
+    def configure(
+        cls, options: Mapping[str, Any], data: DataSources
+    ) -> Callable[[MemberSpec], FormalLanguages]:
+        chosen = options_from(FormalLanguageOptions, options, cls.name)
+        return lambda spec: cls(spec, chosen)
 
     def __init__(self, spec: MemberSpec, options: FormalLanguageOptions) -> None:
         if (spec.input_size, spec.output_size) != (SYMBOLS, SYMBOLS):
@@ -188,9 +207,6 @@ class FormalLanguages:
                 ),
             ),
         )
-
-    def draw_tasks(self, count: int, seed: int) -> list[tuple[tuple[float, ...], str]]:
-        return draw_tasks(count, seed)
 
     def task_tensor(self, runs: Sequence[Run], device: torch.device) -> Tensor:
         return torch.tensor([run.task for run in runs], dtype=torch.int64, device=device)

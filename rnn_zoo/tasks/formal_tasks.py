@@ -10,12 +10,15 @@ this zoo are the report's reference numbers.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from rnn_zoo.tasks import streams
+from rnn_zoo.tasks.family import run_features
 from rnn_zoo.tasks.properties import TRAINING_STEP, Property, accuracy_metrics, scalar_property
 from rnn_zoo.zoo.schema import SPLITS
 
@@ -113,3 +116,13 @@ PAPER_EMULATION_LOSS = {
     "probing-noninteractive": 0.023,
     "probing": 0.015,
 }
+
+
+def oracle_features(columns: Mapping[str, Any]) -> Tensor | None:
+    """The three occurrence differences one-hot (n, 3 x 6), then log(1 + step) and the weight decay."""
+    run = run_features(columns)
+    if run is None or "task" not in columns:
+        return None
+    offsets = torch.as_tensor(np.asarray(columns["task"]), dtype=torch.int64)[:, 1:] - OFFSETS[0]  # (n, 3)
+    one_hot = offsets.unsqueeze(-1) == torch.arange(len(OFFSETS))  # (n, 3, 6)
+    return torch.cat([one_hot.flatten(1).float(), run], dim=1)

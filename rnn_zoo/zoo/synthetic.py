@@ -148,6 +148,7 @@ def _synthetic_info(schema: ZooSchema | Mapping[str, ZooSchema], steps: Sequence
         pretty_name=f"Synthetic {network} zoo",
         description=f"Random, untrained {network}s with their outputs on random token sequences.",
         schema=schema,
-        recipe={"kind": "synthetic", "steps": list(steps)},
+        # its columns are the formal-language family's (task vectors, performance, token probes)
+        recipe={"kind": "synthetic", "task": "formal-languages", "steps": list(steps)},
         build={"seed": seed},
     )

@@ -11,8 +11,9 @@ o outputs (10 classes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,10 +23,11 @@ from rnn_zoo.errors import ZooError
 from rnn_zoo.member import functional
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.tasks import streams
-from rnn_zoo.tasks.family import Run, target_log_probs
-from rnn_zoo.tasks.mnist import STEPS, MnistImages, SequenceMaker, split_indices
+from rnn_zoo.tasks.family import DataSources, Run, options_from, packaged_recipe, target_log_probs
+from rnn_zoo.tasks.mnist import STEPS, MnistImages, SequenceMaker, load_mnist, split_indices
 from rnn_zoo.tasks.mnist.angles import draw_tasks
 from rnn_zoo.tasks.mnist.images import CLASSES
+from rnn_zoo.tasks.mnist.properties import PAPER_EMULATION_LOSS, PROPERTIES, oracle_features
 from rnn_zoo.zoo.schema import Column, ZooSchema
 
 INPUTS = 16  # pixels per tile
@@ -94,6 +96,22 @@ class SequentialMnist:
     name = "mnist"
     title = "Sequential-MNIST"  # the zoo's name in words: "Sequential-MNIST LSTM zoo"
     summary_metric = "eval_accuracy"
+    input_size, output_size = INPUTS, CLASSES
+    input_kind, bos, accepts = "real", None, None
+    properties = PROPERTIES
+    reference_emulation_loss = PAPER_EMULATION_LOSS
+    probe_scheme = (2, "random train-split images drawn per snapshot from the member's own stream")
+    draw_tasks = staticmethod(draw_tasks)
+    oracle_features = staticmethod(oracle_features)
+    recipe_text = classmethod(packaged_recipe)
+
+    @classmethod
+    def configure(
+        cls, options: Mapping[str, Any], data: DataSources
+    ) -> Callable[[MemberSpec], SequentialMnist]:
+        chosen = options_from(MnistOptions, options, cls.name)
+        images = load_mnist(data.mnist, data.mnist_dir)  # once, shared by every architecture
+        return lambda spec: cls(spec, chosen, images)
 
     def __init__(self, spec: MemberSpec, options: MnistOptions, mnist: MnistImages) -> None:
         if (spec.input_size, spec.output_size) != (INPUTS, CLASSES):
@@ -140,9 +158,6 @@ class SequentialMnist:
                 ),
             ),
         )
-
-    def draw_tasks(self, count: int, seed: int) -> list[tuple[tuple[float, ...], str]]:
-        return draw_tasks(count, seed)
 
     def task_tensor(self, runs: Sequence[Run], device: torch.device) -> Tensor:
         return torch.tensor([run.task[0] for run in runs], dtype=torch.float32, device=device)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from rnn_zoo.tasks.family import run_features
 from rnn_zoo.tasks.properties import TRAINING_STEP, Property, scalar_property
 
 
@@ -50,3 +53,12 @@ PAPER_EMULATION_LOSS = {
     "probing-noninteractive": 0.017,
     "probing": 0.017,
 }
+
+
+def oracle_features(columns: Mapping[str, Any]) -> Tensor | None:
+    """cos and sin of the rotation angle (n, 2), then log(1 + step) and the weight decay."""
+    run = run_features(columns)
+    if run is None or "task" not in columns:
+        return None
+    radians = torch.deg2rad(torch.as_tensor(np.asarray(columns["task"]), dtype=torch.float32))
+    return torch.cat([torch.stack([radians.cos(), radians.sin()], dim=-1), run], dim=1)
