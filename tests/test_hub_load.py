@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from hub_sandbox import REPO_ID, isolate_hugging_face, make_small_zoo
+from hub_sandbox import REPO_ID, RUNS, isolate_hugging_face, make_small_zoo
 from huggingface_hub import scan_cache_dir, try_to_load_from_cache
 
 from rnn_zoo import load_weights, load_zoo
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
+from rnn_zoo.member.spec import MemberSpec
+from rnn_zoo.zoo.card import default_repo_id
 from rnn_zoo.zoo.manifest import Zoo
+from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 
 MAIN = "a" * 40
 TAGGED = "b" * 40
@@ -40,13 +43,15 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return isolate_hugging_face(monkeypatch, tmp_path / "hf", offline=True)
 
 
-def cache_repo(cache: Path, zoo: Zoo, commit: str, ref: str, files: Iterable[str] | None = None) -> Path:
+def cache_repo(
+    cache: Path, zoo: Zoo, commit: str, ref: str, files: Iterable[str] | None = None, repo: str = REPO_ID
+) -> Path:
     """Lay ``files`` of the zoo (default: all) into the cache as a download of ``commit`` at ``ref`` would.
 
     datasets--ORG--NAME/blobs/<etag> holds the bytes (sha256 for LFS files, git's blob sha1
     otherwise), snapshots/<commit>/<path> links to the blob, refs/<ref> holds the commit.
     """
-    storage = cache / ("datasets--" + REPO_ID.replace("/", "--"))
+    storage = cache / ("datasets--" + repo.replace("/", "--"))
     names = files or [p.relative_to(zoo.root).as_posix() for p in zoo.root.rglob("*") if p.is_file()]
     for name in names:
         data = (zoo.root / name).read_bytes()
@@ -237,3 +242,25 @@ def test_one_config_of_a_zoo_of_several_needs_only_its_own_shards(cache: Path, c
     )
     with pytest.raises(ZooError, match=f"zoo {REPO_ID} is not in the Hugging Face cache"):
         load_weights(REPO_ID, "ood", config="lstm-1x16")
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_the_card_example_of_a_non_lstm_zoo_runs_as_written(cache: Path, tmp_path: Path, cell: str) -> None:
+    spec = MemberSpec(6, 4, 1, 6, cell=cell)
+    zoo = write_synthetic_zoo(
+        tmp_path / "zoo", RUNS, rows_per_shard=4, schema=synthetic_schema(spec, probes=2, length=5)
+    )
+    card = (zoo.root / "README.md").read_text()
+    assert f"- {cell}\n" in card and "- lstm\n" not in card  # tagged with its own cell
+    example = card.split("```python\n", 1)[1].split("```", 1)[0]
+    assert f'"{cell}.weight_hh_l0"' in example and "lstm" not in example
+    cache_repo(cache, zoo, MAIN, "main", repo=default_repo_id(zoo.name))
+    scope: dict = {}
+    # its rnn_zoo part, as written (datasets' load_dataset reads its own cache, not the hub's)
+    exec("import rnn_zoo" + example.split("import rnn_zoo", 1)[1], scope)  # noqa: S102
+    reference = getattr(torch.nn, cell.upper())(
+        6, 4, num_layers=1, batch_first=True
+    )  # the row fits nn.GRU/nn.RNN
+    row = {k.split(".", 1)[1]: v[0] for k, v in scope["weights"].params.items() if k.startswith(f"{cell}.")}
+    reference.load_state_dict(row)
+    assert scope["weights"].params[f"{cell}.weight_hh_l0"].shape[1:] == ({"gru": 12, "rnn": 4}[cell], 4)

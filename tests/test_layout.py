@@ -54,6 +54,55 @@ def modules() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
 
+def module_name(path: Path, root: Path = PACKAGE) -> str:
+    """``rnn_zoo.bench.run`` for rnn_zoo/bench/run.py; a package is its ``__init__``."""
+    parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The modules of the package that a module imports (lazily inside functions too): for
+    ``from a.b import c`` that is ``a.b.c`` when it is a module, else ``a.b``."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            named = [f"{node.module}.{alias.name}" for alias in node.names]
+            found.update(name for name in named if name in known)
+            found.update({node.module} & known if not set(named) & known else set())
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name in known)
+    return found
+
+
+def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, for every module under ``root``."""
+    paths = sorted(root.rglob("*.py"))
+    known = {module_name(path, root) for path in paths}
+    return {
+        module_name(path, root): imported_modules(path, known) - {module_name(path, root)} for path in paths
+    }
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every circle of imports between modules of one package (a subpackage's ``__init__`` counted
+    as a module of it), each once, as the path that closes it."""
+    circles, done = [], set()
+
+    def visit(module: str, path: list[str]) -> None:
+        for step in sorted(graph.get(module, ())):
+            if step in path:
+                circle = path[path.index(step) :]
+                if len({name.rsplit(".", 1)[0] for name in circle}) == 1 and frozenset(circle) not in done:
+                    done.add(frozenset(circle))
+                    circles.append([*circle, step])
+            elif step.rsplit(".", 1)[0] == module.rsplit(".", 1)[0]:
+                visit(step, [*path, step])
+
+    for module in sorted(graph):
+        visit(module, [module])
+    return circles
+
+
 def test_every_part_of_the_package_has_a_rule() -> None:
     assert {part_of(path) for path in modules()} <= set(ALLOWED)
 
@@ -70,6 +119,25 @@ def test_imports_follow_the_pipeline(path: Path) -> None:
     own = part_of(path)
     against = imported_parts(path) - ALLOWED[own] - {own}
     assert not against, f"{path.relative_to(PACKAGE)} ({own}) imports {sorted(against)} against the pipeline"
+
+
+def test_no_two_modules_of_a_package_import_each_other_even_through_others() -> None:
+    circles = import_circles(import_graph())
+    assert not circles, "import circles: " + "; ".join(" -> ".join(circle) for circle in circles)
+
+
+def test_the_circle_check_catches_a_circle_through_a_lazy_import(tmp_path: Path) -> None:
+    package = tmp_path / "rnn_zoo" / "bench"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "run.py").write_text("from rnn_zoo.bench.job import run_seed\n")
+    (package / "job.py").write_text("from rnn_zoo.bench import report\n")
+    (package / "report.py").write_text("def f():\n    from rnn_zoo.bench.run import run_bench\n")
+    (package / "plots.py").write_text("from rnn_zoo.bench.run import run_bench\n")  # imports, closes nothing
+    circles = import_circles(import_graph(tmp_path / "rnn_zoo"))
+    assert circles == [
+        ["rnn_zoo.bench.job", "rnn_zoo.bench.report", "rnn_zoo.bench.run", "rnn_zoo.bench.job"]
+    ]
 
 
 def test_the_check_catches_an_import_against_the_pipeline(tmp_path: Path) -> None:

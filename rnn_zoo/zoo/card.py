@@ -10,12 +10,15 @@ from typing import Any
 
 import yaml
 
-from rnn_zoo.zoo.schema import DEFAULT_CONFIG, IDENTITY_COLUMNS, ZooSchema
+from rnn_zoo.zoo import card_configs
+from rnn_zoo.zoo.card_configs import columns_table, config_counts, config_schemas, splits_table
+from rnn_zoo.zoo.schema import DEFAULT_CONFIG, ZooSchema
 from rnn_zoo.zoo.shards import CONFIGS
 
 TEMPLATE = "zoo.md"
 DATA_LICENSE = "cc-by-4.0"
-TAGS = ("weight-space-learning", "model-zoo", "lstm", "recurrent-neural-networks", "safetensors")
+# The card's tags: the zoo's cells (e.g. lstm) go between the first two and the last two.
+TAGS = ("weight-space-learning", "model-zoo", "recurrent-neural-networks", "safetensors")
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
 
@@ -37,18 +40,9 @@ def size_category(rows: int) -> str:
     return "n>1M"
 
 
-def config_counts(manifest: Mapping[str, Any]) -> dict[str | None, Mapping[str, Mapping[str, int]]]:
-    """Counts per split of each config: {None: counts} for a zoo of one config, else by config name."""
-    if CONFIGS not in manifest:
-        return {None: manifest["counts"]}
-    return {name: block["counts"] for name, block in manifest[CONFIGS].items()}
-
-
-def config_schemas(manifest: Mapping[str, Any]) -> dict[str | None, ZooSchema]:
-    """The schema of each config, keyed as in :func:`config_counts`."""
-    if CONFIGS not in manifest:
-        return {None: ZooSchema.from_dict(manifest["schema"])}
-    return {name: ZooSchema.from_dict(block["schema"]) for name, block in manifest[CONFIGS].items()}
+def cells(manifest: Mapping[str, Any]) -> list[str]:
+    """The recurrent cells of the zoo's members (e.g. ``["lstm"]``), in the order of its configs."""
+    return list(dict.fromkeys(schema.spec.cell for schema in config_schemas(manifest).values()))
 
 
 def front_matter(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,7 +56,7 @@ def front_matter(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "license": DATA_LICENSE,
         "pretty_name": manifest["pretty_name"],
-        "tags": list(TAGS),
+        "tags": [*TAGS[:2], *cells(manifest), *TAGS[2:]],
         "task_categories": ["other"],
         "size_categories": [size_category(rows)],
         "configs": [
@@ -80,8 +74,6 @@ def front_matter(manifest: Mapping[str, Any]) -> dict[str, Any]:
 
 def render_card(manifest: Mapping[str, Any], template: str | None = None) -> str:
     """The whole README.md of a zoo (of one config, or of several: see :mod:`rnn_zoo.zoo.card_configs`)."""
-    from rnn_zoo.zoo import card_configs
-
     repo_id = default_repo_id(manifest["name"])
     if CONFIGS in manifest:
         sections = card_configs.sections(manifest, repo_id)
@@ -91,7 +83,7 @@ def render_card(manifest: Mapping[str, Any], template: str | None = None) -> str
             "splits_table": splits_table(manifest["counts"]),
             "architecture": card_configs.architecture(schema.spec),
             "columns_table": columns_table(schema),
-            "how_to_load": card_configs.how_to_load(repo_id),
+            "how_to_load": card_configs.how_to_load(repo_id, schema.spec),
             "citation_intro": "The zoo follows the recipe of:",
         }
     fields = {
@@ -109,20 +101,6 @@ def render_card(manifest: Mapping[str, Any], template: str | None = None) -> str
         **sections,
     }
     return Template(template or read_template()).substitute(fields)
-
-
-def columns_table(schema: ZooSchema) -> str:
-    """Markdown table of every column with its dtype, per-row shape and meaning."""
-    lines = ["| column | type | meaning |", "| --- | --- | --- |"]
-    for column in IDENTITY_COLUMNS + schema.metadata + schema.probes + schema.parameters:
-        lines.append(f"| `{column.name}` | `{column.type_label()}` | {column.description} |")
-    return "\n".join(lines)
-
-
-def splits_table(counts: Mapping[str, Mapping[str, int]]) -> str:
-    lines = ["| split | runs | rows (snapshots) |", "| --- | ---: | ---: |"]
-    lines += [f"| `{split}` | {count['runs']:,} | {count['rows']:,} |" for split, count in counts.items()]
-    return "\n".join(lines)
 
 
 def _mapping_table(data: Mapping[str, Any]) -> str:

@@ -11,13 +11,41 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rnn_zoo.member.spec import MemberSpec
-from rnn_zoo.zoo.card import columns_table, config_counts, config_schemas, splits_table
-from rnn_zoo.zoo.schema import SPLITS, ZooSchema
+from rnn_zoo.zoo.schema import IDENTITY_COLUMNS, SPLITS, ZooSchema
+from rnn_zoo.zoo.shards import CONFIGS
 
 CITATION_INTRO = (
     "The zoo follows the recipe of the paper below, and goes beyond it in one respect: the paper's\n"
     "zoos hold members of one architecture, this one holds several, one config each:"
 )
+
+
+def config_counts(manifest: Mapping[str, Any]) -> dict[str | None, Mapping[str, Mapping[str, int]]]:
+    """Counts per split of each config: {None: counts} for a zoo of one config, else by config name."""
+    if CONFIGS not in manifest:
+        return {None: manifest["counts"]}
+    return {name: block["counts"] for name, block in manifest[CONFIGS].items()}
+
+
+def config_schemas(manifest: Mapping[str, Any]) -> dict[str | None, ZooSchema]:
+    """The schema of each config, keyed as in :func:`config_counts`."""
+    if CONFIGS not in manifest:
+        return {None: ZooSchema.from_dict(manifest["schema"])}
+    return {name: ZooSchema.from_dict(block["schema"]) for name, block in manifest[CONFIGS].items()}
+
+
+def columns_table(schema: ZooSchema) -> str:
+    """Markdown table of every column with its dtype, per-row shape and meaning."""
+    lines = ["| column | type | meaning |", "| --- | --- | --- |"]
+    for column in IDENTITY_COLUMNS + schema.metadata + schema.probes + schema.parameters:
+        lines.append(f"| `{column.name}` | `{column.type_label()}` | {column.description} |")
+    return "\n".join(lines)
+
+
+def splits_table(counts: Mapping[str, Mapping[str, int]]) -> str:
+    lines = ["| split | runs | rows (snapshots) |", "| --- | ---: | ---: |"]
+    lines += [f"| `{split}` | {count['runs']:,} | {count['rows']:,} |" for split, count in counts.items()]
+    return "\n".join(lines)
 
 
 def network(schemas: Iterable[ZooSchema]) -> str:
@@ -42,10 +70,11 @@ def architecture(spec: MemberSpec) -> str:
     )
 
 
-def how_to_load(repo_id: str, config: str | None = None) -> str:
-    """The loading example: the whole zoo, or (``config``) one config of a zoo of several."""
+def how_to_load(repo_id: str, spec: MemberSpec, config: str | None = None) -> str:
+    """The loading example: the whole zoo, or (``config``) one config of a zoo of several, in
+    the parameter names of its members (``spec``)."""
     named, keyword = (f', "{config}"', f', config="{config}"') if config else ("", "")
-    shape = [] if config else ['weights.params["lstm.weight_hh_l0"].shape  # (rows, 4 * hidden, hidden)']
+    shape = [] if config else [f'weights.params["{spec.cell}.weight_hh_l0"].shape  # {recurrent_shape(spec)}']
     lines = [
         "```python",
         "from datasets import load_dataset",
@@ -64,6 +93,12 @@ def how_to_load(repo_id: str, config: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def recurrent_shape(spec: MemberSpec) -> str:
+    """The shape of the first recurrent weight in words, e.g. ``(rows, 4 * hidden, hidden)``."""
+    gates = spec.cell_family.gates
+    return f"(rows, {f'{gates} * ' if gates > 1 else ''}hidden, hidden)"
+
+
 def sections(manifest: Mapping[str, Any], repo_id: str) -> dict[str, str]:
     """The architecture-dependent sections of the card of a zoo of several configs."""
     counts, schemas = config_counts(manifest), config_schemas(manifest)
@@ -76,7 +111,7 @@ def sections(manifest: Mapping[str, Any], repo_id: str) -> dict[str, str]:
         "columns_table": "\n\n".join(f"### `{name}`\n\n{columns_table(schemas[name])}" for name in schemas),
         "how_to_load": (
             "Each member architecture is a config of its own, loaded by name (`load_dataset` without\n"
-            "one lists them):\n\n" + how_to_load(repo_id, first)
+            "one lists them):\n\n" + how_to_load(repo_id, schemas[first].spec, first)
         ),
         "citation_intro": CITATION_INTRO,
     }
@@ -100,7 +135,8 @@ def _configs_table(counts: Mapping[Any, Any], schemas: Mapping[Any, Any]) -> str
         )
     lines += [
         "",
-        "In every config the recurrent module is named after its cell (e.g. `lstm`) and is followed by",
+        f"In every config the recurrent module is named after its cell (e.g. `{next(iter(schemas.values())).spec.cell}`) "
+        "and is followed by",
         "the `torch.nn.Linear` named `head`. The parameter columns are that module's `state_dict` keys,",
         "so a row loads into plain PyTorch with `load_state_dict`.",
     ]
