@@ -18,8 +18,9 @@ from rnn_zoo.build.output import merge_parts
 from rnn_zoo.build.recipe import Recipe, load_recipe
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import sha256
 from rnn_zoo.zoo.manifest import finalize_zoo, open_zoo
-from rnn_zoo.zoo.shards import ZooInfo, sha256
+from rnn_zoo.zoo.shards import ZooInfo
 from rnn_zoo.zoo.verify import verify_zoo
 
 CPU = resolve_device("cpu")

@@ -27,8 +27,8 @@ from typing import Any
 from torch import Tensor
 
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import atomic_path, write_json
 from rnn_zoo.zoo.schema import DEFAULT_CONFIG
-from rnn_zoo.zoo.shards import atomic_path, write_json
 
 CLAIM = "bench.json"
 FORMAT = 1

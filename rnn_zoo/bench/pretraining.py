@@ -24,9 +24,9 @@ from rnn_zoo.bench.probes import Probes, load_probes
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.errors import ZooError
 from rnn_zoo.events import Event, ignore
+from rnn_zoo.files import atomic_path, write_json
 from rnn_zoo.member.spec import MemberSpec, map_params
 from rnn_zoo.zoo.load import load_weights
-from rnn_zoo.zoo.shards import atomic_path, write_json
 
 Params = dict[str, Tensor]
 Augment = Callable[[Params, torch.Generator], Params]

@@ -17,8 +17,8 @@ from rnn_zoo.bench.output import file_stem
 from rnn_zoo.bench.pretraining import VALIDATION_SEED, validation_subset
 from rnn_zoo.bench.properties import get_property
 from rnn_zoo.bench.statistics import bootstrap_ci
+from rnn_zoo.files import library_versions, sha256, write_json, write_text
 from rnn_zoo.zoo.schema import DEFAULT_CONFIG
-from rnn_zoo.zoo.shards import library_versions, sha256, write_json, write_text
 
 FIDELITY_DOC = "docs/fidelity.md"  # the differences from the authors' code, in the repository
 

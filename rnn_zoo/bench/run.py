@@ -36,9 +36,8 @@ from rnn_zoo.bench.probes import require_probes
 from rnn_zoo.bench.properties import available_properties, column_shapes, get_property
 from rnn_zoo.bench.report import bench_results, config_record, write_plots, write_report, zoo_fingerprint
 from rnn_zoo.bench.transfer import Target, load_targets, target_names, transfer_job
-from rnn_zoo.encoders.plugins import first_line
 from rnn_zoo.encoders.plugins import make_encoder as build_encoder
-from rnn_zoo.errors import ZooError
+from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.events import Event
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.tasks import outdated_probes

@@ -21,9 +21,10 @@ from rnn_zoo.build.lock import output_lock
 from rnn_zoo.build.plan import plan_zoo, zoo_info
 from rnn_zoo.build.recipe import DEFAULT_VARIANT, Recipe, load_recipe
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import atomic_path, write_json
 from rnn_zoo.zoo.integrity import file_sha256
 from rnn_zoo.zoo.manifest import MANIFEST, Zoo, finalize_zoo
-from rnn_zoo.zoo.shards import BUILD_STATE, ShardId, atomic_path, shard_done, shard_record, write_json
+from rnn_zoo.zoo.shards import BUILD_STATE, ShardId, shard_done, shard_record
 
 MARKER = "build.json"
 
