@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import shutil
 import socket
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,8 @@ import torch
 from click.testing import CliRunner
 
 from rnn_zoo.build.builder import build_zoo, resolve_device
-from rnn_zoo.build.lock import output_lock
-from rnn_zoo.build.output import merge_parts
+from rnn_zoo.build.merge import merge_parts
+from rnn_zoo.build.output import build_folder
 from rnn_zoo.build.recipe import Recipe, load_recipe
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
@@ -57,6 +58,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
 def zoo(built: dict[int, Path], tmp_path: Path) -> Path:
     """A private copy of the seed-0 micro zoo."""
     return Path(shutil.copytree(built[0], tmp_path / "zoo", symlinks=True))
+
+
+def output_lock(out: Path) -> AbstractContextManager[None]:
+    """Hold the write lock of the build directory ``out``, as a build does."""
+    return build_folder(out).writing(lambda: None)
 
 
 def flip(path: Path) -> None:

@@ -11,22 +11,23 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rnn_zoo"
 
 # What each part of rnn_zoo may import, besides itself: the pipeline's direction
 # (member -> zoo format -> tasks -> build; encoders -> bench), with errors, cache, events and the
-# shared plumbing (files: atomic writes, JSON, hashes) at the bottom and the command line on top. It is acyclic, so a cycle breaks a rule below.
+# shared plumbing (files: atomic writes, JSON, hashes; folder: the resumable output folder) at the bottom and the command line on top. It is acyclic, so a cycle breaks a rule below.
 ALLOWED = {
     "errors": set(),
     "cache": set(),
     "events": set(),
     "files": {"errors"},
+    "folder": {"errors", "files"},
     "member": {"errors", "files"},
-    "zoo": {"errors", "cache", "files", "member"},
+    "zoo": {"errors", "cache", "files", "folder", "member"},
     "tasks": {"errors", "cache", "files", "member", "zoo"},
-    "build": {"errors", "cache", "events", "files", "member", "zoo", "tasks"},
+    "build": {"errors", "cache", "events", "files", "folder", "member", "zoo", "tasks"},
     "encoders": {"errors", "files", "member"},
-    "bench": {"errors", "cache", "events", "files", "member", "zoo", "tasks", "encoders"},
+    "bench": {"errors", "cache", "events", "files", "folder", "member", "zoo", "tasks", "encoders"},
     "publish": {"errors", "cache", "files", "zoo"},
     "cli": {
-        *("errors", "cache", "events", "files", "member", "zoo", "tasks", "build", "encoders", "bench"),
-        "publish",
+        *("errors", "cache", "events", "files", "folder", "member", "zoo", "tasks", "build", "encoders"),
+        *("bench", "publish"),
     },
     "__init__": {"errors", "member", "zoo", "build", "encoders", "bench"},
     "__main__": {"cli"},

@@ -12,6 +12,7 @@ applied, frozen, to the other configs' members (:mod:`rnn_zoo.bench.transfer`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from pathlib import Path
@@ -21,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from rnn_zoo.bench import output as bench_out
+from rnn_zoo.bench.claim import make_claim
 from rnn_zoo.bench.cloning import Accept
 from rnn_zoo.bench.downstream import DownstreamConfig, TooFewTasks, downstream_config, downstream_rows
 from rnn_zoo.bench.job import check_encoder, run_seed, seeded
@@ -213,7 +215,7 @@ def bench_claim(
         "root": str(data.zoo.root),
         "config": data.zoo.config_name,
     }
-    return bench_out.make_claim(zoo, config_record(config), encoders, options, transfer_to)
+    return make_claim(zoo, config_record(config), encoders, options, transfer_to)
 
 
 def run_bench(
@@ -258,18 +260,18 @@ def run_bench(
     for name in dict.fromkeys(job.encoder for job in jobs):
         check_encoder(name, seeded(factories[name], 0), data)
     targets = load_targets(zoo, names, config, data.properties, builder_for)
-    if out is not None:
-        bench_out.claim_out(Path(out), bench_claim(data, config, encoders, options, names))
+    claim = bench_claim(data, config, encoders, options, names) if out is not None else None
     finished: dict[Job, tuple[dict[str, Any], Tensor]] = {}
-    for job in jobs:
-        if out is not None and bench_out.is_finished(Path(out), job):
-            if event:
-                event("skip", {"encoder": job.encoder, "seed": job.seed})
-            continue
-        augment = augment_for(job.encoder, spec) if augment_for else None
-        run = _run_job(job, data, config, factories[job.encoder], out, augment, accept, event, targets)
-        finished[job] = run
-    return None if part is not None else assemble(data, config, encoders, out, finished)
+    with bench_out.claim_out(Path(out), claim) if out is not None else nullcontext():
+        for job in jobs:
+            if out is not None and bench_out.is_finished(Path(out), job):
+                if event:
+                    event("skip", {"encoder": job.encoder, "seed": job.seed})
+                continue
+            augment = augment_for(job.encoder, spec) if augment_for else None
+            run = _run_job(job, data, config, factories[job.encoder], out, augment, accept, event, targets)
+            finished[job] = run
+        return None if part is not None else assemble(data, config, encoders, out, finished)
 
 
 def _run_job(
@@ -353,6 +355,7 @@ def assemble(
     if out is not None:
         results["plots"] = write_plots(Path(out), results, embeddings, data.rows.table)
         write_report(out, results)
+        bench_out.seal_bench(Path(out))
     return results
 
 
@@ -362,7 +365,12 @@ def merge_bench(parts: Sequence[str | Path], out: str | Path, zoo: Any = None) -
     ``zoo`` defaults to where the parts found it (bench.json); it must be the same zoo.
     """
     claim, holders = bench_out.gather_parts([Path(part) for part in parts])
-    config = config_from_record(claim["config"])
+    try:
+        config = config_from_record(claim["config"])
+    except (TypeError, ValueError, KeyError) as error:
+        raise ZooError(
+            f"{parts[0]}/bench.json records a config that cannot be read ({first_line(error)})"
+        ) from None
     opened = locate_zoo(zoo or claim["zoo"]["root"])
     if zoo_fingerprint(opened.root) != claim["zoo"]["fingerprint"]:
         raise ZooError(
@@ -371,6 +379,6 @@ def merge_bench(parts: Sequence[str | Path], out: str | Path, zoo: Any = None) -
         )
     # nothing trains: the CPU will do
     data = bench_data(opened, replace(config, device="cpu"), claim["zoo"]["config"])
-    bench_out.claim_out(Path(out), claim)
-    bench_out.copy_jobs(holders, Path(out))
-    return assemble(data, config, claim["encoders"], out)
+    with bench_out.claim_out(Path(out), claim):
+        bench_out.copy_jobs(holders, Path(out))
+        return assemble(data, config, claim["encoders"], out)

@@ -30,6 +30,7 @@ from typing import Any
 
 from rnn_zoo.build.trainer import TrainConfig
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import from_mapping
 from rnn_zoo.member.cells import CELLS
 
 if sys.version_info >= (3, 11):
@@ -233,10 +234,4 @@ def _architecture(value: Any, parse: Callable[[Any], Any]) -> Any:
 
 def options_from(cls: type, options: Mapping[str, Any], task: str) -> Any:
     """Build a task family's frozen options dataclass from the recipe's task_options."""
-    known = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ZooError(
-            f"task {task!r} has no option(s) {', '.join(unknown)}; known task_options: {', '.join(sorted(known))}"
-        )
-    return cls(**options)
+    return from_mapping(cls, options, f"task {task!r} (task_options)")

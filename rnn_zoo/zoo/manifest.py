@@ -209,7 +209,7 @@ def _check_manifest(zoo: Zoo) -> None:
     for name in zoo.configs:
         try:
             ZooSchema.from_dict(zoo.config(name).manifest["schema"])
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, ZooError) as error:
             raise ZooError(
                 f"{where} has no valid schema ({type(error).__name__}: {error}); the zoo is damaged"
             ) from None
