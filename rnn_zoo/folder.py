@@ -141,11 +141,15 @@ class OutputFolder:
             raise ZooError(f"{self.root} records a file {name!r} outside it; it is damaged")
         return self.root / name
 
-    def check_files(self, recorded: Mapping[str, str], remedy: str, hasher: Hasher = sha256) -> None:
+    def check_files(
+        self, recorded: Mapping[str, str], remedy: str, hasher: Hasher = sha256, *, missing_ok: bool = False
+    ) -> None:
         """Raise ZooError naming the first file of ``recorded`` ({name: sha256}) missing or changed."""
         for name, digest in recorded.items():
             path = self.path(name)
             if not path.is_file():
+                if missing_ok and not path.exists():
+                    continue
                 raise ZooError(f"{path} is missing; {remedy}")
             if hasher(path) != digest:
                 raise ZooError(f"{path} is damaged (its sha256 is not the one recorded); {remedy}")
@@ -185,8 +189,11 @@ class OutputFolder:
         """Write the index ``name``: every other file's sha256, sealed with its own; written last."""
         write_text(self.path(name), seal_json({"files": self.digests(self.files(leave_out=[name]))}))
 
-    def check_index(self, name: str, remedy: str) -> None:
-        """Check the files an index lists, if the folder has one; a damaged index or file is a ZooError."""
+    def check_index(self, name: str, remedy: str, *, missing_ok: bool = False) -> None:
+        """Check the files an index lists, if the folder has one; a damaged index or file is a ZooError.
+
+        ``missing_ok``: files deleted since the index was written are not checked.
+        """
         path = self.path(name)
         if not path.is_file():
             return
@@ -194,7 +201,7 @@ class OutputFolder:
         files = index.get("files")
         if not isinstance(files, dict) or not all(isinstance(d, str) for d in files.values()):
             raise ZooError(f"{path} lists no files; {remedy}")
-        self.check_files(files, remedy)
+        self.check_files(files, remedy, missing_ok=missing_ok)
 
 
 def parse_part(text: str | None) -> tuple[int, int] | None:

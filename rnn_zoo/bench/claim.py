@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.files import read_json
+from rnn_zoo.files import SEAL, parse_json, read_bytes, seal_json, unseal_json, write_text
 from rnn_zoo.zoo.schema import DEFAULT_CONFIG
 
 CLAIM = "bench.json"
 FORMAT = 1
+KEYS = {"format", "zoo", "config", "encoders", "encoder_options", "transfer_to"}
 CLAIM_FIELDS = {
     "zoo": dict,
     "zoo.fingerprint": str,
@@ -62,7 +63,14 @@ def read_claim(directory: Path) -> dict[str, Any]:
             f"{directory} is not a bench output: it has no {CLAIM}; give the --out of `rnn-zoo bench`"
         )
     remedy = f"it says which bench {directory} holds: delete {directory} (or give another --out) and run the bench again"
-    claim = read_json(path, remedy)
+    raw = read_bytes(path, remedy)
+    claim = parse_json(raw, str(path), remedy)
+    if SEAL in claim:  # bench.json written before it was sealed has no seal to check
+        claim = unseal_json(raw, str(path), remedy)
+        del claim[SEAL]
+    unknown = sorted(set(claim) - KEYS)
+    if unknown:
+        raise ZooError(f"{path} has unknown key(s) {', '.join(unknown)}; {remedy}")
     # A bench written before zoos of several configs is of the one config, with no transfer.
     if isinstance(claim.get("zoo"), dict):
         claim["zoo"].setdefault("config", DEFAULT_CONFIG)
@@ -73,6 +81,11 @@ def read_claim(directory: Path) -> dict[str, Any]:
     if not all(isinstance(name, str) for name in claim["encoders"]):
         raise ZooError(f"{path} has an encoder that is no name; {remedy}")
     return claim
+
+
+def write_claim(directory: Path, claim: Mapping[str, Any]) -> None:
+    """Write bench.json, sealed with its own sha256."""
+    write_text(Path(directory, CLAIM), seal_json({k: v for k, v in claim.items() if k != SEAL}))
 
 
 def difference(ours: Mapping[str, Any], theirs: Mapping[str, Any], labels: tuple[str, str]) -> str | None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from torch import Tensor
 
-from rnn_zoo.bench.claim import CLAIM, difference, read_claim
+from rnn_zoo.bench.claim import CLAIM, difference, read_claim, write_claim
 from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.files import (
     SEAL,
@@ -34,7 +34,6 @@ from rnn_zoo.files import (
     read_bytes,
     seal_json,
     unseal_json,
-    write_json,
     write_text,
 )
 from rnn_zoo.folder import OutputFolder, take_part
@@ -173,16 +172,20 @@ def load_embeddings(out: Path, job: Job, transfer: str | None = None) -> Tensor:
 @contextmanager
 def claim_out(out: Path, claim: Mapping[str, Any]) -> Iterator[None]:
     """Take ``out`` for this bench, or check that it already holds the same bench, and hold its
-    write lock. A finished bench's index is dropped: each job is checked against its own record
-    as it is met, and results, report and plots are written again, the index last.
+    write lock. A finished bench's index is checked (files deleted since, to run their job again,
+    aside), then dropped: results, report and plots are written again, the index last.
 
     A directory holding another bench, files that are not a bench, or damaged files is refused untouched.
     """
     folder = bench_folder(out)
     with folder.writing(lambda: _accept(folder, claim)):
         if not (folder.root / CLAIM).is_file():
-            write_json(folder.root / CLAIM, claim)
-        (folder.root / INDEX).unlink(missing_ok=True)  # jobs are checked one by one; the rest is rewritten
+            write_claim(folder.root, claim)
+        # A file deleted since the index was written is a job to run again; a changed one is damage.
+        folder.check_index(
+            INDEX, f"delete {folder.root / INDEX} and run the same command again", missing_ok=True
+        )
+        (folder.root / INDEX).unlink(missing_ok=True)  # written again last
         yield
 
 
