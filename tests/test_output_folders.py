@@ -281,7 +281,9 @@ def test_a_part_holding_a_shard_it_does_not_own_is_refused(parts: dict[str, Path
         merge_parts([p0, p1], tmp_path / "merged")
 
 
-def test_a_damaged_or_missing_shard_names_the_part_that_owns_it(parts: dict[str, Path], tmp_path: Path) -> None:
+def test_a_damaged_or_missing_shard_names_the_part_that_owns_it(
+    parts: dict[str, Path], tmp_path: Path
+) -> None:
     p0, p1 = copy_parts(parts, tmp_path)
     flip_at(-5)(p1 / "data/validation-00000-of-00001.parquet")
     with pytest.raises(ZooError, match=f"no part holds shard validation-00000-of-00001.*belongs to {p1}"):
@@ -298,7 +300,10 @@ def test_a_merge_differs_from_the_single_build_only_in_its_build_record(
     single = parts["single"]
     for name in shard_files(single):  # every shard and its record, byte for byte
         assert (merged / name).read_bytes() == (single / name).read_bytes(), name
-    ours, theirs = json.loads((merged / "zoo.json").read_text()), json.loads((single / "zoo.json").read_text())
+    ours, theirs = (
+        json.loads((merged / "zoo.json").read_text()),
+        json.loads((single / "zoo.json").read_text()),
+    )
     assert ours["build"] == {"merged_parts": 2} and theirs["build"] == {"device": "cpu"}
     assert {**ours, "build": None} == {**theirs, "build": None}
     assert "merged_parts" in (Path(__file__).parents[1] / "README.md").read_text()

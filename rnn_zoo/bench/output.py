@@ -222,7 +222,8 @@ def gather_parts(parts: Sequence[Path]) -> tuple[dict[str, Any], dict[Job, Path]
         holder = next((Path(part) for part in parts if is_finished(part, job)), None)
         if holder is None:
             raise ZooError(
-                f"no part holds a finished {job}; run its share (`rnn-zoo bench --shard i/n`) first"
+                f"no part holds a finished {job} ({job_record(job)}); "
+                "run its share (`rnn-zoo bench --shard i/n`) first"
             )
         holders[job] = holder
     return claim, holders
