@@ -12,6 +12,7 @@ from bench_helpers import assert_one_line_error, file_hashes, without_timings
 from click.testing import CliRunner
 
 from rnn_zoo import cli
+from rnn_zoo.files import SEAL, seal_json
 
 ENCODERS = "flat,probing"  # both built by the stand-in FlatLinear: fast, and seeded like the real ones
 JOBS = [("flat", 0), ("flat", 1), ("probing", 0), ("probing", 1)]
@@ -115,7 +116,7 @@ def test_a_directory_that_is_not_a_bench_is_left_alone(token_zoo, tmp_path: Path
 
 
 def edit_claim(part: Path, target: Path, key: str, value: Any) -> Path:
-    """A copy of ``part`` whose bench.json has ``key`` (dotted) set to ``value``."""
+    """A copy of ``part`` whose bench.json has ``key`` (dotted) set to ``value`` (and sealed again)."""
     copy = Path(shutil.copytree(part, target))
     claim = json.loads((copy / "bench.json").read_text())
     *path, last = key.split(".")
@@ -123,7 +124,7 @@ def edit_claim(part: Path, target: Path, key: str, value: Any) -> Path:
     for step in path:
         node = node[step]
     node[last] = value
-    (copy / "bench.json").write_text(json.dumps(claim))
+    (copy / "bench.json").write_text(seal_json({k: v for k, v in claim.items() if k != SEAL}))
     return copy
 
 

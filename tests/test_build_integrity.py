@@ -23,20 +23,14 @@ from rnn_zoo.files import sha256
 from rnn_zoo.zoo.manifest import finalize_zoo, open_zoo
 from rnn_zoo.zoo.shards import ZooInfo
 from rnn_zoo.zoo.verify import verify_zoo
+from tests.conftest import MICRO_RECIPE
 
 CPU = resolve_device("cpu")
-MICRO = {
-    "runs": 3,
-    "snapshot_steps": [0, 2],
-    "learning_rate": [[0, 0.01]],
-    "runs_per_shard": 1,
-    "task_options": {"performance_samples": 4, "probe_sequences": 4},
-}
 
 
 def micro(seed: int = 0) -> Recipe:
     """A formal-language recipe that builds in a fraction of a second: 3 runs of 2 steps, 1 run a shard."""
-    return load_recipe("formal-languages", "tiny", {**MICRO, "seed": seed})
+    return load_recipe("formal-languages", "tiny", {**MICRO_RECIPE, "seed": seed})
 
 
 def zoo_hashes(root: Path) -> dict[str, str]:

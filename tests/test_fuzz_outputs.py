@@ -21,16 +21,10 @@ from rnn_zoo.build.builder import build_zoo, resolve_device
 from rnn_zoo.build.merge import merge_parts
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.errors import ZooError
+from tests.conftest import MICRO_RECIPE
 
 SEED = 23
 BENCH_CASES, MERGE_CASES = 120, 80
-MICRO = {
-    "runs": 3,
-    "snapshot_steps": [0, 2],
-    "learning_rate": [[0, 0.01]],
-    "runs_per_shard": 1,
-    "task_options": {"performance_samples": 4, "probe_sequences": 4},
-}
 
 
 def mutation(rng: random.Random) -> tuple[str, Callable[[Path], None]]:
@@ -107,7 +101,7 @@ def build_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     device = resolve_device("cpu")
     made = {}
     for seed in (2, 5):
-        recipe = load_recipe("formal-languages", "tiny", {**MICRO, "seed": seed})
+        recipe = load_recipe("formal-languages", "tiny", {**MICRO_RECIPE, "seed": seed})
         for index in range(2):
             made[f"s{seed}p{index}"] = root / f"s{seed}p{index}"
             build_zoo(recipe, made[f"s{seed}p{index}"], device=device, part=(index, 2))

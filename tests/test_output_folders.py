@@ -24,6 +24,7 @@ from rnn_zoo.build.recipe import Recipe, load_recipe
 from rnn_zoo.errors import ZooError
 from rnn_zoo.files import atomic_path, sha256
 from rnn_zoo.zoo.verify import verify_zoo
+from tests.conftest import MICRO_RECIPE
 
 CPU = resolve_device("cpu")
 RECORD, EMBEDDINGS = "runs/flat/seed0.json", "runs/flat/seed0.safetensors"
@@ -170,18 +171,11 @@ def test_bench_files_follow_the_umask(tmp_path: Path, mask: int) -> None:
 
 
 # Builds: refusals leave nothing, links are refused.
-MICRO = {
-    "runs": 3,
-    "snapshot_steps": [0, 2],
-    "learning_rate": [[0, 0.01]],
-    "runs_per_shard": 1,
-    "task_options": {"performance_samples": 4, "probe_sequences": 4},
-}
 
 
 def micro(seed: int = 2) -> Recipe:
     """A formal-language recipe that builds in a fraction of a second: 3 runs of 2 steps, 3 shards."""
-    return load_recipe("formal-languages", "tiny", {**MICRO, "seed": seed})
+    return load_recipe("formal-languages", "tiny", {**MICRO_RECIPE, "seed": seed})
 
 
 def test_a_refused_build_leaves_no_lock(tmp_path: Path) -> None:

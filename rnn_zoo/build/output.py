@@ -49,11 +49,10 @@ def make_claim(recipe: Recipe, part: tuple[int, int] | None, data: dict[str, str
 
 def read_claim(out: Path) -> dict[str, Any] | None:
     """What build a directory holds: the marker of an unfinished build, or a finished zoo's recipe."""
-    remedy = f"remove {out} or choose another --out"
     if (out / MARKER).is_file():
-        return {"data": {}, **read_json(out / MARKER, remedy)}
+        return {"data": {}, **_read(out / MARKER)}
     if (out / MANIFEST).is_file():
-        manifest = read_json(out / MANIFEST, remedy)
+        manifest = _read(out / MANIFEST)
         build = manifest.get("build")
         return {
             "recipe": manifest.get("recipe"),
@@ -61,6 +60,13 @@ def read_claim(out: Path) -> dict[str, Any] | None:
             "data": data_identity(build if isinstance(build, dict) else {}),
         }
     return None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return read_json(path, "")
+    except ZooError:
+        raise ZooError(f"{path} is damaged; remove {path.parent} or choose another --out") from None
 
 
 @contextmanager
