@@ -54,6 +54,14 @@ def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+# A formal-language recipe that builds in a fraction of a second: 3 runs of 2 steps, 1 run a shard.
+MICRO_RECIPE = {
+    "runs": 3,
+    "snapshot_steps": [0, 2],
+    "learning_rate": [[0, 0.01]],
+    "runs_per_shard": 1,
+    "task_options": {"performance_samples": 4, "probe_sequences": 4},
+}
 CONFIG_SPECS = (MemberSpec(6, 16, 1, 6), MemberSpec(6, 8, 2, 6))
 CONFIG_RUNS = {"train": 3, "validation": 1, "ood": 1}
 

@@ -264,15 +264,18 @@ def test_a_target_without_a_split_is_not_applicable_with_the_reason(tmp_path, en
 
 
 def test_an_out_written_before_configs_resumes_as_the_default_config(tmp_path):
-    from rnn_zoo.bench.output import CLAIM, claim_out, make_claim
+    from rnn_zoo.bench.claim import CLAIM, make_claim
+    from rnn_zoo.bench.output import claim_out
 
     zoo = {"name": "z", "fingerprint": "f", "root": "r"}
     old = make_claim(zoo, {"seeds": 1}, ["flat"], {})
     del old["transfer_to"]
     (tmp_path / CLAIM).write_text(json.dumps(old))
-    claim_out(tmp_path, make_claim({**zoo, "config": "default"}, {"seeds": 1}, ["flat"], {}))
+    with claim_out(tmp_path, make_claim({**zoo, "config": "default"}, {"seeds": 1}, ["flat"], {})):
+        pass
     with pytest.raises(ZooError, match="zoo.config"):
-        claim_out(tmp_path, make_claim({**zoo, "config": SOURCE}, {"seeds": 1}, ["flat"], {}))
+        with claim_out(tmp_path, make_claim({**zoo, "config": SOURCE}, {"seeds": 1}, ["flat"], {})):
+            pass
 
 
 @pytest.mark.parametrize(

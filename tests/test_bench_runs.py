@@ -12,6 +12,7 @@ from bench_helpers import assert_one_line_error, file_hashes, without_timings
 from click.testing import CliRunner
 
 from rnn_zoo import cli
+from rnn_zoo.files import SEAL, seal_json
 
 ENCODERS = "flat,probing"  # both built by the stand-in FlatLinear: fast, and seeded like the real ones
 JOBS = [("flat", 0), ("flat", 1), ("probing", 0), ("probing", 1)]
@@ -94,7 +95,7 @@ def test_a_stopped_bench_resumes_with_only_the_unfinished_job(runs: dict[str, Pa
         (("--steps", "4"), ("config.emulation.steps: 4 asked now, 3 in",)),
         (("--encoder-option", "width=5"), ("encoder_options.flat.width: 5 asked now",)),
         (("--shard", "4/4"), ("--shard 4/4 is out of range",)),
-        (("--shard", "0/9"), ("does not fit the bench's 4 jobs",)),
+        (("--shard", "0/9"), ("only 4 jobs",)),
         (("--shard", "half"), ("not of the form i/n",)),
     ],
 )
@@ -115,7 +116,7 @@ def test_a_directory_that_is_not_a_bench_is_left_alone(token_zoo, tmp_path: Path
 
 
 def edit_claim(part: Path, target: Path, key: str, value: Any) -> Path:
-    """A copy of ``part`` whose bench.json has ``key`` (dotted) set to ``value``."""
+    """A copy of ``part`` whose bench.json has ``key`` (dotted) set to ``value`` (and sealed again)."""
     copy = Path(shutil.copytree(part, target))
     claim = json.loads((copy / "bench.json").read_text())
     *path, last = key.split(".")
@@ -123,7 +124,7 @@ def edit_claim(part: Path, target: Path, key: str, value: Any) -> Path:
     for step in path:
         node = node[step]
     node[last] = value
-    (copy / "bench.json").write_text(json.dumps(claim))
+    (copy / "bench.json").write_text(seal_json({k: v for k, v in claim.items() if k != SEAL}))
     return copy
 
 

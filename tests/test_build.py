@@ -15,7 +15,7 @@ from rnn_zoo.build.families import task_family
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
-from rnn_zoo.zoo.shards import sha256
+from rnn_zoo.files import sha256
 from rnn_zoo.zoo.verify import verify_zoo
 
 TINY = load_recipe("formal-languages", "tiny")

@@ -17,7 +17,7 @@ from rnn_zoo.build.plan import plan_zoo
 from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
-from rnn_zoo.zoo.shards import sha256
+from rnn_zoo.files import sha256
 from rnn_zoo.zoo.verify import verify_zoo
 
 MIXED = load_recipe("formal-languages", "tiny", variant="mixed")

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import shutil
 import socket
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -13,28 +14,23 @@ import torch
 from click.testing import CliRunner
 
 from rnn_zoo.build.builder import build_zoo, resolve_device
-from rnn_zoo.build.lock import output_lock
-from rnn_zoo.build.output import merge_parts
+from rnn_zoo.build.merge import merge_parts
+from rnn_zoo.build.output import build_folder
 from rnn_zoo.build.recipe import Recipe, load_recipe
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import sha256
 from rnn_zoo.zoo.manifest import finalize_zoo, open_zoo
-from rnn_zoo.zoo.shards import ZooInfo, sha256
+from rnn_zoo.zoo.shards import ZooInfo
 from rnn_zoo.zoo.verify import verify_zoo
+from tests.conftest import MICRO_RECIPE
 
 CPU = resolve_device("cpu")
-MICRO = {
-    "runs": 3,
-    "snapshot_steps": [0, 2],
-    "learning_rate": [[0, 0.01]],
-    "runs_per_shard": 1,
-    "task_options": {"performance_samples": 4, "probe_sequences": 4},
-}
 
 
 def micro(seed: int = 0) -> Recipe:
     """A formal-language recipe that builds in a fraction of a second: 3 runs of 2 steps, 1 run a shard."""
-    return load_recipe("formal-languages", "tiny", {**MICRO, "seed": seed})
+    return load_recipe("formal-languages", "tiny", {**MICRO_RECIPE, "seed": seed})
 
 
 def zoo_hashes(root: Path) -> dict[str, str]:
@@ -56,6 +52,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
 def zoo(built: dict[int, Path], tmp_path: Path) -> Path:
     """A private copy of the seed-0 micro zoo."""
     return Path(shutil.copytree(built[0], tmp_path / "zoo", symlinks=True))
+
+
+def output_lock(out: Path) -> AbstractContextManager[None]:
+    """Hold the write lock of the build directory ``out``, as a build does."""
+    return build_folder(out).writing(lambda: None)
 
 
 def flip(path: Path) -> None:

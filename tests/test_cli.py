@@ -69,8 +69,7 @@ def test_verify_catches_weights_that_differ_between_parquet_and_safetensors(zoo_
     from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
 
-    from rnn_zoo.zoo.integrity import seal_json
-    from rnn_zoo.zoo.shards import sha256
+    from rnn_zoo.files import seal_json, sha256
 
     path = zoo_copy / "weights" / "validation-00000-of-00001.safetensors"
     with safe_open(str(path), framework="numpy") as handle:

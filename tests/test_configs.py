@@ -15,8 +15,8 @@ from click.testing import CliRunner
 import rnn_zoo
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import seal_json
 from rnn_zoo.member.spec import MemberSpec
-from rnn_zoo.zoo.integrity import seal_json
 from rnn_zoo.zoo.load import locate_zoo, read_columns
 from rnn_zoo.zoo.schema import spec_config_name
 from tests.conftest import CONFIG_RUNS, CONFIG_SPECS

@@ -193,8 +193,8 @@ def test_load_weights_downloads_only_its_split(
 
 def pushed_copy(zoo: Zoo, root: Path, change_index: Callable[[dict], None] | None = None) -> Zoo:
     """A copy of ``zoo`` as a push leaves it on the Hub (card pointed at REPO_ID), index optionally changed."""
+    from rnn_zoo.files import seal_json
     from rnn_zoo.publish.push import card_for_repo
-    from rnn_zoo.zoo.integrity import seal_json
 
     shutil.copytree(zoo.root, root)
     (root / "README.md").write_text(card_for_repo(zoo, REPO_ID), encoding="utf-8")

@@ -19,11 +19,11 @@ from safetensors.numpy import load_file
 import rnn_zoo
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import seal_json, sha256
 from rnn_zoo.publish.push import Release, push_zoo
 from rnn_zoo.zoo import integrity
 from rnn_zoo.zoo.index import card_sha256
-from rnn_zoo.zoo.integrity import file_sha256, seal_json
-from rnn_zoo.zoo.shards import sha256
+from rnn_zoo.zoo.integrity import file_sha256
 from rnn_zoo.zoo.verify import verify_zoo
 
 TRAIN0 = "train-00000-of-00003"

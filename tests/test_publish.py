@@ -22,10 +22,10 @@ from huggingface_hub.utils import filter_repo_objects
 
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import seal_json
 from rnn_zoo.publish import push as publish
 from rnn_zoo.publish.push import Release, push_zoo, stage_zoo
 from rnn_zoo.zoo.index import card_sha256
-from rnn_zoo.zoo.integrity import seal_json
 from rnn_zoo.zoo.manifest import Zoo, open_zoo
 
 OID = "0123456789abcdef0123456789abcdef01234567"

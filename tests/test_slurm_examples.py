@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from rnn_zoo import cli
 from rnn_zoo.build.builder import build_zoo, resolve_device
 from rnn_zoo.build.recipe import load_recipe
-from rnn_zoo.zoo.shards import sha256
+from rnn_zoo.files import sha256
 from rnn_zoo.zoo.verify import verify_zoo
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,9 +14,10 @@ import yaml
 from safetensors.numpy import load_file
 
 import rnn_zoo
+from rnn_zoo.files import atomic_path
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.schema import Column, ZooSchema
-from rnn_zoo.zoo.shards import ShardId, atomic_path, read_table, write_shard
+from rnn_zoo.zoo.shards import ShardId, read_table, write_shard
 from rnn_zoo.zoo.synthetic import synthetic_rows, synthetic_schema
 from tests.conftest import SPLIT_RUNS
 

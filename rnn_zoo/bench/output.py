@@ -16,32 +16,31 @@ command run again skips them. No pickle: tensors are safetensors, the rest JSON.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor
 
-from rnn_zoo.errors import ZooError
-from rnn_zoo.zoo.schema import DEFAULT_CONFIG
-from rnn_zoo.zoo.shards import atomic_path, write_json
-
-CLAIM = "bench.json"
-FORMAT = 1
-IDENTITY = (
-    "format",
-    "zoo.name",
-    "zoo.fingerprint",
-    "zoo.config",
-    "config",
-    "encoders",
-    "encoder_options",
-    "transfer_to",
+from rnn_zoo.bench.claim import CLAIM, difference, read_claim, write_claim
+from rnn_zoo.errors import ZooError, first_line
+from rnn_zoo.files import (
+    SEAL,
+    atomic_path,
+    is_temporary,
+    read_bytes,
+    seal_json,
+    unseal_json,
+    write_text,
 )
+from rnn_zoo.folder import OutputFolder, take_part
+
+INDEX = "index.json"  # a finished bench's index of every file's sha256, written last
+STATE = ".bench"  # the write lock
+FILES = "files"  # the key under which a job's record lists the sha256 of its other files
 
 
 @dataclass(frozen=True)
@@ -72,19 +71,21 @@ def plan_jobs(encoders: Sequence[str], seeds: int) -> list[Job]:
 
 def share(jobs: Sequence[Job], part: tuple[int, int] | None) -> list[Job]:
     """Part i of n: every n-th job from the i-th (all jobs for None)."""
-    if part is None:
-        return list(jobs)
-    index, count = part
-    if not 0 <= index < count <= len(jobs):
-        raise ZooError(
-            f"--shard {index}/{count} does not fit the bench's {len(jobs)} jobs (encoders x seeds); "
-            f"give i/n with 0 <= i < n <= {len(jobs)}"
-        )
-    return list(jobs[index::count])
+    return take_part(jobs, part, "jobs (encoders x seeds) in the bench")
+
+
+def bench_folder(out: Path) -> OutputFolder:
+    """``out`` as the output folder of a bench (or bench-merge)."""
+    return OutputFolder(Path(out), STATE, "bench")
 
 
 def record_path(out: Path, job: Job) -> Path:
-    return Path(out, "runs", file_stem(job.encoder), f"seed{job.seed}.json")
+    return Path(out, job_record(job))
+
+
+def job_record(job: Job) -> str:
+    """The name of the job's record in the output folder."""
+    return f"runs/{file_stem(job.encoder)}/seed{job.seed}.json"
 
 
 def embeddings_path(out: Path, job: Job) -> Path:
@@ -95,9 +96,36 @@ def checkpoint_dir(out: Path, job: Job) -> Path:
     return Path(out, "checkpoints", file_stem(job.encoder), f"seed{job.seed}")
 
 
+def _rerun(out: Path, job: Job) -> str:
+    return f"delete {record_path(out, job)} to run {job} again (the same command then reruns it)"
+
+
 def is_finished(out: Path, job: Job) -> bool:
-    """The job's record is written (it is written last)."""
-    return record_path(out, job).is_file()
+    """Whether the job's record is written (it is written last); a damaged job is a ZooError."""
+    if not record_path(out, job).is_file():
+        return False
+    check_job(out, job)
+    return True
+
+
+def check_job(out: Path, job: Job) -> dict[str, Any]:
+    """A finished job's record, once it and every file it records match their sha256; else a ZooError."""
+    path, remedy = record_path(out, job), _rerun(out, job)
+    record = unseal_json(read_bytes(path, remedy), str(path), remedy)
+    files = record.get(FILES)
+    if not isinstance(files, dict) or not all(isinstance(digest, str) for digest in files.values()):
+        raise ZooError(f"{path} records no sha256 of the job's files; {remedy}")
+    if record.get("encoder") != job.encoder or record.get("seed") != job.seed:
+        raise ZooError(f"{path} is the record of another job; {remedy}")
+    bench_folder(out).check_files(files, remedy)
+    return record
+
+
+def job_files(out: Path, job: Job) -> list[str]:
+    """The names of the job's files but its record: embeddings and checkpoint."""
+    folder = checkpoint_dir(out, job)
+    names = [embeddings_path(out, job), *(sorted(folder.iterdir()) if folder.is_dir() else [])]
+    return [path.relative_to(out).as_posix() for path in names if not is_temporary(path)]
 
 
 def save_job(
@@ -108,135 +136,108 @@ def save_job(
     transferred: Mapping[str, Tensor] | None = None,
 ) -> None:
     """Write the job's embeddings (and those of the configs it transferred to), then its record
-    (each atomically); the record marks it finished."""
-    from safetensors.torch import save_file
+    with the sha256 of the job's files, sealed with its own (each atomically); the record marks it
+    finished."""
+    from safetensors.torch import save
 
     tensors = {"embeddings": embeddings, **{f"transfer/{k}": v for k, v in (transferred or {}).items()}}
     with atomic_path(embeddings_path(out, job)) as temporary:
-        save_file({key: value.detach().cpu().contiguous() for key, value in tensors.items()}, str(temporary))
-    write_json(record_path(out, job), {"encoder": job.encoder, "seed": job.seed, **record})
+        temporary.write_bytes(
+            save({key: value.detach().cpu().contiguous() for key, value in tensors.items()})
+        )
+    files = bench_folder(out).digests(job_files(out, job))
+    data = {"encoder": job.encoder, "seed": job.seed, **record, FILES: files}
+    write_text(record_path(out, job), seal_json(data))
 
 
 def load_record(out: Path, job: Job) -> dict[str, Any]:
-    """A finished job's record, as run_seed returned it."""
-    record = json.loads(record_path(out, job).read_text(encoding="utf-8"))
-    return {key: value for key, value in record.items() if key not in ("encoder", "seed")}
+    """A finished job's record, as run_seed returned it (checked, with its files)."""
+    record = check_job(out, job)
+    return {key: value for key, value in record.items() if key not in ("encoder", "seed", FILES, SEAL)}
 
 
 def load_embeddings(out: Path, job: Job, transfer: str | None = None) -> Tensor:
     """A finished job's embeddings (n, e) of every member, or of config ``transfer``'s members."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    return load_file(str(embeddings_path(out, job)))[
-        "embeddings" if transfer is None else f"transfer/{transfer}"
-    ]
+    key = "embeddings" if transfer is None else f"transfer/{transfer}"
+    path = embeddings_path(out, job)
+    try:
+        return load_file(str(path))[key]
+    except (OSError, KeyError, SafetensorError) as error:
+        raise ZooError(f"{path} cannot be read ({first_line(error)}); {_rerun(out, job)}") from None
 
 
-def make_claim(
-    zoo: Mapping[str, str],
-    config: Mapping[str, Any],
-    encoders: Sequence[str],
-    options: Any,
-    transfer_to: Sequence[str] = (),
-) -> dict:
-    """bench.json's contents, as JSON would give them back (lists, not tuples)."""
-    claim = {"format": FORMAT, "zoo": dict(zoo), "config": config, "encoders": list(encoders)}
-    claim["encoder_options"] = {name: dict(options.get(name, {})) for name in encoders}
-    claim["transfer_to"] = list(transfer_to)
-    return json.loads(json.dumps(claim))
+@contextmanager
+def claim_out(out: Path, claim: Mapping[str, Any]) -> Iterator[None]:
+    """Take ``out`` for this bench, or check that it already holds the same bench, and hold its
+    write lock. A finished bench's index is checked (files deleted since, to run their job again,
+    aside), then dropped: results, report and plots are written again, the index last.
 
-
-def read_claim(directory: Path) -> dict[str, Any]:
-    """A bench directory's bench.json; a directory without one is not a bench."""
-    path = Path(directory, CLAIM)
-    if not path.is_file():
-        raise ZooError(
-            f"{directory} is not a bench output: it has no {CLAIM}; give the --out of `rnn-zoo bench`"
-        )
-    claim = json.loads(path.read_text(encoding="utf-8"))
-    # A bench written before zoos of several configs is of the one config, with no transfer.
-    claim.setdefault("zoo", {}).setdefault("config", DEFAULT_CONFIG)
-    claim.setdefault("transfer_to", [])
-    claim.get("config", {}).pop("bos", None)  # recorded before the BOS token came from the task family
-    return claim
-
-
-def difference(ours: Mapping[str, Any], theirs: Mapping[str, Any], labels: tuple[str, str]) -> str | None:
-    """The first identity field where two claims differ, ``field: ours (label), theirs (label)``."""
-    for key in IDENTITY:
-        mine, other = _field(ours, key), _field(theirs, key)
-        if mine != other:
-            while isinstance(mine, dict) and isinstance(other, dict):
-                inner = next(k for k in sorted({*mine, *other}) if mine.get(k) != other.get(k))
-                key, mine, other = f"{key}.{inner}", mine.get(inner), other.get(inner)
-            return f"{key}: {_shown(mine)} {labels[0]}, {_shown(other)} {labels[1]}"
-    return None
-
-
-def _shown(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _field(claim: Mapping[str, Any], dotted: str) -> Any:
-    for part in dotted.split("."):
-        claim = claim.get(part) if isinstance(claim, Mapping) else None
-    return claim
-
-
-def claim_out(out: Path, claim: Mapping[str, Any]) -> None:
-    """Take ``out`` for this bench, or check that it already holds the same bench.
-
-    A directory holding another bench, or files that are not a bench, is refused untouched.
+    A directory holding another bench, files that are not a bench, or damaged files is refused untouched.
     """
-    out = Path(out)
+    folder = bench_folder(out)
+    with folder.writing(lambda: _accept(folder, claim)):
+        if not (folder.root / CLAIM).is_file():
+            write_claim(folder.root, claim)
+        # A file deleted since the index was written is a job to run again; a changed one is damage.
+        folder.check_index(
+            INDEX, f"delete {folder.root / INDEX} and run the same command again", missing_ok=True
+        )
+        (folder.root / INDEX).unlink(missing_ok=True)  # written again last
+        yield
+
+
+def _accept(folder: OutputFolder, claim: Mapping[str, Any]) -> None:
+    out = folder.root
     if (out / CLAIM).is_file():
         found = difference(claim, read_claim(out), ("asked now", f"in {out}"))
         if found:
             raise ZooError(
                 f"{out} holds another bench ({found}); rerun that bench's command or give another --out"
             )
-        return
-    if out.exists() and any(not _temporary(path) for path in out.iterdir()):
+    elif not folder.holds_nothing():
         raise ZooError(f"{out} is not empty and holds no bench ({CLAIM}); give an empty or new --out")
-    write_json(out / CLAIM, claim)
 
 
-def _temporary(path: Path) -> bool:
-    return path.name.startswith(".") and path.name.endswith(".tmp")
+def seal_bench(out: Path) -> None:
+    """Write the finished bench's index of every file's sha256 (index.json), last."""
+    bench_folder(out).write_index(INDEX)
 
 
 def gather_parts(parts: Sequence[Path]) -> tuple[dict[str, Any], dict[Job, Path]]:
-    """The parts' common claim and, for every job of the bench, a part that finished it."""
+    """The parts' common claim and, for every job of the bench, a part that finished it (checked)."""
     claim = read_claim(parts[0])
     for part in parts[1:]:
         found = difference(claim, read_claim(part), (f"in {parts[0]}", f"in {part}"))
         if found:
             raise ZooError(f"{parts[0]} and {part} are parts of different benches ({found})")
+    for part in parts:
+        folder = bench_folder(part)
+        folder.check_place()
+        folder.check_index(INDEX, f"delete {folder.root / INDEX} and run that part's command again")
     holders: dict[Job, Path] = {}
     for job in plan_jobs(claim["encoders"], claim["config"]["seeds"]):
         holder = next((Path(part) for part in parts if is_finished(part, job)), None)
         if holder is None:
             raise ZooError(
-                f"no part holds a finished {job}; run its share (`rnn-zoo bench --shard i/n`) first"
+                f"no part holds a finished {job} ({job_record(job)}); "
+                "run its share (`rnn-zoo bench --shard i/n`) first"
             )
         holders[job] = holder
     return claim, holders
 
 
 def copy_jobs(holders: Mapping[Job, Path], out: Path) -> None:
-    """Copy each job's checkpoint, embeddings and, last, record from its part into ``out``."""
+    """Copy each job's checkpoint, embeddings and, last, record from its part into ``out``, each
+    file checked against the record as it lands."""
+    target = bench_folder(out)
     for job, part in holders.items():
         if Path(part).resolve() == Path(out).resolve() or is_finished(out, job):
             continue
-        source = checkpoint_dir(part, job)
-        files = sorted(source.glob("*")) if source.is_dir() else []
-        _copy([(path, checkpoint_dir(out, job) / path.name) for path in files])
-        _copy([(embeddings_path(part, job), embeddings_path(out, job))])
-        _copy([(record_path(part, job), record_path(out, job))])
-
-
-def _copy(pairs: Iterable[tuple[Path, Path]]) -> None:
-    for source, target in pairs:
-        with atomic_path(target) as temporary:
-            shutil.copyfile(source, temporary)
+        source = bench_folder(part)
+        files = check_job(part, job)[FILES]
+        target.copy_from(source, files)
+        record = job_record(job)
+        target.copy_from(source, source.digests([record]))

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnn_zoo.zoo.shards import atomic_path
+from rnn_zoo.files import atomic_path
 
 
 def _pyplot() -> Any:

@@ -24,9 +24,9 @@ from rnn_zoo.bench.probes import Probes, load_probes
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.errors import ZooError
 from rnn_zoo.events import Event, ignore
+from rnn_zoo.files import atomic_path, write_json
 from rnn_zoo.member.spec import MemberSpec, map_params
 from rnn_zoo.zoo.load import load_weights
-from rnn_zoo.zoo.shards import atomic_path, write_json
 
 Params = dict[str, Tensor]
 Augment = Callable[[Params, torch.Generator], Params]
@@ -241,13 +241,12 @@ def save_checkpoint(
     loss: float,
 ) -> None:
     """Write encoder.safetensors, emulator.safetensors and config.json (each atomically)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save_model
 
     directory = Path(directory)
     for name, module in (("encoder", encoder), ("emulator", emulator)):
-        state = {key: value.detach().cpu().contiguous().clone() for key, value in module.state_dict().items()}
         with atomic_path(directory / f"{name}.safetensors") as temporary:
-            save_file(state, str(temporary))
+            save_model(module, str(temporary))
     meta = {
         "emulation": asdict(config),
         "emulator": emulator.config.to_dict(),
@@ -263,13 +262,13 @@ def load_checkpoint(directory: str | Path, encoder: nn.Module) -> tuple[Emulator
 
     Returns the rebuilt emulator and the checkpoint's config.json contents.
     """
-    from safetensors.torch import load_file
+    from safetensors.torch import load_model
 
     directory = Path(directory)
     if not (directory / "config.json").is_file():
         raise ZooError(f"{directory} is not an emulation checkpoint: config.json is missing")
     meta = json.loads((directory / "config.json").read_text(encoding="utf-8"))
     emulator = Emulator(EmulatorConfig(**meta["emulator"]))
-    emulator.load_state_dict(load_file(str(directory / "emulator.safetensors")))
-    encoder.load_state_dict(load_file(str(directory / "encoder.safetensors")))
+    load_model(emulator, str(directory / "emulator.safetensors"))
+    load_model(encoder, str(directory / "encoder.safetensors"))
     return emulator.eval(), meta

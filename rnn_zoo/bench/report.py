@@ -15,8 +15,8 @@ from rnn_zoo.bench.output import file_stem
 from rnn_zoo.bench.pretraining import VALIDATION_SEED, validation_subset
 from rnn_zoo.bench.tables import cloned_section, downstream_table, emulation_table, summarize
 from rnn_zoo.bench.transfer_report import transfer_results, transfer_section
+from rnn_zoo.files import library_versions, sha256, write_json, write_text
 from rnn_zoo.zoo.schema import DEFAULT_CONFIG
-from rnn_zoo.zoo.shards import library_versions, sha256, write_json, write_text
 
 FIDELITY_DOC = "docs/fidelity.md"  # the differences from the authors' code, in the repository
 

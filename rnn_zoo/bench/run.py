@@ -12,6 +12,7 @@ applied, frozen, to the other configs' members (:mod:`rnn_zoo.bench.transfer`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from rnn_zoo.bench import output as bench_out
+from rnn_zoo.bench.claim import make_claim
 from rnn_zoo.bench.cloning import Accept
 from rnn_zoo.bench.config import (
     BenchConfig,
@@ -37,7 +39,7 @@ from rnn_zoo.bench.pretraining import (
 from rnn_zoo.bench.report import bench_results, write_plots, write_report, zoo_fingerprint
 from rnn_zoo.bench.transfer import load_targets, target_names
 from rnn_zoo.encoders.plugins import make_encoder as build_encoder
-from rnn_zoo.errors import ZooError
+from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.events import Event, ignore
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.load import locate_zoo
@@ -60,7 +62,7 @@ def bench_claim(
         "root": str(data.zoo.root),
         "config": data.zoo.config_name,
     }
-    return bench_out.make_claim(zoo, config_record(config), encoders, options, transfer_to)
+    return make_claim(zoo, config_record(config), encoders, options, transfer_to)
 
 
 def run_bench(
@@ -114,15 +116,15 @@ def run_bench(
         event or ignore,  # None: no events, as for every other emitter's ``ignore``
         load_targets(zoo, names, config, data.properties, builder_for),
     )
-    if out is not None:
-        bench_out.claim_out(Path(out), bench_claim(data, config, encoders, options, names))
+    claim = bench_claim(data, config, encoders, options, names) if out is not None else None
     finished: dict[Job, tuple[dict[str, Any], Tensor]] = {}
-    for job in jobs:
-        if out is not None and bench_out.is_finished(Path(out), job):
-            context.event("skip", {"encoder": job.encoder, "seed": job.seed})
-            continue
-        finished[job] = run_job(job, context)
-    return None if part is not None else assemble(data, config, encoders, out, finished)
+    with bench_out.claim_out(Path(out), claim) if out is not None else nullcontext():
+        for job in jobs:
+            if out is not None and bench_out.is_finished(Path(out), job):
+                context.event("skip", {"encoder": job.encoder, "seed": job.seed})
+                continue
+            finished[job] = run_job(job, context)
+        return None if part is not None else assemble(data, config, encoders, out, finished)
 
 
 def _builder_for(
@@ -156,6 +158,7 @@ def assemble(
     if out is not None:
         results["plots"] = write_plots(Path(out), results, embeddings, data.rows.table)
         write_report(out, results)
+        bench_out.seal_bench(Path(out))
     return results
 
 
@@ -165,7 +168,12 @@ def merge_bench(parts: Sequence[str | Path], out: str | Path, zoo: Any = None) -
     ``zoo`` defaults to where the parts found it (bench.json); it must be the same zoo.
     """
     claim, holders = bench_out.gather_parts([Path(part) for part in parts])
-    config = config_from_record(claim["config"])
+    try:
+        config = config_from_record(claim["config"])
+    except (TypeError, ValueError, KeyError) as error:
+        raise ZooError(
+            f"{parts[0]}/bench.json records a config that cannot be read ({first_line(error)})"
+        ) from None
     opened = locate_zoo(zoo or claim["zoo"]["root"])
     if zoo_fingerprint(opened.root) != claim["zoo"]["fingerprint"]:
         raise ZooError(
@@ -174,6 +182,6 @@ def merge_bench(parts: Sequence[str | Path], out: str | Path, zoo: Any = None) -
         )
     # nothing trains: the CPU will do
     data = bench_data(opened, replace(config, device="cpu"), claim["zoo"]["config"])
-    bench_out.claim_out(Path(out), claim)
-    bench_out.copy_jobs(holders, Path(out))
-    return assemble(data, config, claim["encoders"], out)
+    with bench_out.claim_out(Path(out), claim):
+        bench_out.copy_jobs(holders, Path(out))
+        return assemble(data, config, claim["encoders"], out)

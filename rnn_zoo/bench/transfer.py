@@ -20,8 +20,7 @@ from torch import Tensor, nn
 from rnn_zoo.bench.data import bench_data
 from rnn_zoo.bench.downstream import embed, evaluate_property
 from rnn_zoo.bench.pretraining import EmulationResult, validation_loss
-from rnn_zoo.encoders.plugins import first_line
-from rnn_zoo.errors import ZooError
+from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.zoo.load import locate_zoo
 
 if TYPE_CHECKING:

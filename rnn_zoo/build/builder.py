@@ -20,10 +20,10 @@ import numpy as np
 import torch
 
 from rnn_zoo.build.families import DataSources
-from rnn_zoo.build.lock import holds_output_lock
 from rnn_zoo.build.output import claim_output, data_identity, release_output
 from rnn_zoo.build.plan import (  # plan_runs and plan_shards: also importable from here, as before
     ShardPlan,
+    ZooPlan,
     part_of,
     plan_runs,  # noqa: F401
     plan_shards,  # noqa: F401
@@ -87,7 +87,6 @@ def population_size(family: TaskFamily, recipe: Recipe, device: torch.device, re
     return requested or fits
 
 
-@holds_output_lock
 def build_zoo(
     recipe: Recipe,
     out: Path,
@@ -100,7 +99,8 @@ def build_zoo(
 ) -> BuildReport:
     """Build (or resume) the zoo of ``recipe`` in ``out``; finalise it unless ``part`` is given.
 
-    The build holds the write lock of ``out`` throughout: a second build or merge into it is refused.
+    The build holds the write lock of ``out`` throughout, taken once ``out`` is accepted (empty,
+    or holding this build): a second build or merge into it is refused.
 
     ``data`` says where the family finds external data (MNIST); it is loaded before anything
     is written. Events (see rnn_zoo.events): ``start`` {steps, members} once, with the
@@ -112,7 +112,25 @@ def build_zoo(
     fits = {
         name: population_size(family, recipe, device, population) for name, family in plan.families.items()
     }
-    claim_output(out, recipe, part, data_identity(plan.family.build_record))
+    with claim_output(out, recipe, part, data_identity(plan.family.build_record)):
+        report = _build_shards(plan, recipe, Path(out), mine, fits, (device, event))
+        if part is None:
+            finalize_zoo(out, zoo_info(plan, recipe, {"device": device.type}))
+            release_output(out)
+            report.finished = True
+    return report
+
+
+def _build_shards(
+    plan: ZooPlan,
+    recipe: Recipe,
+    out: Path,
+    mine: Sequence[ShardPlan],
+    fits: dict[str | None, int],
+    where: tuple[torch.device, Event],
+) -> BuildReport:
+    """Train and write the shards of ``mine`` not finished in ``out``, ``fits[config]`` members at once."""
+    device, event = where
     pending = {
         name: [s for s in mine if s.shard.config == name and not shard_done(out, s.shard)] for name in fits
     }
@@ -131,10 +149,6 @@ def build_zoo(
                 family, plan.schemas[name], recipe, pending[name], out, sizes[name], device, event
             )
     report.runs_trained, report.seconds = members, time.perf_counter() - started
-    if part is None:
-        finalize_zoo(out, zoo_info(plan, recipe, {"device": device.type}))
-        release_output(out)
-        report.finished = True
     return report
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rnn_zoo.build.families import DataSources, task_families
 from rnn_zoo.build.recipe import ARCHITECTURES, DEFAULT_VARIANT, Recipe
-from rnn_zoo.errors import ZooError
+from rnn_zoo.folder import take_part
 from rnn_zoo.tasks import streams
 from rnn_zoo.tasks.family import Run, TaskFamily
 from rnn_zoo.zoo.schema import SPLITS, ZooSchema, spec_config_name, with_architecture
@@ -98,16 +98,7 @@ def plan_zoo(recipe: Recipe, data: DataSources | None = None) -> ZooPlan:
 
 def part_of(plans: Sequence[ShardPlan], part: tuple[int, int] | None) -> list[ShardPlan]:
     """The shards of part i of n (every n-th shard, from the i-th); all shards for None."""
-    if part is None:
-        return list(plans)
-    index, count = part
-    if count < 1 or not 0 <= index < count:
-        raise ZooError(f"--shard {index}/{count} is out of range; give i/n with 0 <= i < n")
-    if count > len(plans):
-        raise ZooError(
-            f"--shard {index}/{count}: the recipe has only {len(plans)} shards; use at most that many parts"
-        )
-    return list(plans[index::count])
+    return take_part(plans, part, "shards in the recipe")
 
 
 def zoo_info(plan: ZooPlan, recipe: Recipe, build: dict) -> ZooInfo:

@@ -131,8 +131,8 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
     from rnn_zoo.bench.config import bench_config, encoder_options
     from rnn_zoo.bench.output import plan_jobs, share
     from rnn_zoo.bench.run import run_bench
-    from rnn_zoo.cli.build import parse_part
     from rnn_zoo.encoders.plugins import factory
+    from rnn_zoo.folder import parse_part
     from rnn_zoo.zoo.load import locate_zoo
 
     names, part = encoder_names(request.encoder), parse_part(request.part)

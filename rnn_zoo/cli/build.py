@@ -11,7 +11,6 @@ import click
 import numpy as np
 
 from rnn_zoo.cli.main import data_sources, main, mnist_options
-from rnn_zoo.errors import ZooError
 
 if TYPE_CHECKING:  # the library (and torch) is imported when a command runs, not for --help
     from rnn_zoo.build.builder import BuildReport
@@ -39,19 +38,6 @@ class BarProgress:
                 self.bar.close()
 
 
-def parse_part(text: str | None) -> tuple[int, int] | None:
-    """``"i/n"`` -> (i, n)."""
-    if text is None:
-        return None
-    try:
-        index, count = (int(piece) for piece in text.split("/"))
-    except ValueError:
-        raise ZooError(f"--shard {text!r} is not of the form i/n, e.g. 0/4") from None
-    if count < 1 or not 0 <= index < count:
-        raise ZooError(f"--shard {text} is out of range; give i/n with 0 <= i < n")
-    return index, count
-
-
 def run_build(
     task: str,
     preset: str | None,
@@ -70,6 +56,7 @@ def run_build(
     from rnn_zoo.build.builder import build_zoo, resolve_device
     from rnn_zoo.build.plan import zoo_name
     from rnn_zoo.build.recipe import DEFAULT_VARIANT, load_recipe
+    from rnn_zoo.folder import parse_part
 
     torch.set_num_threads(threads)
     chosen = preset or ("paper" if resolve_device(device).type == "cuda" else "small")
@@ -92,7 +79,8 @@ def run_build(
 
 def run_merge(parts: Sequence[Path], out: Path | None, data: DataSources | None = None) -> None:
     """Merge part directories and print where the zoo is."""
-    from rnn_zoo.build.output import merge_parts, read_claim
+    from rnn_zoo.build.merge import merge_parts
+    from rnn_zoo.build.output import read_claim
 
     claim = read_claim(parts[0]) if parts[0].is_dir() else None
     recipe = claim["recipe"] if claim and isinstance(claim.get("recipe"), dict) else {}

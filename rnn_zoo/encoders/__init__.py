@@ -9,7 +9,7 @@ Names are the ones the command line uses; :data:`ENCODERS` maps each to its clas
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from rnn_zoo.encoders.dws import DwsEncoder
@@ -19,6 +19,7 @@ from rnn_zoo.encoders.layer_stats import LayerStatsEncoder
 from rnn_zoo.encoders.param_transformer import ParamTransformerEncoder
 from rnn_zoo.encoders.probing import InteractiveProbingEncoder, NonInteractiveProbingEncoder
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import from_mapping
 from rnn_zoo.member.spec import MemberSpec
 
 ENCODERS: dict[str, type[Encoder]] = {
@@ -47,15 +48,8 @@ def encoder_class(name: str) -> type[Encoder]:
 
 def make_config(name: str, **config: Any) -> EncoderConfig:
     """``name``'s config with the given options over its defaults; unknown options are an error."""
-    config_class = encoder_class(name).config_class
-    known = [option.name for option in fields(config_class)]
-    unknown = sorted(set(config) - set(known))
-    if unknown:
-        raise ZooError(
-            f"encoder {name!r} has no option {', '.join(unknown)}; its options: {', '.join(known)}"
-        )
     try:
-        return config_class(**config)
+        return from_mapping(encoder_class(name).config_class, config, f"encoder {name!r}")
     except ValueError as error:
         raise ZooError(f"encoder {name!r}: {error}") from None
 

@@ -27,7 +27,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from rnn_zoo.encoders import ENCODERS, EncoderSummary, build, encoder_class
-from rnn_zoo.errors import ZooError
+from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.member.spec import MemberSpec
 
 ENTRY_POINT_GROUP = "rnn_zoo.encoders"
@@ -97,12 +97,6 @@ def _loaded(name: str, where: str, load: Callable[[], Any]) -> EncoderFactory:
     if not callable(loaded):
         raise ZooError(f"encoder {name!r}: {where} is a {type(loaded).__name__}, not a callable factory")
     return loaded
-
-
-def first_line(error: BaseException) -> str:
-    """``Type: message``, the message cut to its first line."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def make_encoder(name: str, spec: MemberSpec, *, input_kind: str, **options: Any) -> nn.Module:

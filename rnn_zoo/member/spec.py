@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from torch import Tensor, nn
 
+from rnn_zoo.files import from_mapping
 from rnn_zoo.member.cells import CELLS, Cell
 
 Params = Mapping[str, Tensor]
@@ -100,10 +101,7 @@ class MemberSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, int | str]) -> MemberSpec:
         """Rebuild a spec from :meth:`to_dict` output (no cell: an LSTM); unknown keys are an error."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown MemberSpec field(s): {', '.join(sorted(unknown))}")
-        return cls(**data)  # type: ignore[arg-type]
+        return from_mapping(cls, data, "MemberSpec")
 
 
 class Member(nn.Module):

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnn_zoo.errors import ZooError
+from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.zoo.card import default_repo_id
 from rnn_zoo.zoo.card_checks import check_card
-from rnn_zoo.zoo.hub import CARD, REPO_TYPE, check_repo_id, first_line
+from rnn_zoo.zoo.hub import CARD, REPO_TYPE, check_repo_id
 from rnn_zoo.zoo.manifest import INDEX, MANIFEST, Zoo
 from rnn_zoo.zoo.shards import FORMAT_VERSION
 from rnn_zoo.zoo.verify import verify_zoo
@@ -208,9 +208,11 @@ def _push_errors(repo_id: str) -> Iterator[None]:
     try:
         yield
     except HfHubHTTPError as error:
-        raise ZooError(f"the Hub refused the push to {repo_id}: {first_line(error)}") from None
+        raise ZooError(
+            f"the Hub refused the push to {repo_id}: {first_line(error, with_type=False)}"
+        ) from None
     except (TransportError, ConnectionError) as error:
         raise ZooError(
-            f"the push to {repo_id} lost its connection to the Hub ({first_line(error)}); "
+            f"the push to {repo_id} lost its connection to the Hub ({first_line(error, with_type=False)}); "
             f"run the same command again to resume it"
         ) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -13,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnn_zoo.errors import ZooError
+from rnn_zoo.files import from_mapping
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.tasks.properties import Property
 from rnn_zoo.zoo.schema import ZooSchema
@@ -40,13 +39,7 @@ class DataSources:
 
 def options_from(cls: type, options: Mapping[str, Any], task: str) -> Any:
     """Build a task family's frozen options dataclass from the recipe's task_options."""
-    known = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ZooError(
-            f"task {task!r} has no option(s) {', '.join(unknown)}; known task_options: {', '.join(sorted(known))}"
-        )
-    return cls(**options)
+    return from_mapping(cls, options, f"task {task!r} (task_options)")
 
 
 class TaskFamily(Protocol):

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnn_zoo.errors import ZooError
+from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.zoo.manifest import CARD, INDEX, MANIFEST, Zoo, open_zoo
 
 REPO_TYPE = "dataset"
@@ -115,9 +115,13 @@ def _hub_errors(repo_id: str, revision: str | None, what: str) -> Iterator[None]
             f"id, or log in with `hf auth login` / set HF_TOKEN"
         ) from None
     except errors.LocalEntryNotFoundError as error:
-        raise ZooError(_not_cached(repo_id, revision, what, reason=first_line(error))) from None
+        raise ZooError(
+            _not_cached(repo_id, revision, what, reason=first_line(error, with_type=False))
+        ) from None
     except errors.HfHubHTTPError as error:
-        raise ZooError(f"the Hub refused to send {repo_id}{at}: {first_line(error)}") from None
+        raise ZooError(
+            f"the Hub refused to send {repo_id}{at}: {first_line(error, with_type=False)}"
+        ) from None
 
 
 def _not_cached(repo_id: str, revision: str | None, what: str, reason: str = "") -> str:
@@ -134,9 +138,3 @@ def _not_cached(repo_id: str, revision: str | None, what: str, reason: str = "")
         f"zoo {repo_id}{at} could not be downloaded{because} and is not in the Hugging Face cache "
         f"({what}): check the network connection and try again"
     )
-
-
-def first_line(error: BaseException) -> str:
-    """The first line of an error's message (huggingface_hub's run over several), or its type."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

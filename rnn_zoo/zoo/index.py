@@ -2,7 +2,7 @@
 
 It lists every shard of every split (names, row ranges, the sha256 of both files), maps each
 model id to its row, records the sha256 of zoo.json and of the card, and is sealed with its
-own sha256 (:func:`rnn_zoo.zoo.integrity.seal_json`), so no byte of a zoo can change unnoticed.
+own sha256 (:func:`rnn_zoo.files.seal_json`), so no byte of a zoo can change unnoticed.
 Shard names in it must be exactly the canonical ones (``data/{split}-NNNNN-of-MMMMM.parquet``,
 ``data/{config}/{split}-...`` in a zoo of several configs), so a reader never opens anything else.
 """

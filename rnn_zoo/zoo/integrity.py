@@ -14,7 +14,6 @@ never cached, because file times are only as fine as the kernel's clock tick.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -23,12 +22,10 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import sha256
 
-SEAL = "self_sha256"  # the key under which a sealed JSON file records its own sha256
-_ZERO = "0" * 64
 _RACY_NS = 1_000_000_000
 HASH_CACHE_ENV = "RNN_ZOO_HASH_CACHE"
 HASH_CACHE_ENTRIES = 4096  # the newest are kept: far more files than a machine's zoos have shards
@@ -106,15 +103,6 @@ def _write_hash_cache(key: tuple[int, ...], digest: str) -> None:
         pass
 
 
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks (uncached: see :func:`file_sha256`)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_sha256s(paths: Sequence[Path]) -> list[str]:
     """:func:`file_sha256` of several files, hashed in parallel threads (hashlib releases the GIL)."""
     if len(paths) < 2:
@@ -134,36 +122,6 @@ def check_sha256s(files: Sequence[tuple[Path, str, str]], record: str = "weights
             raise ZooError(
                 f"{name}: sha256 does not match {record}; the zoo is damaged (re-download or rebuild it)"
             )
-
-
-def seal_json(data: dict[str, Any]) -> str:
-    """``data`` as pretty JSON with a last key ``self_sha256``: the sha256 of this text with it zeroed."""
-    text = json.dumps({**data, SEAL: _ZERO}, indent=2) + "\n"
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    return text.replace(f'"{SEAL}": "{_ZERO}"', f'"{SEAL}": "{digest}"')
-
-
-def unseal_json(raw: bytes, where: str) -> dict[str, Any]:
-    """Parse a file written by :func:`seal_json`; raise ZooError naming ``where`` if any byte changed."""
-    data = parse_json(raw, where)
-    digest = data.get(SEAL)
-    if not isinstance(digest, str) or len(digest) != 64:
-        raise ZooError(f"{where} records no sha256 of itself; the zoo is damaged (or from an older rnn-zoo)")
-    zeroed = raw.replace(f'"{SEAL}": "{digest}"'.encode(), f'"{SEAL}": "{_ZERO}"'.encode(), 1)
-    if hashlib.sha256(zeroed).hexdigest() != digest:
-        raise ZooError(f"{where}: its sha256 does not match the one it records; the zoo is damaged")
-    return data
-
-
-def parse_json(raw: bytes, where: str) -> dict[str, Any]:
-    """A JSON object from ``raw``; anything else is a ZooError naming ``where``."""
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ZooError(f"{where} is not valid JSON ({error}); the zoo is damaged") from None
-    if not isinstance(data, dict):
-        raise ZooError(f"{where} holds a JSON {type(data).__name__}, not an object; the zoo is damaged")
-    return data
 
 
 @contextmanager

@@ -16,19 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import json_text, library_versions, parse_json, seal_json, unseal_json, write_text
 from rnn_zoo.zoo.index import card_sha256, check_index, index_split
-from rnn_zoo.zoo.integrity import check_sha256s, inside, parse_json, seal_json, unseal_json
+from rnn_zoo.zoo.integrity import check_sha256s, inside
 from rnn_zoo.zoo.schema import DEFAULT_CONFIG, ZooSchema
-from rnn_zoo.zoo.shards import (
-    CONFIGS,
-    CONFIGS_FORMAT_VERSION,
-    FORMAT_VERSION,
-    ZooInfo,
-    find_shards,
-    json_text,
-    library_versions,
-    write_text,
-)
+from rnn_zoo.zoo.shards import CONFIGS, CONFIGS_FORMAT_VERSION, FORMAT_VERSION, ZooInfo, find_shards
 
 MANIFEST = "zoo.json"
 INDEX = "weights/index.json"
@@ -217,7 +209,7 @@ def _check_manifest(zoo: Zoo) -> None:
     for name in zoo.configs:
         try:
             ZooSchema.from_dict(zoo.config(name).manifest["schema"])
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, ZooError) as error:
             raise ZooError(
                 f"{where} has no valid schema ({type(error).__name__}: {error}); the zoo is damaged"
             ) from None

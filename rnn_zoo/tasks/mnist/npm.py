@@ -22,8 +22,8 @@ import numpy as np
 
 from rnn_zoo.cache import cache_dir
 from rnn_zoo.errors import ZooError
+from rnn_zoo.files import atomic_path
 from rnn_zoo.tasks.mnist.images import CLASSES, SIDE, MnistImages, SourceUnavailable, mnist_images
-from rnn_zoo.zoo.shards import atomic_path
 
 PACKAGE = "mnist"
 VERSION = "1.1.0"
