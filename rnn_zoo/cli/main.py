@@ -37,7 +37,7 @@ def data_sources(mnist: str | None, mnist_dir: Path | None) -> DataSources:
 
 
 class _Cli(click.Group):
-    """A group that turns ZooError (and a file the OS refuses) into one clear line and exit status 1."""
+    """A group that turns ZooError (a file the OS refuses, an interrupt, a stray sys.exit) into one clear line, exit 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -49,6 +49,11 @@ class _Cli(click.Group):
         except KeyboardInterrupt:
             raise click.ClickException(
                 "interrupted; finished work (shards, bench jobs) is kept and the same command resumes"
+            ) from None
+        except SystemExit as error:  # click ends commands with its own Exit: this came from code they ran
+            raise click.ClickException(
+                f"code the command ran (a plugin's, if one was given) called sys.exit({error.code!r}); "
+                f"the command stopped there, finished work (shards, bench jobs) is kept"
             ) from None
 
 
