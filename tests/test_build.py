@@ -69,7 +69,7 @@ def test_every_preset_of_every_recipe_resolves_to_a_schedule_that_ends_at_the_la
         ("formal-languages", "tiny", {"steps": 5}, "unknown recipe key"),
         ("formal-languages", "huge", {}, "unknown preset 'huge'"),
         ("knitting", "tiny", {}, "unknown task 'knitting'"),
-        ("formal-languages", "tiny", {"runs": 0}, "runs must be at least 1"),
+        ("formal-languages", "tiny", {"runs": 0}, "runs must be 1 to 1,000,000"),
         ("formal-languages", "tiny", {"task_options": {"samples": 3}}, "no option"),
     ],
 )
