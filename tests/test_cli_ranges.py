@@ -13,7 +13,7 @@ import rnn_zoo
 from rnn_zoo.build import recipe
 from rnn_zoo.cli import build as build_cli
 from rnn_zoo.cli import main
-from rnn_zoo.cli.bench import check_validation_sequences
+from rnn_zoo.cli.bench_request import check_validation_sequences
 from rnn_zoo.cli.main import DeviceName
 from rnn_zoo.errors import ZooError
 from rnn_zoo.zoo.load import locate_zoo
