@@ -30,6 +30,38 @@ torch.set_num_threads(1)
 # Hashes are cached in memory only unless a test asks for the record on disk (rnn_zoo.zoo.integrity).
 os.environ["RNN_ZOO_HASH_CACHE"] = "0"
 
+# Settings of the caller's shell that change what the library does. Every test starts without
+# them; a test that wants one sets it itself (hub_sandbox.isolate_hugging_face, monkeypatch).
+CALLER_SETTINGS = (
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_TOKEN",
+    "RNN_ZOO_MNIST_DIR",
+)
+
+
+def clear_caller_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset CALLER_SETTINGS, and the copies huggingface_hub and datasets took of them at import."""
+    import sys
+
+    for name in CALLER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    for module, attributes in (
+        ("huggingface_hub.constants", ("HF_HUB_OFFLINE",)),
+        ("datasets.config", ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")),
+    ):
+        if module in sys.modules:  # a module imported later reads the cleared environment
+            for attribute in attributes:
+                monkeypatch.setattr(sys.modules[module], attribute, False)
+
+
+@pytest.fixture(autouse=True)
+def without_caller_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests do not depend on the caller's environment (e.g. HF_HUB_OFFLINE=1 on a cluster)."""
+    clear_caller_settings(monkeypatch)
+
+
 SPLIT_RUNS = {"train": 5, "validation": 2, "ood": 2}
 DEVICES = [
     pytest.param("cpu"),

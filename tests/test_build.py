@@ -69,7 +69,7 @@ def test_every_preset_of_every_recipe_resolves_to_a_schedule_that_ends_at_the_la
         ("formal-languages", "tiny", {"steps": 5}, "unknown recipe key"),
         ("formal-languages", "huge", {}, "unknown preset 'huge'"),
         ("knitting", "tiny", {}, "unknown task 'knitting'"),
-        ("formal-languages", "tiny", {"runs": 0}, "runs must be at least 1"),
+        ("formal-languages", "tiny", {"runs": 0}, "runs must be 1 to 1,000,000"),
         ("formal-languages", "tiny", {"task_options": {"samples": 3}}, "no option"),
     ],
 )
@@ -163,10 +163,11 @@ def test_bad_build_input_is_one_line_and_leaves_the_zoo_intact(
     assert shard_hashes(tiny_zoo) == before
 
 
-def test_zero_threads_is_a_usage_error_and_builds_nothing(tmp_path: Path) -> None:
+def test_zero_threads_is_one_error_line_and_builds_nothing(tmp_path: Path) -> None:
     arguments = ["build", "--task", "formal-languages", "--preset", "tiny", "--threads", "0"]
     result = CliRunner().invoke(main, [*arguments, "--out", str(tmp_path / "z")])
-    assert result.exit_code == 2 and "Invalid value for '--threads'" in result.output
+    assert result.exit_code == 1 and result.output.startswith("Error: Invalid value for '--threads'")
+    assert len(result.output.strip().splitlines()) == 1 and "1<=x<=256" in result.output
     assert not (tmp_path / "z").exists()
 
 

@@ -234,5 +234,5 @@ def test_cli_names_a_bad_member_size_in_one_line() -> None:
     result = CliRunner().invoke(main, ["encoders", "--member", "6", "0", "2", "6"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: option --member: MemberSpec.hidden_size must be a positive integer, got 0"
+        "Error: Invalid value for '--member': 0 is not in the range 1<=x<=1024 (see `main encoders --help`)"
     ]

@@ -50,6 +50,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+MAX_RUNS = 1_000_000  # 1,000 times the paper's zoo: more is a typo, not a plan
 DEFAULT_VARIANT = "default"  # the recipe file's own defaults, no [recipes.NAME]
 # The MemberSpec fields a recipe sets, each a value or a list to draw from, with their parsers.
 ARCHITECTURES: dict[str, Callable[[Any], Any]] = {
@@ -95,7 +96,8 @@ class Recipe:
         sizes = [size for axis in self._axes() for size in _values(axis) if isinstance(size, int)]
         problems = {
             "version must be at least 1": self.version < 1,
-            "runs must be at least 1": self.runs < 1,
+            f"runs must be 1 to {MAX_RUNS:,}": not 1 <= self.runs <= MAX_RUNS,
+            "seed must be 0 to 2**63-1 (an int64 counter seed)": not 0 <= self.seed < 2**63,
             "snapshot_steps must be increasing steps >= 0": not steps
             or list(steps) != sorted(set(steps))
             or steps[0] < 0,

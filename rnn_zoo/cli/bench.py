@@ -8,19 +8,29 @@ from typing import Any
 import click
 
 from rnn_zoo.cli.bench_request import BenchRequest, print_results, run_bench_command
-from rnn_zoo.cli.main import main
+from rnn_zoo.cli.main import DeviceName, main
 from rnn_zoo.errors import ZooError
+
+MAX_SEEDS, MAX_STEPS = 1_000, 10_000_000  # the paper: 15 seeds x 100,000 steps
+# `rnn-zoo encoders` builds every encoder at --member's size: sizes past these are a typo.
+MEMBER_SIZES = (
+    click.IntRange(1, 1024),
+    click.IntRange(1, 1024),
+    click.IntRange(1, 16),
+    click.IntRange(1, 1024),
+)
+MAX_MEMBER_PARAMETERS = 2_000_000  # the flat encoder alone holds 256 x this many floats
 
 
 @main.command(name="encoders")
 @click.option(
     "--member",
-    nargs=4,
-    type=int,
+    type=MEMBER_SIZES,
     default=(6, 32, 2, 6),
     show_default=True,
     metavar="INPUT HIDDEN LAYERS OUTPUT",
-    help="Member size to count parameters at (default: the paper's formal-language member).",
+    help="Member size to count parameters at (default: the paper's formal-language member); "
+    f"sizes 1 to 1024, layers 1 to 16, at most {MAX_MEMBER_PARAMETERS:,} parameters.",
 )
 @click.option(
     "--cell",
@@ -43,6 +53,11 @@ def encoders_command(member: tuple[int, int, int, int], cell: str) -> None:
         spec = MemberSpec(*member, cell=cell)
     except ValueError as error:
         raise ZooError(f"option --member: {error}") from None
+    if spec.num_parameters > MAX_MEMBER_PARAMETERS:
+        raise ZooError(
+            f"option --member: a member of {spec.num_parameters:,} parameters is past the "
+            f"{MAX_MEMBER_PARAMETERS:,} at which encoders are counted; give a smaller member"
+        )
     rows = summaries(spec) + installed_summaries(spec)
     click.echo(f"members: {member[2]} x {member[1]} {cell.upper()}, {spec.num_parameters:,} parameters each")
     click.echo(f"{'encoder':<24}{'parameters':>12}  {'invariant':<11}description")
@@ -82,17 +97,30 @@ def bench_encoder_builder() -> Any:
     "--preset", type=click.Choice(["tiny", "medium", "small", "paper"]), default="small", show_default=True
 )
 @click.option(
-    "--seeds", type=int, default=None, help="seeds per encoder (preset: tiny 2, medium and small 3, paper 15)"
+    "--seeds",
+    type=click.IntRange(1, MAX_SEEDS),
+    default=None,
+    help=f"seeds per encoder, 1 to {MAX_SEEDS:,} (preset: tiny 2, medium and small 3, paper 15)",
 )
-@click.option("--steps", type=int, default=None, help="emulation training steps (overrides the preset)")
+@click.option(
+    "--steps",
+    type=click.IntRange(1, MAX_STEPS),
+    default=None,
+    help=f"emulation training steps, 1 to {MAX_STEPS:,} (overrides the preset)",
+)
 @click.option(
     "--validation-sequences",
-    type=int,
+    type=click.IntRange(min=1),
     default=None,
     help="stored sequences per member that emulation validation scores, a fixed random subset "
-    "(preset: tiny, medium and small 10, paper 1 as the authors' code)",
+    "(at most as many as the zoo stores; preset: tiny, medium and small 10, paper 1 as the authors' code)",
 )
-@click.option("--device", default=None, help="torch device, e.g. cuda (default: cuda when available)")
+@click.option(
+    "--device",
+    type=DeviceName(),
+    default=None,
+    help="torch device: cpu, cuda or cuda:N (default: cuda when available)",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("rnn-zoo-bench"), show_default=True)
 @click.option("--shard", "part", help="Run only share i of n (0-based) of the encoder x seed jobs, e.g. 0/4.")
 @click.option(

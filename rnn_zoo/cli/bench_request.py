@@ -121,6 +121,19 @@ class BenchRequest:
     transfer_to: str | None = None  # comma list of other configs, or all
 
 
+def check_validation_sequences(zoo: Any, config: str | None, asked: int | None) -> None:
+    """``--validation-sequences`` may ask for at most the sequences each member of the zoo stores."""
+    parts = [zoo.config(config)] if config is not None or not zoo.multi_config else list(zoo.each_config())
+    stored = [
+        column.shape[0] for part in parts for column in part.schema.probes if column.name == "sequences"
+    ]
+    if asked is not None and stored and asked > min(stored):
+        raise ZooError(
+            f"--validation-sequences {asked} is more than the {min(stored)} sequences each member of "
+            f"zoo {zoo.root} stores; give 1 to {min(stored)}"
+        )
+
+
 def run_bench_command(request: BenchRequest, builder: Any) -> None:
     """Check the request, run (this share of) the bench with progress, print what it gave.
 
@@ -146,6 +159,7 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
     )
     jobs = share(plan_jobs(names, config.seeds), part)
     zoo = locate_zoo(request.zoo)
+    check_validation_sequences(zoo, request.config, request.validation_sequences)
     progress = BenchProgress(config.emulation.steps, len(jobs))
     try:
         results = run_bench(

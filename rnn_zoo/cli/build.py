@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from rnn_zoo.cli.main import data_sources, main, mnist_options
+from rnn_zoo.cli.main import SEED, THREADS, data_sources, main, mnist_options
+
+MAX_RUNS = 1_000_000  # 1,000 times the paper's zoo; build.recipe.Recipe refuses more too
 
 if TYPE_CHECKING:  # the library (and torch) is imported when a command runs, not for --help
     from rnn_zoo.build.builder import BuildReport
@@ -141,21 +143,29 @@ def last_snapshot_metric(report: BuildReport) -> tuple[str, np.ndarray, int]:
     "half an hour on 2 CPU cores in two --shard parts) or paper (1,000 runs, for a GPU) "
     "[default: paper with a CUDA device, else small].",
 )
-@click.option("--runs", type=int, help="Number of training runs (overrides the preset).")
-@click.option("--seed", type=int, help="Build seed (overrides the preset).")
+@click.option(
+    "--runs",
+    type=click.IntRange(1, MAX_RUNS),
+    help=f"Number of training runs, 1 to {MAX_RUNS:,} (overrides the preset).",
+)
+@click.option("--seed", type=SEED, help="Build seed, 0 to 2**63-1 (overrides the preset).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     help="Zoo directory [default: ./rnn-zoo/<task>, ./rnn-zoo/<task>-<recipe> with --recipe].",
 )
-@click.option("--population", type=int, help="Members trained at once [default: as many as fit in memory].")
+@click.option(
+    "--population",
+    type=click.IntRange(1, MAX_RUNS),
+    help="Members trained at once [default: as many as fit in memory].",
+)
 @click.option(
     "--shard", "part", help="Build only part i of n (0-based), e.g. 0/4; combine with `rnn-zoo merge`."
 )
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=THREADS,
     default=1,
     show_default=True,
     help="torch's CPU threads. A population's ops are small: a second thread gains little and, "

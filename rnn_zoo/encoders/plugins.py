@@ -13,7 +13,9 @@ emulation pre-training applies to every training batch of weights.
 
 A name resolves, first match wins: a built-in encoder (:data:`rnn_zoo.encoders.ENCODERS`),
 an entry point of the group ``rnn_zoo.encoders`` of an installed package, or an import path
-``package.module:factory``.
+``package.module:factory``. The names of the bench's reference rows (:data:`RESERVED`) are
+no plugin's. Whatever a plugin raises while it is imported, built or run -- ``SystemExit``
+included, only ``KeyboardInterrupt`` excepted -- is one ZooError naming it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.member.spec import MemberSpec
 
 ENTRY_POINT_GROUP = "rnn_zoo.encoders"
+# The bench's reference rows: the floor (one learned embedding for all) and the ceiling (the
+# member's metadata). A plugin of either name would be read as one of them.
+RESERVED = ("constant", "oracle")
 EncoderFactory = Callable[..., nn.Module]
 
 
@@ -55,6 +60,12 @@ def factory(name: str) -> EncoderFactory:
     if name in ENCODERS:
         return _builtin(name)
     points = installed()
+    if name in RESERVED:
+        where = f" (declared by an installed package as {points[name].value})" if name in points else ""
+        raise ZooError(
+            f"encoder name {name!r}{where} is reserved for the bench's {name} reference row; "
+            f"give the encoder another name"
+        )
     if name in points:
         return _loaded(name, points[name].value, points[name].load)
     if is_import_path(name):
@@ -78,7 +89,9 @@ def _import(path: str) -> Any:
     module_name, _, attribute = path.partition(":")
     try:
         found: Any = importlib.import_module(module_name)
-    except Exception as error:  # the user's module: any failure is one line, not a traceback
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # the user's module: any failure, sys.exit too, is one line
         raise ZooError(f"encoder {path!r}: cannot import {module_name!r} ({first_line(error)})") from None
     for part in attribute.split("."):
         if not hasattr(found, part):
@@ -90,9 +103,9 @@ def _import(path: str) -> Any:
 def _loaded(name: str, where: str, load: Callable[[], Any]) -> EncoderFactory:
     try:
         loaded = load()
-    except ZooError:
+    except (ZooError, KeyboardInterrupt):
         raise
-    except Exception as error:
+    except BaseException as error:
         raise ZooError(f"encoder {name!r}: cannot load {where} ({first_line(error)})") from None
     if not callable(loaded):
         raise ZooError(f"encoder {name!r}: {where} is a {type(loaded).__name__}, not a callable factory")
@@ -104,9 +117,9 @@ def make_encoder(name: str, spec: MemberSpec, *, input_kind: str, **options: Any
     make = factory(name)
     try:
         module = make(spec, input_kind=input_kind, **options)
-    except ZooError:
+    except (ZooError, KeyboardInterrupt):
         raise
-    except Exception as error:
+    except BaseException as error:
         raise ZooError(f"encoder {name!r}: its factory failed ({first_line(error)})") from None
     if not isinstance(module, nn.Module):
         raise ZooError(
@@ -120,9 +133,9 @@ def check_embeddings(name: str, module: nn.Module, params: Mapping[str, Tensor])
     n = next(iter(params.values())).shape[0]
     try:
         output = module(dict(params))
-    except ZooError:
+    except (ZooError, KeyboardInterrupt):
         raise
-    except Exception as error:
+    except BaseException as error:
         raise ZooError(f"encoder {name!r} failed on {n} members ({first_line(error)})") from None
     shape = tuple(output.shape) if isinstance(output, Tensor) else None
     if shape is None or len(shape) != 2 or shape[0] != n or shape[1] < 1 or not output.is_floating_point():

@@ -171,14 +171,14 @@ def push_zoo(
 ) -> CommitInfo:
     """Check and publish the zoo at ``root``; return the CommitInfo of the upload.
 
-    Checks, in order, before anything is sent: the repo id's form, that the Hub may be reached
-    (HF_HUB_OFFLINE unset), a token, ``verify_zoo``, and the card's metadata. ``api`` defaults
-    to ``hub_api(token)``.
+    Checks, in order, before anything is sent: the repo id's form, ``verify_zoo`` (a damaged zoo
+    is refused whatever the environment), that the Hub may be reached (HF_HUB_OFFLINE unset), a
+    token, and the card's metadata. ``api`` defaults to ``hub_api(token)``.
     """
     check_repo_id(release.repo_id)
+    zoo = verify_zoo(root)
     _check_online(release.repo_id)
     token = resolve_token(token)
-    zoo = verify_zoo(root)
     with tempfile.TemporaryDirectory(prefix="rnn-zoo-push-") as folder:
         files = stage_zoo(zoo, Path(folder), release.repo_id)
         check_card(Path(folder) / CARD, Path(folder))

@@ -9,6 +9,7 @@ calls work from the cache alone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.zoo.manifest import CARD, INDEX, MANIFEST, Zoo, open_zoo
 
 REPO_TYPE = "dataset"
+COMMIT = re.compile(r"[0-9a-f]{40}")  # a snapshot folder is named by the commit it holds
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -90,11 +92,31 @@ def _download(repo_id: str, revision: str | None, files: list[str], *, what: str
         snapshot = Path(
             snapshot_download(repo_id, repo_type=REPO_TYPE, revision=revision, allow_patterns=files)
         )
+    _check_in_cache(repo_id, revision, snapshot)
     # Offline, a snapshot folder may be returned without the files asked for.
     absent = [name for name in files if name != CARD and not (snapshot / name).is_file()]
     if absent:
         raise ZooError(_not_cached(repo_id, asked, what))
     return snapshot
+
+
+def _check_in_cache(repo_id: str, revision: str | None, snapshot: Path) -> None:
+    """Refuse a snapshot that is not a commit's folder inside the repo's cache folder.
+
+    Offline, huggingface_hub takes the commit from ``refs/<revision>`` in the cache as it is: a
+    ref naming ``../../outside`` would point the reader at a folder outside the cache.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
+
+    storage = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type=REPO_TYPE)
+    inside = snapshot.parent == storage / "snapshots" and COMMIT.fullmatch(snapshot.name) is not None
+    if not inside or not snapshot.resolve().is_relative_to(storage.resolve()):
+        ref = storage / "refs" / (revision or "main")
+        raise ZooError(
+            f"the Hugging Face cache of {repo_id} names a snapshot outside its folder ({snapshot}); "
+            f"the cache is damaged: delete {ref} (or the folder {storage}) and load the zoo again online"
+        )
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,29 @@ from rnn_zoo.zoo.manifest import Zoo, open_zoo
 from rnn_zoo.zoo.schema import DEFAULT_CONFIG, Column
 from rnn_zoo.zoo.shards import read_table
 
+# What each argument of the readers may be, as an error names it; None may stand for those
+# the reader's signature lets default.
+ARGUMENTS: dict[str, tuple[tuple[type, ...], str]] = {
+    "zoo": ((str, os.PathLike, Zoo), "a zoo directory, a Hub id ORG/NAME or an opened Zoo"),
+    "split": ((str,), "a split name such as 'train'"),
+    "revision": ((str,), "a branch, tag or commit of the Hub repo"),
+    "config": ((str,), "a config name"),
+    "verify": ((bool,), "True or False"),
+}
+
+
+def check_arguments(call: str, given: Mapping[str, Any], optional: Sequence[str] = ()) -> None:
+    """Raise one ZooError for the first argument of ``call`` (named first when given) that is not of
+    its kind (ARGUMENTS)."""
+    for name, value in given.items():
+        kinds, what = ARGUMENTS[name]
+        if name in optional:
+            kinds, what = (*kinds, type(None)), f"{what}, or None"
+        if not isinstance(value, kinds):
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            where = f"{call}: " if call else ""
+            raise ZooError(f"{where}{name} must be {what}, not {type(value).__name__} {shown}")
+
 
 def locate_zoo(zoo: str | Path | Zoo, revision: str | None = None) -> Zoo:
     """Open a zoo given as an opened zoo, a local directory, or a Hub id ORG/NAME.
@@ -26,6 +50,7 @@ def locate_zoo(zoo: str | Path | Zoo, revision: str | None = None) -> Zoo:
     (a branch, tag or commit; default main) from the Hugging Face cache, downloading only the
     manifest and the index; readers fetch the shards they need with ``Zoo.fetch``.
     """
+    check_arguments("", {"zoo": zoo, "revision": revision}, optional=("revision",))
     if isinstance(zoo, Zoo):
         return zoo
     path = Path(zoo)
@@ -62,6 +87,8 @@ def load_zoo(
     import datasets
     from datasets.exceptions import DatasetGenerationError
 
+    given = {"zoo": zoo, "split": split, "revision": revision, "config": config, "verify": verify}
+    check_arguments("load_zoo", given, optional=("split", "revision", "config"))
     opened = locate_zoo(zoo, revision=revision).config(config)
     splits = opened.splits if split is None else (split,)
     files = {name: [str(path) for path in opened.shard_paths(name, ("data",), verify)] for name in splits}
@@ -110,6 +137,8 @@ def load_weights(
     """
     from safetensors import safe_open
 
+    given = {"zoo": zoo, "split": split, "revision": revision, "config": config, "verify": verify}
+    check_arguments("load_weights", given, optional=("revision", "config"))
     opened = locate_zoo(zoo, revision=revision).config(config)
     schema = opened.schema
     paths = opened.shard_paths(split, ("weights", "data"), verify)  # both kinds hashed at once

@@ -206,8 +206,10 @@ def find_shards(root: Path, config: str | None = None) -> dict[str, list[ShardId
         expected = [ShardId(split, index, shards[0].count, config) for index in range(shards[0].count)]
         missing = [s.stem for s in expected if s not in shards or not Path(root, s.weights_file).is_file()]
         extra = [s.stem for s in shards if s not in expected]
+        absent = [n for s in expected for n in (s.data_file, s.weights_file) if not Path(root, n).is_file()]
         if missing or extra:
             named = (("missing", missing), ("extra", extra))
             problems = "; ".join(f"{what} shards {', '.join(names)}" for what, names in named if names)
+            problems += f" (no file {', '.join(absent)})" if absent else ""
             raise ZooError(f"zoo {root} has an incomplete split {split!r}: {problems}")
     return {split: found[split] for split in SPLITS if split in found}
