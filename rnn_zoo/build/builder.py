@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnn_zoo.build.cuda_graphs import CaptureOutcomes
 from rnn_zoo.build.families import DataSources
 from rnn_zoo.build.lock import holds_output_lock
 from rnn_zoo.build.output import claim_output, data_identity, release_output
@@ -105,7 +106,8 @@ def build_zoo(
     ``data`` says where the family finds external data (MNIST); it is loaded before anything
     is written. Events (see rnn_zoo.events): ``start`` {steps, members} once, with the
     population steps and runs to go; ``step`` {step} after every population step;
-    ``members_done`` {count} after each population.
+    ``members_done`` {count} after each population; on a GPU, ``capture`` {captured, reason}
+    per population, whose outcome zoo.json's ``build`` records as ``cuda_graph``.
     """
     plan = plan_zoo(recipe, data)
     mine = part_of(plan.shards, part)
@@ -123,6 +125,7 @@ def build_zoo(
     report = BuildReport(
         out, False, plan.family.summary_metric, population=max(sizes.values()), shards=shards
     )
+    event = captures = CaptureOutcomes(event)  # the build record says whether CUDA graphs were captured
     event("start", {"steps": populations * recipe.train_config().steps, "members": members})
     started = time.perf_counter()
     for name, family in plan.families.items():
@@ -132,7 +135,7 @@ def build_zoo(
             )
     report.runs_trained, report.seconds = members, time.perf_counter() - started
     if part is None:
-        finalize_zoo(out, zoo_info(plan, recipe, {"device": device.type}))
+        finalize_zoo(out, zoo_info(plan, recipe, {"device": device.type, **captures.record()}))
         release_output(out)
         report.finished = True
     return report

@@ -174,7 +174,8 @@ class SequentialMnist:
         images come from each member's own stream at this ``step``, so every snapshot has its own.
         """
         device = train_loss.device
-        maker = self._sequence_maker(self.task_tensor(runs, device))
+        # Its own maker: the training step's stays as it is (a CUDA graph replays its index).
+        maker = SequenceMaker(self.task_tensor(runs, torch.device("cpu")), device=device)
         train_images, train_labels = (
             part[self.metric_train.to(device)] for part in self._train_split(device)
         )
@@ -205,7 +206,9 @@ class SequentialMnist:
         return self._on_device[device]
 
     def _sequence_maker(self, angles: Tensor) -> SequenceMaker:
-        """The rotation of these members, built once per population (the trainer reuses ``angles``)."""
+        """The rotation of the training step whose task tensor is ``angles``, built at its first
+        batch and kept while that step trains: a captured CUDA graph gathers through its index,
+        so nothing else may replace it (snapshots build their own)."""
         if self._maker is None or self._maker[0] is not angles:
             self._maker = (angles, SequenceMaker(angles.cpu(), device=angles.device))
         return self._maker[1]
