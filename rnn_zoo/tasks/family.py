@@ -61,7 +61,8 @@ class TaskFamily(Protocol):
         ...
 
     def member_bytes(self, batch_size: int) -> int:
-        """Working memory one member needs while training and being evaluated."""
+        """Working memory one member needs while training plus while a snapshot evaluates it
+        (a sum: on a GPU the captured step's memory stays reserved during snapshots)."""
         ...
 
     def snapshot_columns(
@@ -80,3 +81,11 @@ def target_log_probs(logits: Tensor, targets: Tensor) -> Tensor:
     shift = logits.detach().amax(dim=-1, keepdim=True)  # for exp's range only: cancels out
     picked = logits.gather(-1, targets.unsqueeze(-1))
     return (picked - shift - (logits - shift).exp().sum(dim=-1, keepdim=True).log()).squeeze(-1)
+
+
+def training_bytes(spec: MemberSpec, batch_size: int, positions: int) -> int:
+    """Working memory of one member in a training step, from measurement (rnn_zoo.build.memory):
+    per position of its batch, (2 gates + 3) x hidden x layers floats kept for backward, plus
+    4 per input and output and 16 (the loss's)."""
+    per_position = (2 * spec.gates + 3) * spec.hidden_size * spec.num_layers
+    return 4 * batch_size * positions * (per_position + 4 * (spec.input_size + spec.output_size) + 16)

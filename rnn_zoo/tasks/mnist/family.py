@@ -22,7 +22,7 @@ from rnn_zoo.errors import ZooError
 from rnn_zoo.member import functional
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.tasks import streams
-from rnn_zoo.tasks.family import Run, target_log_probs
+from rnn_zoo.tasks.family import Run, target_log_probs, training_bytes
 from rnn_zoo.tasks.mnist import STEPS, MnistImages, SequenceMaker, split_indices
 from rnn_zoo.tasks.mnist.angles import draw_tasks
 from rnn_zoo.tasks.mnist.images import CLASSES
@@ -158,10 +158,7 @@ class SequentialMnist:
         return sequence_loss(outputs, targets).mean(dim=1)
 
     def member_bytes(self, batch_size: int) -> int:
-        per_position = self.spec.num_layers * 16 * self.spec.hidden_size + 4 * (INPUTS + CLASSES)
-        training = 2 * 4 * batch_size * STEPS * per_position
-        evaluation = 4 * EVAL_CHUNK * STEPS * (INPUTS + 2 * CLASSES + 4 * self.spec.hidden_size)
-        return max(training, evaluation)
+        return training_bytes(self.spec, batch_size, STEPS) + evaluation_bytes(self.spec, self.options)
 
     def snapshot_columns(
         self, params: Mapping[str, Tensor], runs: Sequence[Run], step: int, train_loss: Tensor
@@ -212,6 +209,14 @@ class SequentialMnist:
         if self._maker is None or self._maker[0] is not angles:
             self._maker = (angles, SequenceMaker(angles.cpu(), device=angles.device))
         return self._maker[1]
+
+
+def evaluation_bytes(spec: MemberSpec, options: MnistOptions) -> int:
+    """Working memory of one member in a snapshot, from measurement (rnn_zoo.build.memory): per
+    position of the largest batch it reads (a chunk of metric images, or its probes),
+    (gates + 3) x hidden x layers floats and 128 more (its sequences, outputs and losses)."""
+    images = max(EVAL_CHUNK, options.probe_sequences)
+    return 4 * images * STEPS * ((spec.gates + 3) * spec.hidden_size * spec.num_layers + 128)
 
 
 def evaluate(
