@@ -121,7 +121,7 @@ def run_step(step: Step, env: dict[str, str], places: dict[str, Path], seconds: 
 
 def install_wheels(wheels: Path, site: Path, seconds: float) -> tuple[list[Row], list[str]]:
     """Install the carried wheels with --target, all at once, else one by one; rows and the folders to import from."""
-    found = sorted(wheels.glob("*.whl"))
+    found = sorted(path.resolve() for path in wheels.glob("*.whl"))
     if not found:
         return [Row("install wheels", 0.0, "failed", f"no .whl files in {wheels}")], []
     pip = [
@@ -168,10 +168,12 @@ def install_wheels(wheels: Path, site: Path, seconds: float) -> tuple[list[Row],
     return rows or [Row("install wheels", time.perf_counter() - started, "ok", "one by one")], paths
 
 
-def preflight(env: dict[str, str], cwd: Path, seconds: float, log: Path) -> list[Row]:
+def preflight(
+    env: dict[str, str], cwd: Path, seconds: float, log: Path, modules: tuple[str, ...] = MODULES
+) -> list[Row]:
     """Import every module the steps need, in their environment: a row per missing one, and one in all."""
     started = time.perf_counter()
-    status = run_command([sys.executable, "-c", PREFLIGHT, *MODULES], env, cwd, seconds, log)
+    status = run_command([sys.executable, "-c", PREFLIGHT, *modules], env, cwd, seconds, log)
     found = [
         json.loads(line) for line in log.read_text(errors="replace").splitlines() if line.startswith("{")
     ]
@@ -182,7 +184,7 @@ def preflight(env: dict[str, str], cwd: Path, seconds: float, log: Path) -> list
         (entry["file"] for entry in found if entry.get("module") == "rnn_zoo" and "file" in entry), "?"
     )
     torch_line = next((entry for entry in found if "torch" in entry and "module" not in entry), None)
-    summary = f"{ok} of {len(MODULES)} modules; rnn_zoo from {where}"
+    summary = f"{ok} of {len(modules)} modules; rnn_zoo from {where}"
     if torch_line:
         summary += f"; torch {torch_line['torch']}, CUDA {torch_line['cuda']}, GPU {torch_line['gpu']}"
     state = "ok" if status == 0 and not missing and torch_line else "failed"

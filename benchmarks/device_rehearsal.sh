@@ -17,7 +17,7 @@ python -m venv "$work/venv"
 "$work/venv/bin/pip" install -q torch==2.13.0
 "$work/venv/bin/pip" install -q numpy einops safetensors pyarrow pandas xxhash fsspec huggingface_hub click tqdm pyyaml pytest
 for absent in rnn_zoo datasets dill multiprocess; do
-    if "$work/venv/bin/python" -c "import $absent" 2>/dev/null; then
+    if (cd "$work/home" && "$work/venv/bin/python" -c "import $absent" 2>/dev/null); then
         echo "the rehearsal's venv must not hold $absent" >&2
         exit 2
     fi
@@ -43,6 +43,9 @@ set +e
     PATH="$work/venv/bin:$PATH" OUT="$work/out" "${isolate[@]}" bash -c "$command --smoke")
 status=$?
 set -e
+if [ "$status" -eq 0 ] && grep -Eq '^\|[^|]*\|[^|]*\| (failed|stopped) \|' "$work/out/summary.md"; then
+    status=1  # a row failed, whatever the exit status said
+fi
 echo "rehearsal: exit $status, $((SECONDS - started)) s wall (venv, wheels and check); files in $work/out:"
 ls "$work/out"
 exit "$status"
