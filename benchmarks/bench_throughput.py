@@ -7,11 +7,17 @@ encoders' own cost shows. The last line printed is the ratio of the slowest enco
 time to the baseline's, alone: `ratio 3.2`.
 
     python benchmarks/bench_throughput.py [--device cuda] [--steps 30] [--encoders flat,dws] [--threads 1]
+        [--preset tiny|medium|small|paper] [--json PATH]
+
+--preset takes the encoder and emulator sizes of that bench preset (default paper: the authors'
+encoder sizes, emulator 2 x 256); --json also writes the figures as
+``{"encoders": {name: {"steps_per_s": ...}}, "baseline": {...}, "preset": ..., "device": ...}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 
@@ -19,28 +25,32 @@ import torch
 from constant_encoder import ConstantEncoder
 from torch import nn
 
-from rnn_zoo.bench.pretraining import EmulationConfig, emulation_data, train_emulation
+from rnn_zoo.bench.pretraining import EmulationConfig, emulation_config, emulation_data, train_emulation
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 
 
-def available_encoders() -> dict[str, object]:
-    """Encoder factories by name: the registry's when it is installed, else none."""
+def available_encoders(preset: str = "paper") -> dict[str, object]:
+    """Encoder factories by name, at ``preset``'s sizes: the registry's when it is installed, else none."""
     try:
         import rnn_zoo.encoders  # noqa: F401
-        from rnn_zoo.bench.run import ENCODERS, build_encoder
+        from rnn_zoo.bench.run import ENCODER_PRESETS, ENCODERS, build_encoder
     except ImportError:
         return {}
+    sizes = ENCODER_PRESETS.get(preset, {})
     return {
-        name: (lambda spec, name=name: build_encoder(name, spec, input_kind="tokens")) for name in ENCODERS
+        name: (lambda spec, name=name: build_encoder(name, spec, input_kind="tokens", **sizes.get(name, {})))
+        for name in ENCODERS
     }
 
 
-def steps_per_second(encoder: nn.Module, train, validation, steps: int) -> float:
+def steps_per_second(encoder: nn.Module, train, validation, steps: int, emulator_hidden: int = 256) -> float:
     """Emulation steps per second after two warm-up steps (validation excluded)."""
-    config = EmulationConfig(steps=2, validate_every=10**9)
+    config = EmulationConfig(steps=2, validate_every=10**9, emulator_hidden=emulator_hidden)
     train_emulation(encoder, train, validation, config)
-    config = EmulationConfig(steps=steps, validate_every=10**9, validation_members=1)
+    config = EmulationConfig(
+        steps=steps, validate_every=10**9, validation_members=1, emulator_hidden=emulator_hidden
+    )
     if train.probes.log_probs.is_cuda:
         torch.cuda.synchronize()
     started = time.perf_counter()
@@ -56,6 +66,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--encoders", default="", help="comma-separated names (default: all)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--preset", choices=["tiny", "medium", "small", "paper"], default="paper")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -64,20 +76,32 @@ def main() -> None:
         schema = synthetic_schema(spec, probes=100, length=42)
         zoo = write_synthetic_zoo(root, {"train": 128, "validation": 8, "ood": 8}, steps=(0,), schema=schema)
         train, validation = (emulation_data(zoo, split).to(args.device) for split in ("train", "validation"))
-    factories = available_encoders()
+    factories = available_encoders(args.preset)
     chosen = [name for name in args.encoders.split(",") if name] or list(factories)
-    baseline = steps_per_second(ConstantEncoder().to(args.device), train, validation, args.steps)
+    hidden = emulation_config(args.preset).emulator_hidden
+    baseline = steps_per_second(ConstantEncoder().to(args.device), train, validation, args.steps, hidden)
     print(
-        f"device {args.device} ({torch.get_num_threads()} threads), batch 64 x 1 sequence of 41 steps, emulator 2 x 256"
+        f"device {args.device} ({torch.get_num_threads()} threads), preset {args.preset}, "
+        f"batch 64 x 1 sequence of 41 steps, emulator 2 x {hidden}",
+        flush=True,
     )
-    print(f"{'baseline (constant embedding)':32s} {baseline:8.1f} steps/s")
-    slowest = baseline
+    print(f"{'baseline (constant embedding)':32s} {baseline:8.1f} steps/s", flush=True)
+    slowest, rates = baseline, {}
     for name in chosen:
         encoder = factories[name](spec).to(args.device)
-        rate = steps_per_second(encoder, train, validation, args.steps)
-        slowest = min(slowest, rate)
-        print(f"{name:32s} {rate:8.1f} steps/s")
+        rates[name] = steps_per_second(encoder, train, validation, args.steps, hidden)
+        slowest = min(slowest, rates[name])
+        print(f"{name:32s} {rates[name]:8.1f} steps/s", flush=True)
     print(f"ratio {baseline / slowest:.1f}")
+    if args.json:
+        figures = {
+            "preset": args.preset,
+            "device": str(args.device),
+            "baseline": {"steps_per_s": baseline},
+            "encoders": {name: {"steps_per_s": rate} for name, rate in rates.items()},
+        }
+        with open(args.json, "w") as sink:
+            json.dump(figures, sink, indent=1)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from rnn_zoo.member.spec import Member, MemberSpec
 from rnn_zoo.tasks.family import Run
 from rnn_zoo.tasks.formal_languages import FormalLanguageOptions, FormalLanguages, draw_tasks
 from tests.reference import train_alone_with_torch
-from tests.replay import assert_replayable
+from tests.replay import assert_replayable, snapshot_of
 
 CONFIG = TrainConfig(batch_size=8, snapshot_steps=(0, 9), learning_rate=((0, 0.01), (9, 0.003)))
 OPTIONS = FormalLanguageOptions(performance_samples=4, probe_sequences=2)
@@ -75,5 +75,6 @@ def test_population_members_match_the_same_members_trained_alone(cell: str, devi
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_a_training_step_is_replayable_as_a_cuda_graph(cell: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    train_step = TrainStep(make_family(cell), make_runs([0.0, 0.1]), CONFIG, torch.device("cpu"))
-    assert_replayable(train_step, monkeypatch)
+    runs = make_runs([0.0, 0.1])
+    train_step = TrainStep(make_family(cell), runs, CONFIG, torch.device("cpu"))
+    assert_replayable(train_step, monkeypatch, between=snapshot_of(train_step, runs))

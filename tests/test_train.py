@@ -11,7 +11,7 @@ from rnn_zoo.tasks import streams
 from rnn_zoo.tasks.family import Run, target_log_probs
 from rnn_zoo.tasks.formal_languages import FormalLanguageOptions, FormalLanguages, draw_tasks
 from tests.reference import train_alone_with_torch
-from tests.replay import assert_replayable
+from tests.replay import assert_replayable, snapshot_of
 
 SPEC = MemberSpec(6, 32, 2, 6)
 FAMILY = FormalLanguages(SPEC, FormalLanguageOptions(performance_samples=4, probe_sequences=2))
@@ -30,7 +30,7 @@ def make_runs(decays: list[float]) -> list[Run]:
 
 
 def train(
-    runs: list[Run], device: torch.device = CPU, *, graphs: bool = True
+    runs: list[Run], device: torch.device = CPU, *, graphs: bool = True, captures: list | None = None
 ) -> tuple[dict[str, torch.Tensor], list[tuple[int, torch.Tensor]]]:
     snapshots = []
     final = train_population(
@@ -39,6 +39,9 @@ def train(
         CONFIG,
         device=device,
         on_snapshot=lambda step, _, loss: snapshots.append((step, loss.cpu())),
+        event=lambda name, payload: (
+            captures.append(dict(payload)) if name == "capture" and captures is not None else None
+        ),
         graphs=graphs,
     )
     return {name: value.cpu() for name, value in final.items()}, snapshots
@@ -128,7 +131,9 @@ def test_a_step_counter_on_the_device_gives_the_batch_of_that_step() -> None:
 
 
 def test_a_training_step_is_replayable_as_a_cuda_graph(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert_replayable(TrainStep(FAMILY, make_runs([0.0, 0.1]), CONFIG, CPU), monkeypatch)
+    runs = make_runs([0.0, 0.1])
+    train_step = TrainStep(FAMILY, runs, CONFIG, CPU)
+    assert_replayable(train_step, monkeypatch, between=snapshot_of(train_step, runs))
 
 
 def test_the_replayability_check_catches_a_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,13 +142,22 @@ def test_the_replayability_check_catches_a_read_back(monkeypatch: pytest.MonkeyP
         assert_replayable(lambda: train_step() if train_step.step.item() < 99 else None, monkeypatch)
     with pytest.raises(AssertionError, match="builds a tensor from host data"):
         assert_replayable(lambda: train_step.step.add_(torch.tensor(1)), monkeypatch)
+    with pytest.raises(AssertionError, match="copies between host and device"):
+        assert_replayable(lambda: train_step.step.add_(train_step.step.cpu()), monkeypatch)
+    with pytest.raises(AssertionError, match="copies between host and device"):
+        assert_replayable(
+            lambda: train_step.step.add_(torch.ones((), dtype=torch.int64).to(CPU)), monkeypatch
+        )
+    assert_replayable(lambda: train_step.step.add_(train_step.step.to(torch.int64)), monkeypatch)  # no copy
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 def test_the_replayed_cuda_graph_trains_exactly_like_the_eager_step() -> None:
     runs = make_runs([0.0, 0.1])
     cuda = torch.device("cuda")
-    replayed, replayed_losses = train(runs, cuda)
+    captures: list = []
+    replayed, replayed_losses = train(runs, cuda, captures=captures)
+    assert captures == [{"captured": True, "reason": ""}]  # a graph was captured and replayed
     eager, eager_losses = train(runs, cuda, graphs=False)
     assert all(torch.equal(replayed[name], eager[name]) for name in eager)
     assert all(torch.equal(a[1], b[1]) for a, b in zip(replayed_losses, eager_losses, strict=True))

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnn_zoo.build.cuda_graphs import CaptureOutcomes
 from rnn_zoo.build.families import DataSources
 from rnn_zoo.build.output import claim_output, data_identity, release_output
 from rnn_zoo.build.plan import (  # plan_runs and plan_shards: also importable from here, as before
@@ -105,17 +106,19 @@ def build_zoo(
     ``data`` says where the family finds external data (MNIST); it is loaded before anything
     is written. Events (see rnn_zoo.events): ``start`` {steps, members} once, with the
     population steps and runs to go; ``step`` {step} after every population step;
-    ``members_done`` {count} after each population.
+    ``members_done`` {count} after each population; on a GPU, ``capture`` {captured, reason}
+    per population, whose outcome zoo.json's ``build`` records as ``cuda_graph``.
     """
     plan = plan_zoo(recipe, data)
     mine = part_of(plan.shards, part)
     fits = {
         name: population_size(family, recipe, device, population) for name, family in plan.families.items()
     }
+    captures = CaptureOutcomes(event)  # the build record says whether CUDA graphs were captured
     with claim_output(out, recipe, part, data_identity(plan.family.build_record)):
-        report = _build_shards(plan, recipe, Path(out), mine, fits, (device, event))
+        report = _build_shards(plan, recipe, Path(out), mine, fits, (device, captures))
         if part is None:
-            finalize_zoo(out, zoo_info(plan, recipe, {"device": device.type}))
+            finalize_zoo(out, zoo_info(plan, recipe, {"device": device.type, **captures.record()}))
             release_output(out)
             report.finished = True
     return report

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from rnn_zoo.build.cuda_graphs import WARM_UP_STEPS, replayable, warm_up_stream
+from rnn_zoo.build.cuda_graphs import WARM_UP_STEPS, capturable, replayable, warm_up_stream
 from rnn_zoo.events import Event, ignore
 from rnn_zoo.member import functional
 from rnn_zoo.member.spec import MemberSpec
@@ -177,14 +177,15 @@ def train_population(
     step, with ``train_loss`` (n,) the members' mean loss since the previous snapshot; the
     event ``step`` {step} follows every step (see rnn_zoo.events). On a
     GPU the steps after the first few replay a CUDA graph of the step (``graphs=False``: no
-    graph; the numbers are the same).
+    graph; the numbers are the same); the event ``capture`` {captured, reason} says whether
+    the graph was captured (see :func:`rnn_zoo.build.cuda_graphs.replayable`).
     """
     train_step = TrainStep(family, runs, config, device)
     run_step: Callable[[], None] = train_step
     snapshots, since_snapshot = set(config.snapshot_steps), 0
     for step in range(config.steps):
-        if step == WARM_UP_STEPS and graphs and device.type == "cuda":
-            run_step = replayable(train_step, device)
+        if step == WARM_UP_STEPS and graphs and capturable(device):
+            run_step = replayable(train_step, device, event)
         with warm_up_stream(device, active=step < WARM_UP_STEPS and graphs):
             run_step()
         since_snapshot += 1

@@ -119,7 +119,8 @@ class TaskFamily(Protocol):
         ...
 
     def member_bytes(self, batch_size: int) -> int:
-        """Working memory one member needs while training and being evaluated."""
+        """Working memory one member needs while training plus while a snapshot evaluates it
+        (a sum: on a GPU the captured step's memory stays reserved during snapshots)."""
         ...
 
     def snapshot_columns(
@@ -158,3 +159,11 @@ def run_features(columns: Mapping[str, Any]) -> Tensor | None:
     step = torch.as_tensor(np.asarray(columns["step"]), dtype=torch.float32)
     decay = torch.as_tensor(np.asarray(columns["weight_decay"]), dtype=torch.float32)
     return torch.stack([step.log1p(), decay], dim=-1)
+
+
+def training_bytes(spec: MemberSpec, batch_size: int, positions: int) -> int:
+    """Working memory of one member in a training step, from measurement (rnn_zoo.build.memory):
+    per position of its batch, (2 gates + 3) x hidden x layers floats kept for backward, plus
+    4 per input and output and 16 (the loss's)."""
+    per_position = (2 * spec.gates + 3) * spec.hidden_size * spec.num_layers
+    return 4 * batch_size * positions * (per_position + 4 * (spec.input_size + spec.output_size) + 16)

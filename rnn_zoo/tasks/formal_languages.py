@@ -11,7 +11,6 @@ Shape letters: n members, b strings per member, t time (positions), s symbols.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -24,7 +23,14 @@ from torch import Tensor
 from rnn_zoo.member import functional
 from rnn_zoo.member.spec import MemberSpec, Params
 from rnn_zoo.tasks import streams
-from rnn_zoo.tasks.family import DataSources, Run, options_from, packaged_recipe, target_log_probs
+from rnn_zoo.tasks.family import (
+    DataSources,
+    Run,
+    options_from,
+    packaged_recipe,
+    target_log_probs,
+    training_bytes,
+)
 from rnn_zoo.tasks.formal_tasks import PAPER_EMULATION_LOSS, PROPERTIES, draw_tasks, oracle_features
 from rnn_zoo.zoo.schema import Column, ZooSchema
 
@@ -124,16 +130,11 @@ def sample_strings(
     return torch.stack(sequences, dim=-1), torch.stack(log_probs, dim=-2)
 
 
-def training_bytes(spec: MemberSpec, batch_size: int) -> int:
-    """Rough working memory of one member in a training step (activations kept for backward)."""
-    per_position = spec.num_layers * 16 * spec.hidden_size + 4 * SYMBOLS
-    return 2 * 4 * batch_size * (LENGTH - 1) * per_position
-
-
-def sampling_bytes(spec: MemberSpec, count: int, kept: int) -> int:
-    """Rough working memory of one member sampling ``count`` strings, keeping ``kept`` log-probs."""
-    state = 4 * count * spec.num_layers * 8 * spec.hidden_size
-    return state + 8 * count * LENGTH + 4 * math.prod((kept, LENGTH - 1, SYMBOLS)) * 2
+def sampling_bytes(spec: MemberSpec, count: int) -> int:
+    """Working memory of one member sampling ``count`` strings, from measurement
+    (rnn_zoo.build.memory): per string, (2 gates + 2) x hidden x layers floats of state and
+    its updates, and 48 bytes per position (the string, its draws and log-probabilities)."""
+    return count * (4 * (2 * spec.gates + 2) * spec.hidden_size * spec.num_layers + 48 * LENGTH)
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,7 @@ class FormalLanguages:
 
     def member_bytes(self, batch_size: int) -> int:
         count = self.options.performance_samples + self.options.probe_sequences
-        kept = self.options.probe_sequences
-        return max(training_bytes(self.spec, batch_size), sampling_bytes(self.spec, count, kept))
+        return training_bytes(self.spec, batch_size, LENGTH - 1) + sampling_bytes(self.spec, count)
 
     def snapshot_columns(
         self, params: Mapping[str, Tensor], runs: Sequence[Run], step: int, train_loss: Tensor

@@ -23,7 +23,14 @@ from rnn_zoo.errors import ZooError
 from rnn_zoo.member import functional
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.tasks import streams
-from rnn_zoo.tasks.family import DataSources, Run, options_from, packaged_recipe, target_log_probs
+from rnn_zoo.tasks.family import (
+    DataSources,
+    Run,
+    options_from,
+    packaged_recipe,
+    target_log_probs,
+    training_bytes,
+)
 from rnn_zoo.tasks.mnist import STEPS, MnistImages, SequenceMaker, load_mnist, split_indices
 from rnn_zoo.tasks.mnist.angles import draw_tasks
 from rnn_zoo.tasks.mnist.images import CLASSES
@@ -173,10 +180,7 @@ class SequentialMnist:
         return sequence_loss(outputs, targets).mean(dim=1)
 
     def member_bytes(self, batch_size: int) -> int:
-        per_position = self.spec.num_layers * 16 * self.spec.hidden_size + 4 * (INPUTS + CLASSES)
-        training = 2 * 4 * batch_size * STEPS * per_position
-        evaluation = 4 * EVAL_CHUNK * STEPS * (INPUTS + 2 * CLASSES + 4 * self.spec.hidden_size)
-        return max(training, evaluation)
+        return training_bytes(self.spec, batch_size, STEPS) + evaluation_bytes(self.spec, self.options)
 
     def snapshot_columns(
         self, params: Mapping[str, Tensor], runs: Sequence[Run], step: int, train_loss: Tensor
@@ -189,7 +193,8 @@ class SequentialMnist:
         images come from each member's own stream at this ``step``, so every snapshot has its own.
         """
         device = train_loss.device
-        maker = self._sequence_maker(self.task_tensor(runs, device))
+        # Its own maker: the training step's stays as it is (a CUDA graph replays its index).
+        maker = SequenceMaker(self.task_tensor(runs, torch.device("cpu")), device=device)
         train_images, train_labels = (
             part[self.metric_train.to(device)] for part in self._train_split(device)
         )
@@ -220,10 +225,20 @@ class SequentialMnist:
         return self._on_device[device]
 
     def _sequence_maker(self, angles: Tensor) -> SequenceMaker:
-        """The rotation of these members, built once per population (the trainer reuses ``angles``)."""
+        """The rotation of the training step whose task tensor is ``angles``, built at its first
+        batch and kept while that step trains: a captured CUDA graph gathers through its index,
+        so nothing else may replace it (snapshots build their own)."""
         if self._maker is None or self._maker[0] is not angles:
             self._maker = (angles, SequenceMaker(angles.cpu(), device=angles.device))
         return self._maker[1]
+
+
+def evaluation_bytes(spec: MemberSpec, options: MnistOptions) -> int:
+    """Working memory of one member in a snapshot, from measurement (rnn_zoo.build.memory): per
+    position of the largest batch it reads (a chunk of metric images, or its probes),
+    (gates + 3) x hidden x layers floats and 128 more (its sequences, outputs and losses)."""
+    images = max(EVAL_CHUNK, options.probe_sequences)
+    return 4 * images * STEPS * ((spec.gates + 3) * spec.hidden_size * spec.num_layers + 128)
 
 
 def evaluate(
