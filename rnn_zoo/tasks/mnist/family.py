@@ -55,9 +55,8 @@ class MnistOptions:
     def __post_init__(self) -> None:
         if min(self.metric_train_images, self.metric_eval_images) < 0 or self.probe_sequences < 1:
             raise ZooError(
-                "mnist task_options: metric_train_images and metric_eval_images must be 0 (all) or more, "
-                f"probe_sequences at least 1; got {self.metric_train_images}, {self.metric_eval_images}, "
-                f"{self.probe_sequences}"
+                "mnist task_options: metric_train_images and metric_eval_images must be 0 (all) or more, and "
+                f"probe_sequences at least 1; got {(self.metric_train_images, self.metric_eval_images, self.probe_sequences)}"
             )
 
 
