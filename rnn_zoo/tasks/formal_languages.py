@@ -280,3 +280,15 @@ class FormalLanguages:
             "sequences": sequences[:, judged:].cpu().numpy().astype(np.uint8),
             "log_probs": log_probs.cpu().numpy().astype(np.float16),
         }
+
+    @staticmethod
+    def oracle_features(columns: Mapping[str, np.ndarray]) -> Tensor | None:
+        """What the metadata says about each member (the bench's oracle): its task's occurrence
+        differences, its snapshot and its weight decay, (n, f); None without task and step columns."""
+        from rnn_zoo.tasks import metadata_features as features
+
+        if not features.has_columns(columns, ("task", "step")) or np.ndim(columns["task"]) != 2:
+            return None
+        task = features.occurrence_difference_features(columns["task"])
+        snapshot = features.snapshot_features(columns["step"])
+        return torch.cat([task, snapshot, *features.hyperparameter_features(columns)], dim=1)

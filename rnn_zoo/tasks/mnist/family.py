@@ -210,6 +210,18 @@ class SequentialMnist:
             self._maker = (angles, SequenceMaker(angles.cpu(), device=angles.device))
         return self._maker[1]
 
+    @staticmethod
+    def oracle_features(columns: Mapping[str, np.ndarray]) -> Tensor | None:
+        """What the metadata says about each member (the bench's oracle): its rotation angle,
+        its snapshot and its weight decay, (n, f); None without task and step columns."""
+        from rnn_zoo.tasks import metadata_features as features
+
+        if not features.has_columns(columns, ("task", "step")) or np.ndim(columns["task"]) != 1:
+            return None
+        angle = features.angle_features(columns["task"])
+        snapshot = features.snapshot_features(columns["step"])
+        return torch.cat([angle, snapshot, *features.hyperparameter_features(columns)], dim=1)
+
 
 def evaluate(
     params: Mapping[str, Tensor], spec: MemberSpec, maker: SequenceMaker, images: Tensor, labels: Tensor
