@@ -16,6 +16,7 @@ from torch import Tensor
 from rnn_zoo.bench.output import file_stem
 from rnn_zoo.bench.pretraining import VALIDATION_SEED, validation_subset
 from rnn_zoo.bench.properties import get_property
+from rnn_zoo.bench.readings import curve_section, first_lines, ranking_section, score_cell, score_notes
 from rnn_zoo.bench.statistics import bootstrap_ci
 from rnn_zoo.zoo.schema import DEFAULT_CONFIG
 from rnn_zoo.zoo.shards import library_versions, sha256, write_json, write_text
@@ -140,10 +141,13 @@ def downstream_table(results: Mapping[str, Any], prop: str) -> str:
     for encoder, summary in results["summary"].items():
         modes = summary["downstream"].get(prop, {})
         cells = [
-            cell(modes.get(mode, {}).get(split, {}).get(metric)) for split in SCORED for mode in modes_run
+            score_cell(results, encoder, prop, mode, split)
+            or cell(modes.get(mode, {}).get(split, {}).get(metric))
+            for split in SCORED
+            for mode in modes_run
         ]
         lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + score_notes(results, prop))
 
 
 def cloned_section(results: Mapping[str, Any]) -> list[str]:
@@ -174,12 +178,15 @@ def render_report(results: Mapping[str, Any]) -> str:
         f"({config['emulation']['loss']}), device {config['device']}; rnn-zoo {results['versions']['rnn-zoo']}, "
         f"torch {results['versions']['torch']}.",
         "",
+        *(line for sentence in first_lines(results) for line in (sentence, "")),
         f"Where this benchmark still differs from the authors' code, and the expected effect of each "
         f"difference: [{FIDELITY_DOC}]({FIDELITY_DOC}) in the rnn-zoo repository.",
         "",
         "## Emulation (validation loss, lower is better)",
         "",
         emulation_table(results),
+        *ranking_section(results),
+        *curve_section(results),
         "",
         "## Downstream properties",
         "",
@@ -232,7 +239,9 @@ def write_plots(
         name: [seed["emulation"]["curve"] for seed in seeds.values()]
         for name, seeds in results["runs"].items()
     }
-    plot_training_curves(out / "plots/training-curves.png", curves)
+    plot_training_curves(
+        out / "plots/training-curves.png", curves, dashed=list(results.get("references") or ())
+    )
     written.append("plots/training-curves.png")
     pairs = {
         name: (np.array(cloned["original"]), np.array(cloned["cloned"]))

@@ -11,6 +11,7 @@ applied, frozen, to the other configs' members (:mod:`rnn_zoo.bench.transfer`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
@@ -23,6 +24,7 @@ from torch import Tensor, nn
 from rnn_zoo.bench import output as bench_out
 from rnn_zoo.bench.cloning import Accept
 from rnn_zoo.bench.downstream import DownstreamConfig, TooFewTasks, downstream_config, downstream_rows
+from rnn_zoo.bench.estimate import estimate_jobs
 from rnn_zoo.bench.job import check_encoder, run_seed, seeded
 from rnn_zoo.bench.output import Job
 from rnn_zoo.bench.pretraining import (
@@ -34,6 +36,14 @@ from rnn_zoo.bench.pretraining import (
 )
 from rnn_zoo.bench.probes import require_probes
 from rnn_zoo.bench.properties import available_properties, column_shapes, get_property
+from rnn_zoo.bench.readings import add_readings
+from rnn_zoo.bench.references import (
+    bench_references,
+    not_applicable,
+    reference_inputs,
+    reference_names,
+    refuse_reserved,
+)
 from rnn_zoo.bench.report import bench_results, config_record, write_plots, write_report, zoo_fingerprint
 from rnn_zoo.bench.transfer import Target, load_targets, target_names, transfer_job
 from rnn_zoo.encoders.plugins import first_line
@@ -65,6 +75,8 @@ class BenchConfig:
     clone_members: int = 256  # validation members whose emulator clone is evaluated (0: none)
     clone_samples: int = 1_000  # sequences each clone generates (token zoos)
     bos: int = 4  # the BOS token id that generation starts from (token zoos)
+    references: bool = True  # the constant and oracle rows (rnn_zoo.bench.references)
+    preset: str | None = None  # the preset the config was resolved from, if any
 
 
 BENCH_PRESETS: dict[str, dict[str, Any]] = {
@@ -115,6 +127,7 @@ def bench_config(
         downstream=downstream_config(preset, **(downstream or {})),
         properties=tuple(properties) if properties else None,
         device=device or "cpu",
+        preset=preset,
     )
 
 
@@ -197,6 +210,7 @@ def config_from_record(record: Mapping[str, Any]) -> BenchConfig:
     values["emulation"] = EmulationConfig(**values["emulation"])
     values["downstream"] = DownstreamConfig(**values["downstream"])
     values["properties"] = tuple(values["properties"]) if values["properties"] else None
+    values.setdefault("references", False)  # benches from before the reference rows ran none
     return BenchConfig(**values)
 
 
@@ -247,7 +261,8 @@ def run_bench(
     """
     config = config or BenchConfig()
     options = encoder_options or {}
-    jobs = bench_out.share(bench_out.plan_jobs(encoders, config.seeds), part)
+    refuse_reserved(encoders)
+    jobs = bench_out.share(bench_out.plan_jobs([*encoders, *reference_names(config)], config.seeds), part)
     if part is not None and out is None:
         raise ZooError("a part of a bench needs an output directory (--out) to keep its jobs in")
     data = bench_data(zoo, config, zoo_config)
@@ -257,19 +272,33 @@ def run_bench(
     builder_for = partial(_builder_for, encoder_builder, kind, options)
     factories = {name: partial(builder_for(spec), name) for name in dict.fromkeys(encoders)}
     for name in dict.fromkeys(job.encoder for job in jobs):
-        check_encoder(name, seeded(factories[name], 0), data)
+        if name in factories:
+            check_encoder(name, seeded(factories[name], 0), data)
     targets = load_targets(zoo, names, config, data.properties, builder_for)
     if out is not None:
         bench_out.claim_out(Path(out), bench_claim(data, config, encoders, options, names))
+    inputs = {name: (data, config, factories[name]) for name in factories}
+    inputs.update(reference_inputs(bench_references(data, config.references), config))
+    jobs = [job for job in jobs if job.encoder in inputs]  # an n/a reference does not run
+    pending = [job for job in jobs if out is None or not bench_out.is_finished(Path(out), job)]
+    if event and pending:
+        event("estimate", estimate_jobs(pending, inputs))
     finished: dict[Job, tuple[dict[str, Any], Tensor]] = {}
     for job in jobs:
-        if out is not None and bench_out.is_finished(Path(out), job):
+        if job not in pending:
             if event:
                 event("skip", {"encoder": job.encoder, "seed": job.seed})
             continue
-        augment = augment_for(job.encoder, spec) if augment_for else None
-        run = _run_job(job, data, config, factories[job.encoder], out, augment, accept, event, targets)
+        job_data, job_config, factory = inputs[job.encoder]
+        reference = job.encoder not in factories  # no augmentation, no transfer
+        augment = augment_for(job.encoder, spec) if augment_for and not reference else None
+        started = time.perf_counter()
+        run = _run_job(
+            job, job_data, job_config, factory, out, augment, accept, event, {} if reference else targets
+        )
         finished[job] = run
+        if event:
+            event("job", {"encoder": job.encoder, "seed": job.seed, "seconds": time.perf_counter() - started})
     return None if part is not None else assemble(data, config, encoders, out, finished)
 
 
@@ -342,7 +371,9 @@ def assemble(
     ``out``, also report.md and the plots (seed 0's embeddings)."""
     runs: dict[str, dict[str, Any]] = {}
     embeddings: dict[str, Tensor] = {}
-    for job in bench_out.plan_jobs(encoders, config.seeds):
+    references = bench_references(data, config.references)
+    ran = [name for name in references if name not in not_applicable(references)]
+    for job in bench_out.plan_jobs([*encoders, *ran], config.seeds):
         if out is None:
             record = (finished or {})[job][0]
         else:
@@ -351,6 +382,7 @@ def assemble(
                 embeddings[job.encoder] = bench_out.load_embeddings(Path(out), job)
         runs.setdefault(job.encoder, {})[str(job.seed)] = record
     results = bench_results(data, config, list(dict.fromkeys(encoders)), runs)
+    add_readings(results, data, not_applicable(references))
     if out is not None:
         results["plots"] = write_plots(Path(out), results, embeddings, data.rows.table)
         write_report(out, results)
