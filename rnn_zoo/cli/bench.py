@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,11 @@ class BenchProgress:
     def __call__(self, kind: str, info: Mapping[str, Any]) -> None:
         from tqdm import tqdm
 
+        if kind == "estimate":
+            from rnn_zoo.cli.bench_log import estimate_line
+
+            click.echo(estimate_line(info), err=True)
+            return
         key = (info["encoder"], info["seed"])
         if kind == "skip":
             self.started += 1
@@ -128,6 +134,7 @@ class BenchRequest:
     validation_sequences: int | None = None
     config: str | None = None  # the zoo config benched (in a zoo of several)
     transfer_to: str | None = None  # comma list of other configs, or all
+    references: bool = True  # the constant and oracle rows
 
 
 def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[[Any], Any]) -> None:
@@ -138,12 +145,15 @@ def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[
     import torch
 
     from rnn_zoo.bench.output import plan_jobs, share
+    from rnn_zoo.bench.references import reference_names, refuse_reserved
     from rnn_zoo.bench.run import bench_config, run_bench
+    from rnn_zoo.cli.bench_log import LogProgress
     from rnn_zoo.cli.build import parse_part
     from rnn_zoo.encoders.plugins import factory
     from rnn_zoo.zoo.load import locate_zoo
 
     names, part = encoder_names(request.encoder), parse_part(request.part)
+    refuse_reserved(names)
     given = parse_options(request.option_pairs)
     for name in names:  # an unknown name or a broken import path fails before the zoo loads
         factory(name)
@@ -152,9 +162,13 @@ def run_bench_command(request: BenchRequest, builder: Any, acceptance: Callable[
     config = bench_config(
         request.preset, seeds=request.seeds, steps=request.steps, device=device, emulation=validation
     )
-    jobs = share(plan_jobs(names, config.seeds), part)
+    config = replace(config, references=request.references)
+    jobs = share(plan_jobs([*names, *reference_names(config)], config.seeds), part)
     zoo = locate_zoo(request.zoo)
-    progress = BenchProgress(config.emulation.steps, len(jobs))
+    terminal = sys.stderr.isatty()
+    progress = (
+        BenchProgress(config.emulation.steps, len(jobs)) if terminal else LogProgress(config.emulation.steps)
+    )
     try:
         results = run_bench(
             zoo,
@@ -280,6 +294,13 @@ def bench_acceptance(zoo: Any) -> Any:
     metavar="CONFIGS",
     help="Other configs (comma list, or all) each pre-trained encoder is applied to, frozen: a transfer table.",
 )
+@click.option(
+    "--no-references",
+    "no_references",
+    is_flag=True,
+    help="Leave out the floor and ceiling rows (constant and oracle embeddings, trained like the "
+    "encoders): faster, but the report then cannot say whether the budget separates the encoders.",
+)
 def bench(
     zoo_path: str,
     encoder: str,
@@ -293,6 +314,7 @@ def bench(
     part: str | None,
     zoo_config: str | None,
     transfer_to: str | None,
+    no_references: bool,
 ) -> None:
     """Pre-train weight encoders by emulation on a zoo, evaluate them downstream, write a report.
 
@@ -320,6 +342,14 @@ def bench(
     B and C: emulation loss and downstream scores there, or n/a where shapes do not fit.
 
     \b
+    Floor and ceiling: two reference rows train with the same seeds and batches as the
+    encoders, constant (one learned embedding for every member) and oracle (a learned map
+    of the member's task, snapshot and weight decay as the zoo's metadata records them);
+    neither reads a weight. The report gives the headroom between them and each encoder's
+    share of it, or says that the seeds' noise leaves no room to rank (--no-references: none).
+    Progress goes to stderr: bars on a terminal, else plain lines with an ETA.
+
+    \b
     Presets, and the time of all six encoders (README: how it was measured):
       tiny   2 seeds x 100 steps, narrow encoders: 4-5 minutes on 2 CPU cores
       medium 3 seeds x 800 steps, a narrower parameter transformer, no supervised
@@ -341,6 +371,7 @@ def bench(
         validation_sequences,
         zoo_config,
         transfer_to,
+        not no_references,
     )
     run_bench_command(request, bench_encoder_builder(), bench_acceptance)
 
