@@ -155,3 +155,40 @@ def reference_inputs(
     """Per reference that runs: its (BenchData, BenchConfig without supervised baselines, factory)."""
     config = replace(config, supervised=False)  # no weights to train an encoder on end to end
     return {name: (ref.data, config, ref.factory) for name, ref in references.items() if ref.factory}
+
+
+def reference_holders(
+    parts: Sequence[Any], references: Mapping[str, Reference], seeds: int
+) -> dict[Any, Any]:
+    """For every job of the references that run, a part (output directory) that finished it."""
+    from pathlib import Path
+
+    from rnn_zoo.bench.output import Job, is_finished
+
+    holders = {}
+    for name in (name for name, ref in references.items() if ref.factory is not None):
+        for seed in range(seeds):
+            job = Job(name, seed)
+            holder = next((Path(part) for part in parts if is_finished(Path(part), job)), None)
+            if holder is None:
+                raise ZooError(
+                    f"no part holds a finished {job}; run its share (`rnn-zoo bench --shard i/n`) first"
+                )
+            holders[job] = holder
+    return holders
+
+
+def without_transfer(runs: dict[str, dict[str, Any]]) -> None:
+    """Mark the reference rows' transfer n/a wherever the encoders transferred (in place): a
+    reference reads no weights, so there is no trained encoder to apply to another config."""
+    targets = {
+        name for seeds in runs.values() for record in seeds.values() for name in record.get("transfer", {})
+    }
+    if not targets:
+        return
+    for name in REFERENCES:
+        for record in runs.get(name, {}).values():
+            reason = "a reference row reads no weights: there is no encoder to transfer"
+            record["transfer"] = {
+                target: {"applicable": False, "reason": reason} for target in sorted(targets)
+            }
