@@ -40,9 +40,11 @@ from rnn_zoo.bench.readings import add_readings
 from rnn_zoo.bench.references import (
     bench_references,
     not_applicable,
+    reference_holders,
     reference_inputs,
     reference_names,
     refuse_reserved,
+    without_transfer,
 )
 from rnn_zoo.bench.report import bench_results, config_record, write_plots, write_report, zoo_fingerprint
 from rnn_zoo.bench.transfer import Target, load_targets, target_names, transfer_job
@@ -381,6 +383,7 @@ def assemble(
             if job.encoder not in embeddings:  # seed 0's, for the PCA plot
                 embeddings[job.encoder] = bench_out.load_embeddings(Path(out), job)
         runs.setdefault(job.encoder, {})[str(job.seed)] = record
+    without_transfer(runs)
     results = bench_results(data, config, list(dict.fromkeys(encoders)), runs)
     add_readings(results, data, not_applicable(references))
     if out is not None:
@@ -404,6 +407,7 @@ def merge_bench(parts: Sequence[str | Path], out: str | Path, zoo: Any = None) -
         )
     # nothing trains: the CPU will do
     data = bench_data(opened, replace(config, device="cpu"), claim["zoo"]["config"])
+    holders.update(reference_holders(parts, bench_references(data, config.references), config.seeds))
     bench_out.claim_out(Path(out), claim)
     bench_out.copy_jobs(holders, Path(out))
     return assemble(data, config, claim["encoders"], out)
