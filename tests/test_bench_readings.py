@@ -10,7 +10,6 @@ import pyarrow as pa
 import pytest
 import torch
 from bench_helpers import bench_command
-from conftest import flat_linear_builder
 
 from rnn_zoo.bench.curves import trend
 from rnn_zoo.bench.downstream import DownstreamRows
@@ -156,8 +155,10 @@ def test_progress_lines_estimate_validate_and_finish_with_an_eta():
     assert lines[2] == "(1/2) flat seed 0: done in 0:01:00; ETA 0:01:00"  # the other job, scaled 3x
 
 
-def test_a_bench_whose_output_is_not_a_terminal_logs_plain_progress_lines(token_zoo, tmp_path, monkeypatch):
-    monkeypatch.setattr("rnn_zoo.cli.bench.bench_encoder_builder", lambda: flat_linear_builder)
+def test_a_bench_whose_output_is_not_a_terminal_logs_plain_progress_lines(
+    token_zoo, tmp_path, monkeypatch, encoder_builder
+):
+    monkeypatch.setattr("rnn_zoo.cli.bench.bench_encoder_builder", lambda: encoder_builder)
     result = bench_command(token_zoo.root, tmp_path / "out", "flat")
     assert result.exit_code == 0, result.output
     logged = [line for line in result.output.splitlines() if re.match(LINE_START, line)]

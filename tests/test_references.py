@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from bench_helpers import assert_one_line_error, bench_command
-from conftest import TINY_SPEC, flat_linear_builder
 
 from rnn_zoo.bench import pretraining
 from rnn_zoo.bench.job import seeded
@@ -18,12 +17,15 @@ from rnn_zoo.bench.properties import column_values
 from rnn_zoo.bench.references import FEATURES, bench_references
 from rnn_zoo.bench.run import bench_config, bench_data, run_bench
 from rnn_zoo.errors import ZooError
+from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.tasks.formal_languages import FormalLanguages
 from rnn_zoo.tasks.mnist.family import SequentialMnist
 from rnn_zoo.zoo.manifest import finalize_zoo
 from rnn_zoo.zoo.schema import ZooSchema
 from rnn_zoo.zoo.shards import ShardId, ZooInfo, write_shard
 from rnn_zoo.zoo.synthetic import synthetic_rows, synthetic_schema
+
+TINY_SPEC = MemberSpec(6, 8, 2, 6)  # the token zoo's members
 
 
 def make_config(**overrides):
@@ -102,7 +104,7 @@ def test_the_mnist_features_are_the_angle_the_snapshot_and_the_weight_decay():
     assert FormalLanguages.oracle_features(columns) is None  # a scalar task is not a formal language's
 
 
-def test_the_references_draw_the_same_batches_as_an_encoder(token_data, monkeypatch):
+def test_the_references_draw_the_same_batches_as_an_encoder(token_data, monkeypatch, encoder_builder):
     drawn: list[list] = []
     original = pretraining.EmulationData.batch
 
@@ -114,7 +116,7 @@ def test_the_references_draw_the_same_batches_as_an_encoder(token_data, monkeypa
     references = bench_references(token_data)
     spec = token_data.splits["train"].spec
     runs = [
-        (lambda: flat_linear_builder("flat", spec, input_kind="tokens"), token_data),
+        (lambda: encoder_builder("flat", spec, input_kind="tokens"), token_data),
         (references["constant"].factory, references["constant"].data),
         (references["oracle"].factory, references["oracle"].data),
     ]
@@ -141,8 +143,10 @@ def taskless_zoo(tmp_path_factory):
     return finalize_zoo(root, ZooInfo("taskless", "Taskless", "no task column", schema))
 
 
-def test_without_task_columns_the_oracle_is_na_with_the_reason_and_the_bench_goes_on(taskless_zoo, tmp_path):
-    results = run_bench(taskless_zoo, ["flat"], make_config(), tmp_path, encoder_builder=flat_linear_builder)
+def test_without_task_columns_the_oracle_is_na_with_the_reason_and_the_bench_goes_on(
+    taskless_zoo, tmp_path, encoder_builder
+):
+    results = run_bench(taskless_zoo, ["flat"], make_config(), tmp_path, encoder_builder=encoder_builder)
     assert set(results["runs"]) == {"flat", "constant"}
     assert results["references"]["oracle"]["status"] == "n/a"
     assert "no task column" in results["references"]["oracle"]["reason"]
@@ -152,8 +156,8 @@ def test_without_task_columns_the_oracle_is_na_with_the_reason_and_the_bench_goe
     assert "| constant |" in report and "| oracle |" not in report
 
 
-def test_no_references_runs_only_the_encoders_and_says_so(token_zoo, tmp_path, monkeypatch):
-    monkeypatch.setattr("rnn_zoo.cli.bench.bench_encoder_builder", lambda: flat_linear_builder)
+def test_no_references_runs_only_the_encoders_and_says_so(token_zoo, tmp_path, monkeypatch, encoder_builder):
+    monkeypatch.setattr("rnn_zoo.cli.bench.bench_encoder_builder", lambda: encoder_builder)
     result = bench_command(token_zoo.root, tmp_path / "out", "flat", "--no-references")
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "out/results.json").read_text())
@@ -163,9 +167,9 @@ def test_no_references_runs_only_the_encoders_and_says_so(token_zoo, tmp_path, m
 
 
 @pytest.mark.parametrize("name", ["oracle", "constant"])
-def test_an_encoder_named_like_a_reference_is_refused_in_one_line(token_zoo, tmp_path, name):
+def test_an_encoder_named_like_a_reference_is_refused_in_one_line(token_zoo, tmp_path, name, encoder_builder):
     result = bench_command(token_zoo.root, tmp_path / "out", f"flat,{name}")
     assert_one_line_error(result.exit_code, result.output, f"encoder name {name!r} is reserved")
     assert not (tmp_path / "out").exists()
     with pytest.raises(ZooError, match="reserved"):
-        run_bench(token_zoo, [name], make_config(), encoder_builder=flat_linear_builder)
+        run_bench(token_zoo, [name], make_config(), encoder_builder=encoder_builder)
