@@ -14,7 +14,7 @@ from bench_helpers import bench_command
 from rnn_zoo.bench.curves import trend
 from rnn_zoo.bench.downstream import DownstreamRows
 from rnn_zoo.bench.headroom import headroom_record, within_noise
-from rnn_zoo.bench.readings import first_lines, ranking_section, undefined_scores
+from rnn_zoo.bench.readings import first_lines, preset_members, ranking_section, undefined_scores
 from rnn_zoo.bench.report import downstream_table
 from rnn_zoo.bench.statistics import Interval
 from rnn_zoo.cli.bench_log import LINE_START, LogProgress
@@ -166,3 +166,16 @@ def test_a_bench_whose_output_is_not_a_terminal_logs_plain_progress_lines(
     for name in ("flat", "constant", "oracle"):
         assert any(f"{name} seed 0: step 2/2, validation loss" in line and "ETA" in line for line in logged)
         assert any(f"{name} seed 0: done in" in line for line in logged)
+
+
+@pytest.mark.parametrize("task", ["formal-languages", "mnist"])
+def test_a_zoo_much_smaller_than_its_preset_is_said_first(task):
+    from rnn_zoo.build.recipe import load_recipe
+
+    recipe = load_recipe(task, "medium")  # the builder's own resolution of the preset
+    assert preset_members(task, "medium") == recipe.runs * len(recipe.snapshot_steps)
+    size = {"preset": "medium", "task": task, "members": 48, "assumed": preset_members(task, "medium")}
+    lines = first_lines({"zoo_size": size, "references": {}})
+    assert lines[0].startswith("**The zoo is much smaller than the medium preset assumes**: 48 members")
+    enough = {**size, "members": size["assumed"]}
+    assert not first_lines({"zoo_size": enough, "references": {}})[0].startswith("**The zoo")

@@ -72,18 +72,28 @@ def _constant(targets: Any, what: str) -> str | None:
 def zoo_size(zoo: Any, preset: str | None, members: int) -> dict[str, Any] | None:
     """The zoo's members beside those of the zoo its preset is sized for (the build preset of the
     same name for the zoo's task); None when either is unknown."""
-    from rnn_zoo.build.recipe import load_recipe
-    from rnn_zoo.errors import ZooError
-
     task = (zoo.manifest.get("recipe") or {}).get("task")
-    if not preset or not task:
+    assumed = preset_members(str(task), preset) if task and preset else None
+    if assumed is None:
         return None
-    try:
-        recipe = load_recipe(str(task), preset)
-    except ZooError:
-        return None
-    assumed = recipe.runs * len(recipe.snapshot_steps)
     return {"preset": preset, "task": task, "members": members, "assumed": assumed}
+
+
+def preset_members(task: str, preset: str) -> int | None:
+    """Members (runs x snapshots) of `rnn-zoo build --task TASK --preset PRESET`, read from the
+    installed recipe file (rnn_zoo.recipes; the bench does not build); None where there is none."""
+    from importlib import resources
+
+    import tomllib
+
+    source = resources.files("rnn_zoo.recipes").joinpath(f"{task}.toml")
+    if not source.is_file():
+        return None
+    recipe = tomllib.loads(source.read_text(encoding="utf-8"))
+    if preset not in recipe.get("presets", {}):
+        return None
+    settings = {**recipe, **recipe["presets"][preset]}
+    return int(settings["runs"]) * len(settings["snapshot_steps"])
 
 
 def first_lines(results: Mapping[str, Any]) -> list[str]:
