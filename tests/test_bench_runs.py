@@ -15,7 +15,8 @@ from rnn_zoo import cli
 from rnn_zoo.files import SEAL, seal_json
 
 ENCODERS = "flat,probing"  # both built by the stand-in FlatLinear: fast, and seeded like the real ones
-JOBS = [("flat", 0), ("flat", 1), ("probing", 0), ("probing", 1)]
+# the encoders, then the reference rows (rnn_zoo.bench.references), seeds in order
+JOBS = [(name, seed) for name in ("flat", "probing", "constant", "oracle") for seed in (0, 1)]
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +64,8 @@ def test_a_part_holds_its_share_and_no_report(runs: dict[str, Path]) -> None:
     finished = sorted(
         path.relative_to(runs["part0"] / "runs") for path in runs["part0"].glob("runs/*/*.json")
     )
-    assert finished == [Path("flat/seed0.json"), Path("probing/seed1.json")]  # jobs 0 and 3 of 4
+    # jobs 0, 3 and 6 of 8
+    assert finished == [Path("flat/seed0.json"), Path("oracle/seed0.json"), Path("probing/seed1.json")]
     assert not (runs["part0"] / "results.json").exists()
 
 
@@ -95,7 +97,7 @@ def test_a_stopped_bench_resumes_with_only_the_unfinished_job(runs: dict[str, Pa
         (("--steps", "4"), ("config.emulation.steps: 4 asked now, 3 in",)),
         (("--encoder-option", "width=5"), ("encoder_options.flat.width: 5 asked now",)),
         (("--shard", "4/4"), ("--shard 4/4 is out of range",)),
-        (("--shard", "0/9"), ("only 4 jobs",)),
+        (("--shard", "0/9"), ("only 8 jobs",)),
         (("--shard", "half"), ("not of the form i/n",)),
     ],
 )

@@ -101,7 +101,7 @@ class Parity:
     def oracle_features(columns: Mapping[str, Any]) -> Tensor | None:
         if "task" not in columns:
             return None
-        return torch.as_tensor(np.asarray(columns["task"]), dtype=torch.float32).reshape(-1, 1)
+        return torch.from_numpy(np.array(columns["task"], dtype=np.float32)).reshape(-1, 1)
 
     def schema(self) -> ZooSchema:
         return ZooSchema(

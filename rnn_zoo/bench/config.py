@@ -82,6 +82,8 @@ class BenchConfig:
     split_seed: int = 0  # which OOD tasks the predictors may fit on
     clone_members: int = 256  # validation members whose emulator clone is evaluated (0: none)
     clone_samples: int = 1_000  # sequences each clone generates (token zoos)
+    references: bool = True  # the constant and oracle rows (rnn_zoo.bench.references)
+    preset: str | None = None  # the preset the config was resolved from, if any
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def bench_config(
     }
     if given.get("properties") is not None:
         given["properties"] = tuple(given["properties"]) or None
-    return resolve_config(BenchConfig, {**chosen.bench, **sections}, given)
+    return resolve_config(BenchConfig, {**chosen.bench, **sections, "preset": preset}, given)
 
 
 def encoder_options(
@@ -223,6 +225,7 @@ def config_from_record(record: Mapping[str, Any]) -> BenchConfig:
     values["downstream"] = DownstreamConfig(**values["downstream"])
     values["properties"] = tuple(values["properties"]) if values["properties"] else None
     values.pop("bos", None)  # recorded before the BOS token came from the zoo's task family
+    values.setdefault("references", False)  # benches from before the reference rows ran none
     return BenchConfig(**values)
 
 

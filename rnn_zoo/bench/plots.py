@@ -52,16 +52,23 @@ def plot_embedding_pca(path: Path, embeddings: Tensor, colours: Mapping[str, np.
     _save(figure, path)
 
 
-def plot_training_curves(path: Path, curves: Mapping[str, Sequence[Sequence[Mapping[str, float]]]]) -> None:
-    """Validation emulation loss over steps: one colour per encoder, one line per seed."""
+def plot_training_curves(
+    path: Path, curves: Mapping[str, Sequence[Sequence[Mapping[str, float]]]], dashed: Sequence[str] = ()
+) -> None:
+    """Validation emulation loss over steps: one colour per encoder, one line per seed; the rows
+    named in ``dashed`` (the floor and the ceiling) in black and grey dashes."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6.5, 4))
-    for index, (encoder, seeds) in enumerate(curves.items()):
+    colours = iter(f"C{index}" for index in range(len(curves)))
+    greys = iter(("black", "grey", "silver"))
+    for encoder, seeds in curves.items():
+        style = {"color": next(greys), "linestyle": "--"} if encoder in dashed else {"color": next(colours)}
         for seed, curve in enumerate(seeds):
             steps = [point["step"] for point in curve]
             losses = [point["validation_loss"] for point in curve]
-            axis.plot(steps, losses, color=f"C{index}", alpha=0.8, label=encoder if seed == 0 else None)
-    axis.set(xlabel="step", ylabel="validation emulation loss", title="Emulation training")
+            axis.plot(steps, losses, alpha=0.8, label=encoder if seed == 0 else None, **style)
+    title = "Emulation training" + (" (dashed: floor and ceiling)" if dashed else "")
+    axis.set(xlabel="step", ylabel="validation emulation loss", title=title)
     axis.legend(fontsize="small")
     _save(figure, path)
 

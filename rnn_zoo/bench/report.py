@@ -13,6 +13,7 @@ from torch import Tensor
 from rnn_zoo.bench.config import config_record
 from rnn_zoo.bench.output import file_stem
 from rnn_zoo.bench.pretraining import VALIDATION_SEED, validation_subset
+from rnn_zoo.bench.readings import curve_section, first_lines, ranking_section
 from rnn_zoo.bench.tables import cloned_section, downstream_table, emulation_table, summarize
 from rnn_zoo.bench.transfer_report import transfer_results, transfer_section
 from rnn_zoo.files import library_versions, sha256, write_json, write_text
@@ -42,12 +43,15 @@ def render_report(results: Mapping[str, Any]) -> str:
         f"({config['emulation']['loss']}), device {config['device']}; rnn-zoo {results['versions']['rnn-zoo']}, "
         f"torch {results['versions']['torch']}.",
         "",
+        *(line for sentence in first_lines(results) for line in (sentence, "")),
         f"Where this benchmark still differs from the authors' code, and the expected effect of each "
         f"difference: [{FIDELITY_DOC}]({FIDELITY_DOC}) in the rnn-zoo repository.",
         "",
         "## Emulation (validation loss, lower is better)",
         "",
         emulation_table(results),
+        *ranking_section(results),
+        *curve_section(results),
         "",
         "## Downstream properties",
         "",
@@ -98,7 +102,9 @@ def write_plots(
         name: [seed["emulation"]["curve"] for seed in seeds.values()]
         for name, seeds in results["runs"].items()
     }
-    plot_training_curves(out / "plots/training-curves.png", curves)
+    plot_training_curves(
+        out / "plots/training-curves.png", curves, dashed=list(results.get("references") or ())
+    )
     written.append("plots/training-curves.png")
     pairs = {
         name: (np.array(cloned["original"]), np.array(cloned["cloned"]))

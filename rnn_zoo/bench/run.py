@@ -11,6 +11,7 @@ applied, frozen, to the other configs' members (:mod:`rnn_zoo.bench.transfer`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
@@ -31,10 +32,21 @@ from rnn_zoo.bench.config import (
     config_record,
 )
 from rnn_zoo.bench.data import bench_data
+from rnn_zoo.bench.estimate import estimate_jobs
 from rnn_zoo.bench.job import JobContext, check_encoder, run_job, seeded
 from rnn_zoo.bench.output import Job
 from rnn_zoo.bench.pretraining import (
     Augment,
+)
+from rnn_zoo.bench.readings import add_readings
+from rnn_zoo.bench.references import (
+    bench_references,
+    not_applicable,
+    reference_holders,
+    reference_inputs,
+    reference_names,
+    refuse_reserved,
+    without_transfer,
 )
 from rnn_zoo.bench.report import bench_results, write_plots, write_report, zoo_fingerprint
 from rnn_zoo.bench.transfer import load_targets, target_names
@@ -96,7 +108,8 @@ def run_bench(
     """
     config = config or BenchConfig()
     options = encoder_options or {}
-    jobs = bench_out.share(bench_out.plan_jobs(encoders, config.seeds), part)
+    refuse_reserved(encoders)
+    jobs = bench_out.share(bench_out.plan_jobs([*encoders, *reference_names(config)], config.seeds), part)
     if part is not None and out is None:
         raise ZooError("a part of a bench needs an output directory (--out) to keep its jobs in")
     data = bench_data(zoo, config, zoo_config)
@@ -105,7 +118,8 @@ def run_bench(
     builder_for = partial(_builder_for, encoder_builder, kind, options)
     factories = {name: partial(builder_for(spec), name) for name in dict.fromkeys(encoders)}
     for name in dict.fromkeys(job.encoder for job in jobs):
-        check_encoder(name, seeded(factories[name], 0), data)
+        if name in factories:
+            check_encoder(name, seeded(factories[name], 0), data)
     context = JobContext(
         data,
         config,
@@ -116,15 +130,37 @@ def run_bench(
         event or ignore,  # None: no events, as for every other emitter's ``ignore``
         load_targets(zoo, names, config, data.properties, builder_for),
     )
+    contexts = job_contexts(context, reference_inputs(bench_references(data, config.references), config))
+    jobs = [job for job in jobs if job.encoder in contexts]  # an n/a reference does not run
     claim = bench_claim(data, config, encoders, options, names) if out is not None else None
-    finished: dict[Job, tuple[dict[str, Any], Tensor]] = {}
     with bench_out.claim_out(Path(out), claim) if out is not None else nullcontext():
+        pending = [job for job in jobs if out is None or not bench_out.is_finished(Path(out), job)]
+        if pending:
+            inputs = {name: (c.data, c.config, c.factories[name]) for name, c in contexts.items()}
+            context.event("estimate", estimate_jobs(pending, inputs))
+        finished: dict[Job, tuple[dict[str, Any], Tensor]] = {}
         for job in jobs:
-            if out is not None and bench_out.is_finished(Path(out), job):
+            if job not in pending:
                 context.event("skip", {"encoder": job.encoder, "seed": job.seed})
                 continue
-            finished[job] = run_job(job, context)
+            started = time.perf_counter()
+            finished[job] = run_job(job, contexts[job.encoder])
+            seconds = time.perf_counter() - started
+            context.event("job", {"encoder": job.encoder, "seed": job.seed, "seconds": seconds})
         return None if part is not None else assemble(data, config, encoders, out, finished)
+
+
+def job_contexts(
+    context: JobContext, references: Mapping[str, tuple[Any, Any, Any]]
+) -> dict[str, JobContext]:
+    """The context of each encoder's jobs, and of each reference row's that runs: its own data
+    (features, no weights), config and factory, with no augmentation and no transfer."""
+    contexts = {name: context for name in context.factories}
+    for name, (data, config, factory) in references.items():
+        contexts[name] = replace(
+            context, data=data, config=config, factories={name: factory}, augment_for=None, targets=None
+        )
+    return contexts
 
 
 def _builder_for(
@@ -146,7 +182,9 @@ def assemble(
     ``out``, also report.md and the plots (seed 0's embeddings)."""
     runs: dict[str, dict[str, Any]] = {}
     embeddings: dict[str, Tensor] = {}
-    for job in bench_out.plan_jobs(encoders, config.seeds):
+    references = bench_references(data, config.references)
+    ran = [name for name in references if name not in not_applicable(references)]
+    for job in bench_out.plan_jobs([*encoders, *ran], config.seeds):
         if out is None:
             record = (finished or {})[job][0]
         else:
@@ -154,7 +192,9 @@ def assemble(
             if job.encoder not in embeddings:  # seed 0's, for the PCA plot
                 embeddings[job.encoder] = bench_out.load_embeddings(Path(out), job)
         runs.setdefault(job.encoder, {})[str(job.seed)] = record
+    without_transfer(runs)
     results = bench_results(data, config, list(dict.fromkeys(encoders)), runs)
+    add_readings(results, data, not_applicable(references))
     if out is not None:
         results["plots"] = write_plots(Path(out), results, embeddings, data.rows.table)
         write_report(out, results)
@@ -182,6 +222,7 @@ def merge_bench(parts: Sequence[str | Path], out: str | Path, zoo: Any = None) -
         )
     # nothing trains: the CPU will do
     data = bench_data(opened, replace(config, device="cpu"), claim["zoo"]["config"])
+    holders.update(reference_holders(parts, bench_references(data, config.references), config.seeds))
     with bench_out.claim_out(Path(out), claim):
         bench_out.copy_jobs(holders, Path(out))
         return assemble(data, config, claim["encoders"], out)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from rnn_zoo.bench.properties import get_property
+from rnn_zoo.bench.readings import score_cell, score_notes
 from rnn_zoo.bench.statistics import bootstrap_ci
 from rnn_zoo.tasks.registry import family_names, get_family
 
@@ -99,10 +100,13 @@ def downstream_table(results: Mapping[str, Any], prop: str) -> str:
     for encoder, summary in results["summary"].items():
         modes = summary["downstream"].get(prop, {})
         cells = [
-            cell(modes.get(mode, {}).get(split, {}).get(metric)) for split in SCORED for mode in modes_run
+            score_cell(results, encoder, prop, mode, split)
+            or cell(modes.get(mode, {}).get(split, {}).get(metric))
+            for split in SCORED
+            for mode in modes_run
         ]
         lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + score_notes(results, prop))
 
 
 def cloned_section(results: Mapping[str, Any]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,11 @@ class BenchProgress:
     def __call__(self, kind: str, info: Mapping[str, Any]) -> None:
         from tqdm import tqdm
 
+        if kind == "estimate":
+            from rnn_zoo.cli.bench_log import estimate_line
+
+            click.echo(estimate_line(info), err=True)
+            return
         key = (info["encoder"], info["seed"])
         if kind == "skip":
             self.started += 1
@@ -119,6 +125,7 @@ class BenchRequest:
     validation_sequences: int | None = None
     config: str | None = None  # the zoo config benched (in a zoo of several)
     transfer_to: str | None = None  # comma list of other configs, or all
+    references: bool = True  # the constant and oracle rows
 
 
 def check_validation_sequences(zoo: Any, config: str | None, asked: int | None) -> None:
@@ -143,24 +150,35 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
 
     from rnn_zoo.bench.config import bench_config, encoder_options
     from rnn_zoo.bench.output import plan_jobs, share
+    from rnn_zoo.bench.references import reference_names, refuse_reserved
     from rnn_zoo.bench.run import run_bench
+    from rnn_zoo.cli.bench_log import LogProgress
     from rnn_zoo.encoders.plugins import factory
     from rnn_zoo.folder import parse_part
     from rnn_zoo.zoo.load import locate_zoo
 
     names, part = encoder_names(request.encoder), parse_part(request.part)
+    refuse_reserved(names)
     given = parse_options(request.option_pairs)
     for name in names:  # an unknown name or a broken import path fails before the zoo loads
         factory(name)
     device = request.device or ("cuda" if torch.cuda.is_available() else "cpu")
     validation = {"validation_sequences": request.validation_sequences}
     config = bench_config(
-        request.preset, seeds=request.seeds, steps=request.steps, device=device, emulation=validation
+        request.preset,
+        seeds=request.seeds,
+        steps=request.steps,
+        device=device,
+        emulation=validation,
+        references=request.references,
     )
-    jobs = share(plan_jobs(names, config.seeds), part)
+    jobs = share(plan_jobs([*names, *reference_names(config)], config.seeds), part)
     zoo = locate_zoo(request.zoo)
     check_validation_sequences(zoo, request.config, request.validation_sequences)
-    progress = BenchProgress(config.emulation.steps, len(jobs))
+    terminal = sys.stderr.isatty()  # else plain lines with an ETA (a SLURM log, a pipe)
+    progress = (
+        BenchProgress(config.emulation.steps, len(jobs)) if terminal else LogProgress(config.emulation.steps)
+    )
     try:
         results = run_bench(
             zoo,

@@ -147,20 +147,6 @@ def packaged_recipe(family: type) -> str:
     return resources.files("rnn_zoo.recipes").joinpath(f"{family.name}.toml").read_text(encoding="utf-8")
 
 
-def run_features(columns: Mapping[str, Any]) -> Tensor | None:
-    """What every family's oracle knows besides the task: log(1 + snapshot step) and the run's
-    weight decay, (n, 2) float32; None when a column is missing.
-
-    The step enters as a number, not one class per step, so that features of different splits
-    (or zoos) line up whatever steps each holds.
-    """
-    if "step" not in columns or "weight_decay" not in columns:
-        return None
-    step = torch.as_tensor(np.asarray(columns["step"]), dtype=torch.float32)
-    decay = torch.as_tensor(np.asarray(columns["weight_decay"]), dtype=torch.float32)
-    return torch.stack([step.log1p(), decay], dim=-1)
-
-
 def training_bytes(spec: MemberSpec, batch_size: int, positions: int) -> int:
     """Working memory of one member in a training step, from measurement (rnn_zoo.build.memory):
     per position of its batch, (2 gates + 3) x hidden x layers floats kept for backward, plus

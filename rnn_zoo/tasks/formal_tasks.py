@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rnn_zoo.tasks import metadata_features as features
 from rnn_zoo.tasks import streams
-from rnn_zoo.tasks.family import run_features
 from rnn_zoo.tasks.properties import TRAINING_STEP, Property, accuracy_metrics, scalar_property
 from rnn_zoo.zoo.schema import SPLITS
 
@@ -119,10 +119,10 @@ PAPER_EMULATION_LOSS = {
 
 
 def oracle_features(columns: Mapping[str, Any]) -> Tensor | None:
-    """The three occurrence differences one-hot (n, 3 x 6), then log(1 + step) and the weight decay."""
-    run = run_features(columns)
-    if run is None or "task" not in columns:
+    """What the metadata says about each member (the bench's oracle): its task's occurrence
+    differences, its snapshot and its weight decay, (n, f); None without task and step columns."""
+    if not features.has_columns(columns, ("task", "step")) or np.ndim(columns["task"]) != 2:
         return None
-    offsets = torch.as_tensor(np.asarray(columns["task"]), dtype=torch.int64)[:, 1:] - OFFSETS[0]  # (n, 3)
-    one_hot = offsets.unsqueeze(-1) == torch.arange(len(OFFSETS))  # (n, 3, 6)
-    return torch.cat([one_hot.flatten(1).float(), run], dim=1)
+    task = features.occurrence_difference_features(columns["task"])
+    snapshot = features.snapshot_features(columns["step"])
+    return torch.cat([task, snapshot, *features.hyperparameter_features(columns)], dim=1)

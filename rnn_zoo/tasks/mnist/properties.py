@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnn_zoo.tasks.family import run_features
+from rnn_zoo.tasks import metadata_features as features
 from rnn_zoo.tasks.properties import TRAINING_STEP, Property, scalar_property
 
 
@@ -56,9 +56,10 @@ PAPER_EMULATION_LOSS = {
 
 
 def oracle_features(columns: Mapping[str, Any]) -> Tensor | None:
-    """cos and sin of the rotation angle (n, 2), then log(1 + step) and the weight decay."""
-    run = run_features(columns)
-    if run is None or "task" not in columns:
+    """What the metadata says about each member (the bench's oracle): its rotation angle,
+    its snapshot and its weight decay, (n, f); None without task and step columns."""
+    if not features.has_columns(columns, ("task", "step")) or np.ndim(columns["task"]) != 1:
         return None
-    radians = torch.deg2rad(torch.as_tensor(np.asarray(columns["task"]), dtype=torch.float32))
-    return torch.cat([torch.stack([radians.cos(), radians.sin()], dim=-1), run], dim=1)
+    angle = features.angle_features(columns["task"])
+    snapshot = features.snapshot_features(columns["step"])
+    return torch.cat([angle, snapshot, *features.hyperparameter_features(columns)], dim=1)

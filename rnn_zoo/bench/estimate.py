@@ -1,0 +1,83 @@
+"""How long a bench's emulation will take, from a quick timing of a few steps per encoder.
+
+Each encoder (and reference) trains for a few steps with a fresh emulator on the bench's own
+data, then validates a few members; the step rate and the validation rate give the time of a
+job's emulation. Downstream fits, supervised baselines and cloning come on top: the caller
+refines the estimate with the measured time of each finished job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from torch import nn
+
+from rnn_zoo.bench.pretraining import EmulationConfig, EmulationData, train_emulation
+
+TIMED_STEPS = 3  # the first is a warm-up and is not counted
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """Seconds per emulation step and per validated member of one encoder."""
+
+    step: float
+    validated_member: float
+
+    def job_seconds(self, config: EmulationConfig, validation_members: int) -> float:
+        """Seconds of one job's emulation: every step and every validation."""
+        validations = len(range(config.validate_every, config.steps + 1, config.validate_every))
+        validations += config.steps % config.validate_every != 0  # the last step always validates
+        members = min(validation_members, config.validation_members or validation_members)
+        return config.steps * self.step + validations * members * self.validated_member
+
+
+def time_steps(
+    make_encoder: Callable[[], nn.Module],
+    train: EmulationData,
+    validation: EmulationData,
+    config: EmulationConfig,
+) -> StepTime:
+    """Time ``TIMED_STEPS`` emulation steps and one validation of a batch of members."""
+    members = min(len(validation), config.batch_members)
+    quick = replace(config, steps=TIMED_STEPS, validate_every=TIMED_STEPS, validation_members=members)
+    stamps: list[float] = []
+
+    def stamp(kind: str, payload: Mapping[str, Any]) -> None:
+        stamps.append(time.perf_counter())
+
+    train_emulation(make_encoder(), train, validation, quick, event=stamp)
+    # events: one per step, then one after the validation
+    step = (stamps[TIMED_STEPS - 1] - stamps[0]) / (TIMED_STEPS - 1)
+    return StepTime(step, (stamps[-1] - stamps[TIMED_STEPS - 1]) / members)
+
+
+def estimate_jobs(
+    jobs: list[Any], inputs: Mapping[str, tuple[Any, Any, Callable[[], nn.Module]]]
+) -> dict[str, Any]:
+    """The ``estimate`` event's payload: each job's emulation seconds and their sum.
+
+    ``jobs`` are the jobs to run (Job: encoder, seed); ``inputs[encoder]`` is the job's
+    (BenchData, BenchConfig, encoder factory). Each encoder is timed once.
+    """
+    from rnn_zoo.bench.job import seeded
+
+    per_encoder: dict[str, float] = {}
+    untimed = []
+    for name in dict.fromkeys(job.encoder for job in jobs):
+        data, config, factory = inputs[name]
+        train, validation = data.splits["train"], data.splits["validation"]
+        try:
+            timing = time_steps(seeded(factory, 0), train, validation, config.emulation)
+        except Exception:  # the encoder's own job reports its failure, in one line
+            untimed.append(name)
+            timing = StepTime(0.0, 0.0)
+        per_encoder[name] = timing.job_seconds(config.emulation, len(validation))
+    planned = [
+        {"encoder": job.encoder, "seed": job.seed, "seconds": per_encoder[job.encoder]} for job in jobs
+    ]
+    total = sum(entry["seconds"] for entry in planned)
+    return {"jobs": planned, "seconds": total, "timed_steps": TIMED_STEPS, "untimed": untimed}
