@@ -25,7 +25,8 @@ import torch
 from constant_encoder import ConstantEncoder
 from torch import nn
 
-from rnn_zoo.bench.pretraining import EmulationConfig, emulation_config, emulation_data, train_emulation
+from rnn_zoo.bench.config import EmulationConfig, emulation_config
+from rnn_zoo.bench.pretraining import emulation_data, train_emulation
 from rnn_zoo.member.spec import MemberSpec
 from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
 

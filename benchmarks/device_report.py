@@ -99,7 +99,7 @@ class Report:
 def paper_bench_size(site_paths: list[str]) -> tuple[int, int]:
     """Seeds and emulation steps per seed of ``rnn-zoo bench --preset paper``, from the installed project."""
     sys.path[:0] = [path for path in site_paths if path not in sys.path]
-    from rnn_zoo.bench.run import bench_config
+    from rnn_zoo.bench.config import bench_config
 
     config = bench_config("paper")
     return config.seeds, config.emulation.steps

@@ -116,7 +116,7 @@ def test_a_build_stopped_at_its_deadline_projects_the_whole_preset(monkeypatch: 
 
 
 def test_the_paper_bench_is_projected_from_the_measured_steps_per_second(tmp_path: Path) -> None:
-    from rnn_zoo.bench.run import bench_config
+    from rnn_zoo.bench.config import bench_config
 
     config = bench_config("paper")
     (tmp_path / "bench.json").write_text(json.dumps({"encoders": {"flat": {"steps_per_s": 100.0}}}))

@@ -1,7 +1,8 @@
 """bench.json: what a bench's output folder holds, and how two claims differ.
 
 It records the zoo (name, fingerprint, where it was found, the config benched), the resolved
-bench config, the encoders with their options and the configs transferred to; a bench resumes,
+bench config, the encoders with their options, the configs transferred to and the reference
+rows that run; a bench resumes,
 and parts merge, only into a folder whose claim names the same bench.
 """
 
@@ -18,7 +19,7 @@ from rnn_zoo.zoo.schema import DEFAULT_CONFIG
 
 CLAIM = "bench.json"
 FORMAT = 1
-KEYS = {"format", "zoo", "config", "encoders", "encoder_options", "transfer_to"}
+KEYS = {"format", "zoo", "config", "encoders", "encoder_options", "transfer_to", "references"}
 CLAIM_FIELDS = {
     "zoo": dict,
     "zoo.fingerprint": str,
@@ -28,6 +29,7 @@ CLAIM_FIELDS = {
     "encoders": list,
     "encoder_options": dict,
     "transfer_to": list,
+    "references": list,
 }
 IDENTITY = (
     "format",
@@ -38,6 +40,7 @@ IDENTITY = (
     "encoders",
     "encoder_options",
     "transfer_to",
+    "references",
 )
 
 
@@ -47,11 +50,14 @@ def make_claim(
     encoders: Sequence[str],
     options: Any,
     transfer_to: Sequence[str] = (),
+    references: Sequence[str] = (),
 ) -> dict:
-    """bench.json's contents, as JSON would give them back (lists, not tuples)."""
+    """bench.json's contents, as JSON would give them back (lists, not tuples); ``references``
+    are the reference rows whose jobs run (rnn_zoo.bench.references)."""
     claim = {"format": FORMAT, "zoo": dict(zoo), "config": config, "encoders": list(encoders)}
     claim["encoder_options"] = {name: dict(options.get(name, {})) for name in encoders}
     claim["transfer_to"] = list(transfer_to)
+    claim["references"] = list(references)
     return json.loads(json.dumps(claim))
 
 
@@ -75,6 +81,7 @@ def read_claim(directory: Path) -> dict[str, Any]:
     if isinstance(claim.get("zoo"), dict):
         claim["zoo"].setdefault("config", DEFAULT_CONFIG)
     claim.setdefault("transfer_to", [])
+    claim.setdefault("references", [])  # a bench from before the reference rows ran none
     if isinstance(claim.get("config"), dict):
         claim["config"].pop("bos", None)  # recorded before the BOS token came from the task family
     for key, kind in CLAIM_FIELDS.items():

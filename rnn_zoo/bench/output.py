@@ -218,7 +218,7 @@ def gather_parts(parts: Sequence[Path]) -> tuple[dict[str, Any], dict[Job, Path]
         folder.check_place()
         folder.check_index(INDEX, f"delete {folder.root / INDEX} and run that part's command again")
     holders: dict[Job, Path] = {}
-    for job in plan_jobs(claim["encoders"], claim["config"]["seeds"]):
+    for job in plan_jobs([*claim["encoders"], *claim["references"]], claim["config"]["seeds"]):
         holder = next((Path(part) for part in parts if is_finished(part, job)), None)
         if holder is None:
             raise ZooError(

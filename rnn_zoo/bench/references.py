@@ -21,9 +21,10 @@ import torch
 from torch import Tensor, nn
 
 from rnn_zoo.bench.pretraining import EmulationData
+from rnn_zoo.encoders.plugins import RESERVED
 from rnn_zoo.errors import ZooError
 
-REFERENCES = ("constant", "oracle")
+REFERENCES = RESERVED  # the names no encoder may take: "constant", "oracle"
 FEATURES = "oracle.features"  # the one key of a reference's params: features (n, f), no weight
 WIDTH = 16  # embedding width of both references
 HIDDEN = 64  # the oracle MLP's hidden width
@@ -134,27 +135,6 @@ def reference_inputs(
     """Per reference that runs: its (BenchData, BenchConfig without supervised baselines, factory)."""
     config = replace(config, supervised=False)  # no weights to train an encoder on end to end
     return {name: (ref.data, config, ref.factory) for name, ref in references.items() if ref.factory}
-
-
-def reference_holders(
-    parts: Sequence[Any], references: Mapping[str, Reference], seeds: int
-) -> dict[Any, Any]:
-    """For every job of the references that run, a part (output directory) that finished it."""
-    from pathlib import Path
-
-    from rnn_zoo.bench.output import Job, is_finished
-
-    holders = {}
-    for name in (name for name, ref in references.items() if ref.factory is not None):
-        for seed in range(seeds):
-            job = Job(name, seed)
-            holder = next((Path(part) for part in parts if is_finished(Path(part), job)), None)
-            if holder is None:
-                raise ZooError(
-                    f"no part holds a finished {job}; run its share (`rnn-zoo bench --shard i/n`) first"
-                )
-            holders[job] = holder
-    return holders
 
 
 def without_transfer(runs: dict[str, dict[str, Any]]) -> None:

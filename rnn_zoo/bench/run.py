@@ -42,7 +42,6 @@ from rnn_zoo.bench.readings import add_readings
 from rnn_zoo.bench.references import (
     bench_references,
     not_applicable,
-    reference_holders,
     reference_inputs,
     reference_names,
     refuse_reserved,
@@ -66,15 +65,17 @@ def bench_claim(
     encoders: Sequence[str],
     options: Options,
     transfer_to: Sequence[str],
+    references: Sequence[str] = (),
 ) -> dict:
-    """What an output directory of this bench holds (bench.json): the config benched is part of it."""
+    """What an output directory of this bench holds (bench.json): the config benched is part of
+    it, and so are the reference rows that run."""
     zoo = {
         "name": data.zoo.name,
         "fingerprint": zoo_fingerprint(data.zoo.root),
         "root": str(data.zoo.root),
         "config": data.zoo.config_name,
     }
-    return make_claim(zoo, config_record(config), encoders, options, transfer_to)
+    return make_claim(zoo, config_record(config), encoders, options, transfer_to, references)
 
 
 def run_bench(
@@ -132,7 +133,8 @@ def run_bench(
     )
     contexts = job_contexts(context, reference_inputs(bench_references(data, config.references), config))
     jobs = [job for job in jobs if job.encoder in contexts]  # an n/a reference does not run
-    claim = bench_claim(data, config, encoders, options, names) if out is not None else None
+    ran = [name for name in contexts if name not in factories]
+    claim = bench_claim(data, config, encoders, options, names, ran) if out is not None else None
     with bench_out.claim_out(Path(out), claim) if out is not None else nullcontext():
         pending = [job for job in jobs if out is None or not bench_out.is_finished(Path(out), job)]
         if pending:
@@ -222,7 +224,6 @@ def merge_bench(parts: Sequence[str | Path], out: str | Path, zoo: Any = None) -
         )
     # nothing trains: the CPU will do
     data = bench_data(opened, replace(config, device="cpu"), claim["zoo"]["config"])
-    holders.update(reference_holders(parts, bench_references(data, config.references), config.seeds))
     with bench_out.claim_out(Path(out), claim):
         bench_out.copy_jobs(holders, Path(out))
         return assemble(data, config, claim["encoders"], out)

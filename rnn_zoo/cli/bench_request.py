@@ -150,7 +150,7 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
 
     from rnn_zoo.bench.config import bench_config, encoder_options
     from rnn_zoo.bench.output import plan_jobs, share
-    from rnn_zoo.bench.references import reference_names, refuse_reserved
+    from rnn_zoo.bench.references import reference_names
     from rnn_zoo.bench.run import run_bench
     from rnn_zoo.cli.bench_log import LogProgress
     from rnn_zoo.encoders.plugins import factory
@@ -158,7 +158,6 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
     from rnn_zoo.zoo.load import locate_zoo
 
     names, part = encoder_names(request.encoder), parse_part(request.part)
-    refuse_reserved(names)
     given = parse_options(request.option_pairs)
     for name in names:  # an unknown name or a broken import path fails before the zoo loads
         factory(name)

@@ -1,15 +1,17 @@
-"""The command-line face of a build: argument parsing, the progress bar and the final summary."""
+"""The command-line face of a build: argument parsing, progress (a bar on a terminal, else lines) and the summary."""
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 
+from rnn_zoo.cli.bench_log import clock
 from rnn_zoo.cli.main import SEED, THREADS, data_sources, main, mnist_options
 
 MAX_RUNS = 1_000_000  # 1,000 times the paper's zoo; build.recipe.Recipe refuses more too
@@ -38,6 +40,41 @@ class BarProgress:
             self.bar.set_postfix_str(f"members {self.done}/{self.members}")
             if self.done >= self.members:
                 self.bar.close()
+
+
+class LineProgress:
+    """A build's events as plain lines on stderr, for output that is not a terminal (a SLURM
+    log): one at the start, then one per population and at most one a ``every`` seconds between,
+    each with the elapsed time, the steps and members done and an ETA from the steps' pace."""
+
+    def __init__(self, every: float = 60.0, now: Callable[[], float] = time.monotonic) -> None:
+        self.every, self.now = every, now
+        self.started = self.shown = now()
+        self.steps = self.total = self.done = self.members = 0
+
+    def __call__(self, name: str, payload: Mapping[str, Any]) -> None:
+        if name == "start":
+            self.total, self.members = payload["steps"], payload["members"]
+            self.echo(f"training {self.members} members: {self.total} population steps")
+        elif name == "step":
+            self.steps += 1
+            if self.now() - self.shown >= self.every:
+                self.echo(self.progress())
+        elif name == "members_done":
+            self.done += payload["count"]
+            self.echo(self.progress())
+
+    def progress(self) -> str:
+        elapsed = self.now() - self.started
+        left = elapsed * (self.total - self.steps) / self.steps if self.steps else 0.0
+        share = f"{100 * self.steps / self.total:.0f}%" if self.total else "-"
+        return (
+            f"step {self.steps}/{self.total} ({share}), members {self.done}/{self.members}, ETA {clock(left)}"
+        )
+
+    def echo(self, text: str) -> None:
+        self.shown = self.now()
+        click.echo(f"[{clock(self.shown - self.started)}] {text}", err=True)
 
 
 def run_build(
@@ -73,7 +110,7 @@ def run_build(
         device=resolve_device(device),
         population=population,
         part=parse_part(part),
-        event=BarProgress(),
+        event=BarProgress() if sys.stderr.isatty() else LineProgress(),
         data=data,
     )
     click.echo(build_summary(report, time.perf_counter() - started))
