@@ -35,10 +35,12 @@ def available_encoders(preset: str = "paper") -> dict[str, object]:
     """Encoder factories by name, at ``preset``'s sizes: the registry's when it is installed, else none."""
     try:
         import rnn_zoo.encoders  # noqa: F401
-        from rnn_zoo.bench.run import ENCODER_PRESETS, ENCODERS, build_encoder
-    except ImportError:
+    except ModuleNotFoundError:  # a device image without the package's dependencies: no encoders
         return {}
-    sizes = ENCODER_PRESETS.get(preset, {})
+    from rnn_zoo.bench.config import preset_named
+    from rnn_zoo.bench.run import ENCODERS, build_encoder
+
+    sizes = preset_named(preset).encoders
     return {
         name: (lambda spec, name=name: build_encoder(name, spec, input_kind="tokens", **sizes.get(name, {})))
         for name in ENCODERS
