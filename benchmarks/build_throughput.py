@@ -41,6 +41,7 @@ import argparse
 import copy
 import dataclasses
 import time
+from dataclasses import replace
 
 import torch
 
@@ -155,7 +156,11 @@ def main() -> None:
     for _ in range(args.repeat):  # alternating, so both ways see the same spells of load
         population, seconds = timed(
             lambda: train_population(
-                family, runs, config, device=device, on_snapshot=lambda *_: None, graphs=not args.no_graphs
+                family,
+                runs,
+                replace(config, graphs=not args.no_graphs),
+                device=device,
+                on_snapshot=lambda *_: None,
             ),
             device,
         )

@@ -33,7 +33,7 @@ def test_lines_give_steps_members_and_an_eta_from_the_pace(capsys) -> None:
         clock.now += 0.5
         progress("step", {})
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == "[0:00:00] training 8 members: 400 population steps"
+    assert lines[0] == "[0:00:00] training 8 members: 400 population steps"  # after the first step
     # 100 of 400 steps in 50 s: 300 steps left at 0.5 s each
     assert lines[1] == "[0:00:50] step 100/400 (25%), members 4/8, ETA 0:02:30"
     # the line 60 s later: step 220 at 110 s, 180 steps left at 0.5 s

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,12 +41,11 @@ def capture_raising(error: BaseException):
     return capture
 
 
-def train(events: list | None = None, **kwargs) -> dict[str, torch.Tensor]:
+def train(events: list | None = None, graphs: bool = True) -> dict[str, torch.Tensor]:
     event = (lambda name, payload: events.append((name, dict(payload)))) if events is not None else None
     extra = {"event": event} if event else {}
-    return train_population(
-        FAMILY, make_runs(), CONFIG, device=CPU, on_snapshot=lambda *_: None, **extra, **kwargs
-    )
+    config = replace(CONFIG, graphs=graphs)
+    return train_population(FAMILY, make_runs(), config, device=CPU, on_snapshot=lambda *_: None, **extra)
 
 
 @pytest.fixture

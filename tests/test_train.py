@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -36,13 +38,12 @@ def train(
     final = train_population(
         FAMILY,
         runs,
-        CONFIG,
+        replace(CONFIG, graphs=graphs),
         device=device,
         on_snapshot=lambda step, _, loss: snapshots.append((step, loss.cpu())),
         event=lambda name, payload: (
             captures.append(dict(payload)) if name == "capture" and captures is not None else None
         ),
-        graphs=graphs,
     )
     return {name: value.cpu() for name, value in final.items()}, snapshots
 

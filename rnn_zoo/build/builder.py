@@ -148,28 +148,30 @@ def _build_shards(
     started = time.perf_counter()
     for name, family in plan.families.items():
         if pending[name]:
-            train_and_write(
-                family, plan.schemas[name], recipe, pending[name], out, sizes[name], device, event
-            )
+            work = ConfigWork(family, plan.schemas[name], pending[name], sizes[name])
+            train_and_write(work, recipe, out, device, event)
     report.runs_trained, report.seconds = members, time.perf_counter() - started
     return report
 
 
-def train_and_write(
-    family: TaskFamily,
-    schema: ZooSchema,
-    recipe: Recipe,
-    pending: Sequence[ShardPlan],
-    out: Path,
-    size: int,
-    device: torch.device,
-    event: Event,
-) -> None:
-    """Train the runs of ``pending`` (shards of one config) in populations of ``size``; write each
-    shard of ``schema`` once all its runs are done.
+@dataclass(frozen=True)
+class ConfigWork:
+    """What is left to build of one config: its family and schema, the shards not finished
+    (``pending``) and how many members train at once (``size``)."""
+
+    family: TaskFamily
+    schema: ZooSchema
+    pending: Sequence[ShardPlan]
+    size: int
+
+
+def train_and_write(work: ConfigWork, recipe: Recipe, out: Path, device: torch.device, event: Event) -> None:
+    """Train the runs of ``work.pending`` in populations of ``work.size``; write each shard of
+    ``work.schema`` once all its runs are done.
 
     Shards are written by one thread beside the training of the next population.
     """
+    family, schema, pending, size = work.family, work.schema, work.pending, work.size
     runs, rows = [run for plan in pending for run in plan.runs], {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
         writes = []

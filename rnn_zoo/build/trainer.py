@@ -41,6 +41,7 @@ class TrainConfig:
     learning_rate: tuple[tuple[int, float], ...]
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    graphs: bool = True  # on a GPU, replay the step as a CUDA graph (False: every step eager)
 
     @property
     def steps(self) -> int:
@@ -169,24 +170,23 @@ def train_population(
     device: torch.device,
     on_snapshot: SnapshotCallback,
     event: Event = ignore,
-    graphs: bool = True,
 ) -> dict[str, Tensor]:
     """Train ``runs`` as one population; return the final parameters as (n, *shape) tensors.
 
     ``on_snapshot(step, params, train_loss)`` is called after the update of each snapshot
     step, with ``train_loss`` (n,) the members' mean loss since the previous snapshot; the
     event ``step`` {step} follows every step (see rnn_zoo.events). On a
-    GPU the steps after the first few replay a CUDA graph of the step (``graphs=False``: no
-    graph; the numbers are the same); the event ``capture`` {captured, reason} says whether
+    GPU the steps after the first few replay a CUDA graph of the step (``config.graphs`` False:
+    no graph; the numbers are the same); the event ``capture`` {captured, reason} says whether
     the graph was captured (see :func:`rnn_zoo.build.cuda_graphs.replayable`).
     """
     train_step = TrainStep(family, runs, config, device)
     run_step: Callable[[], None] = train_step
     snapshots, since_snapshot = set(config.snapshot_steps), 0
     for step in range(config.steps):
-        if step == WARM_UP_STEPS and graphs and capturable(device):
+        if step == WARM_UP_STEPS and config.graphs and capturable(device):
             run_step = replayable(train_step, device, event)
-        with warm_up_stream(device, active=step < WARM_UP_STEPS and graphs):
+        with warm_up_stream(device, active=step < WARM_UP_STEPS and config.graphs):
             run_step()
         since_snapshot += 1
         if step in snapshots:

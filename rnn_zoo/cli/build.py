@@ -44,8 +44,9 @@ class BarProgress:
 
 class LineProgress:
     """A build's events as plain lines on stderr, for output that is not a terminal (a SLURM
-    log): one at the start, then one per population and at most one a ``every`` seconds between,
-    each with the elapsed time, the steps and members done and an ETA from the steps' pace."""
+    log): one once the first step has run (so a build refused before it prints only its error),
+    then one per population and at most one a ``every`` seconds between, each with the elapsed
+    time, the steps and members done and an ETA from the steps' pace."""
 
     def __init__(self, every: float = 60.0, now: Callable[[], float] = time.monotonic) -> None:
         self.every, self.now = every, now
@@ -55,10 +56,11 @@ class LineProgress:
     def __call__(self, name: str, payload: Mapping[str, Any]) -> None:
         if name == "start":
             self.total, self.members = payload["steps"], payload["members"]
-            self.echo(f"training {self.members} members: {self.total} population steps")
         elif name == "step":
             self.steps += 1
-            if self.now() - self.shown >= self.every:
+            if self.steps == 1:
+                self.echo(f"training {self.members} members: {self.total} population steps")
+            elif self.now() - self.shown >= self.every:
                 self.echo(self.progress())
         elif name == "members_done":
             self.done += payload["count"]

@@ -7,6 +7,7 @@ log-probabilities on random token sequences, computed with the functional forwar
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,33 +99,38 @@ def write_synthetic_zoo(
     generator = torch.Generator().manual_seed(seed)
     if not specs:
         schema = schema or synthetic_schema()
-        _write_config(Path(root), schema, None, runs, steps, rows_per_shard, 0, generator)
+        layout = Layout(steps, rows_per_shard, generator)
+        _write_config(Path(root), schema, None, runs, 0, layout)
         return finalize_zoo(root, _synthetic_info(schema, steps, seed))
-    schemas = {}
+    schemas, layout = {}, Layout(steps, rows_per_shard, generator)
     for number, spec in enumerate(specs):
         name = spec_config_name(spec)
         schemas[name] = with_architecture(synthetic_schema(spec), ARCHITECTURE)
         first_run = number * sum(runs.values())
         own = config_runs[number] if config_runs else runs
-        _write_config(Path(root), schemas[name], name, own, steps, rows_per_shard, first_run, generator)
+        _write_config(Path(root), schemas[name], name, own, first_run, layout)
     return finalize_zoo(root, _synthetic_info(schemas, steps, seed))
 
 
 ARCHITECTURE = ("hidden_size", "num_layers")  # the spec fields a synthetic zoo of several configs varies
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a synthetic zoo's rows are made and cut: the snapshot steps of every run, the rows
+    per shard, and the generator of the random weights and sequences."""
+
+    steps: Sequence[int]
+    rows_per_shard: int
+    generator: torch.Generator
+
+
 def _write_config(
-    root: Path,
-    schema: ZooSchema,
-    config: str | None,
-    runs: Mapping[str, int],
-    steps: Sequence[int],
-    rows_per_shard: int,
-    first_run: int,
-    generator: torch.Generator,
+    root: Path, schema: ZooSchema, config: str | None, runs: Mapping[str, int], first_run: int, layout: Layout
 ) -> None:
+    steps, rows_per_shard = layout.steps, layout.rows_per_shard
     for split, count in runs.items():
-        rows = synthetic_rows(schema, range(first_run, first_run + count), steps, generator)
+        rows = synthetic_rows(schema, range(first_run, first_run + count), steps, layout.generator)
         if config is not None:
             total = len(rows["model_id"])
             rows.update(
