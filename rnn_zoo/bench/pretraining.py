@@ -7,32 +7,36 @@ probe sequences. The encoder is what is kept: its embeddings are used downstream
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from rnn_zoo.bench.checkpoint import load_checkpoint, save_checkpoint  # noqa: F401 (re-exported)
 from rnn_zoo.bench.configs import resolve_config
 from rnn_zoo.bench.emulator import Emulator, EmulatorConfig
 from rnn_zoo.bench.losses import get_loss
+from rnn_zoo.bench.optimization import BestState, clip_gradients, make_optimizer
 from rnn_zoo.bench.probes import Probes, load_probes
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.errors import ZooError
 from rnn_zoo.events import Event, ignore
 from rnn_zoo.member.spec import MemberSpec, map_params
 from rnn_zoo.zoo.load import load_weights
-from rnn_zoo.zoo.shards import atomic_path, write_json
 
 Params = dict[str, Tensor]
 Augment = Callable[[Params, torch.Generator], Params]
 # The seed of the validation subset: one fixed subset for every encoder and seed, so that
 # their validation losses (and best checkpoints) are measured on the same sequences.
 VALIDATION_SEED = 1234
+# Validation scores chunks of about this many sequences (at most VALIDATION_MEMBERS members).
+VALIDATION_SEQUENCES = 4_096
+VALIDATION_MEMBERS = 256
+# Step losses are read back from the device at every validation and at least this often.
+LOSS_READBACK = 50
 
 
 @dataclass(frozen=True)
@@ -175,19 +179,24 @@ def validation_subset(data: EmulationData, config: EmulationConfig) -> Tensor:
 def validation_loss(
     encoder: nn.Module, emulator: Emulator, data: EmulationData, config: EmulationConfig
 ) -> float:
-    """Mean loss over the validation members, each on its sequences of :func:`validation_subset`."""
+    """Mean loss over the validation members, each on its sequences of :func:`validation_subset`.
+
+    Members are scored in chunks of about VALIDATION_SEQUENCES sequences (at least
+    ``batch_members`` members); the chunks' losses are summed on the device and read back once.
+    """
     encoder.eval()
     emulator.eval()
     device = data.probes.log_probs.device
     subset = validation_subset(data, config).to(device)
-    total = 0.0
-    for start in range(0, len(subset), config.batch_members):
-        chosen = subset[start : start + config.batch_members]  # (n, k)
+    chunk = min(VALIDATION_MEMBERS, max(config.batch_members, VALIDATION_SEQUENCES // subset.shape[1]))
+    total = torch.zeros((), device=device)
+    for start in range(0, len(subset), chunk):
+        chosen = subset[start : start + chunk]  # (n, k)
         members = torch.arange(start, start + len(chosen), device=device)
-        total += emulation_loss(encoder, emulator, data, members, chosen, config.loss).item() * len(members)
+        total += emulation_loss(encoder, emulator, data, members, chosen, config.loss) * len(members)
     encoder.train()
     emulator.train()
-    return total / len(subset)
+    return total.item() / len(subset)
 
 
 def train_emulation(
@@ -204,8 +213,10 @@ def train_emulation(
     """Train ``encoder`` with a fresh emulator; keep (and optionally save) the best validation state.
 
     ``augment`` transforms each batch of weights (e.g. random hidden-unit permutations);
-    Events (see rnn_zoo.events): ``emulation`` {step, loss} every step and {step,
-    validation_loss} after every validation. Both modules hold the best state when this returns.
+    Events (see rnn_zoo.events): ``emulation`` {step, loss} for every step (read back from the
+    device in blocks of up to LOSS_READBACK steps, so steps do not wait on each other) and
+    {step, validation_loss} after every validation. Both modules hold the best state when
+    this returns.
     """
     config = config or EmulationConfig()
     if len(train) == 0 or len(validation) == 0:
@@ -213,26 +224,35 @@ def train_emulation(
     generator = torch.Generator().manual_seed(config.seed)
     emulator = build_emulator(encoder, train, config).to(train.probes.log_probs.device)
     modules = nn.ModuleDict({"encoder": encoder, "emulator": emulator}).train()
-    optimizer = torch.optim.AdamW(modules.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(modules, config.lr, config.weight_decay)
     curve: list[dict[str, float]] = []
-    best = (float("inf"), 0, copy.deepcopy(modules.state_dict()))
+    best = BestState(modules)
+    losses: list[Tensor] = []  # detached, not yet read back
     window: list[float] = []
     for step in range(1, config.steps + 1):
-        loss = _train_step(modules, optimizer, train, config, generator, augment)
-        window.append(loss)
-        event("emulation", {"step": step, "loss": loss})
-        if step % config.validate_every and step != config.steps:
+        losses.append(_train_step(modules, optimizer, train, config, generator, augment))
+        validating = step % config.validate_every == 0 or step == config.steps
+        if validating or len(losses) == LOSS_READBACK:
+            window += _read_back(losses, step, event)
+            losses = []
+        if not validating:
             continue
         value = validation_loss(encoder, emulator, validation, config)
         curve.append({"step": step, "train_loss": sum(window) / len(window), "validation_loss": value})
         window = []
         event("emulation", {"step": step, "validation_loss": value})
-        if value < best[0]:
-            best = (value, step, copy.deepcopy(modules.state_dict()))
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, encoder, emulator, config, encoder_config, step=step, loss=value)
-    modules.load_state_dict(best[2])
-    return EmulationResult(curve, best[0], best[1], encoder.eval(), emulator.eval(), config)
+        if best.update(value, step) and checkpoint is not None:
+            save_checkpoint(checkpoint, encoder, emulator, config, encoder_config, step=step, loss=value)
+    best.restore()
+    return EmulationResult(curve, best.loss, best.step, encoder.eval(), emulator.eval(), config)
+
+
+def _read_back(losses: list[Tensor], step: int, event: Event) -> list[float]:
+    """The step losses ending at ``step`` as floats (one host sync), each sent as an event."""
+    values = torch.stack(losses).tolist()
+    for offset, loss in enumerate(values):
+        event("emulation", {"step": step - len(values) + 1 + offset, "loss": loss})
+    return values
 
 
 def _train_step(
@@ -242,7 +262,7 @@ def _train_step(
     config: EmulationConfig,
     generator: torch.Generator,
     augment: Augment | None,
-) -> float:
+) -> Tensor:
     device = data.probes.log_probs.device
     members = torch.randint(len(data), (config.batch_members,), generator=generator)
     sequences = torch.randint(
@@ -258,14 +278,7 @@ def _train_step(
     loss.backward()
     clip_gradients(modules, config.clip)
     optimizer.step()
-    return loss.item()
-
-
-def clip_gradients(modules: nn.ModuleDict, clip: float) -> None:
-    """Clip each module's gradient (encoder, emulator) to norm ``clip`` on its own, as the
-    authors' code does: a large emulator gradient does not shrink the encoder's."""
-    for module in modules.values():
-        nn.utils.clip_grad_norm_(module.parameters(), clip)
+    return loss.detach()
 
 
 def _augmented(
@@ -281,48 +294,3 @@ def _augmented(
         log_probs=data.probes.log_probs[members.to(device)],
     )
     return EmulationData(params, data.spec, probes)
-
-
-def save_checkpoint(
-    directory: str | Path,
-    encoder: nn.Module,
-    emulator: Emulator,
-    config: EmulationConfig,
-    encoder_config: Mapping[str, Any] | None = None,
-    *,
-    step: int,
-    loss: float,
-) -> None:
-    """Write encoder.safetensors, emulator.safetensors and config.json (each atomically)."""
-    from safetensors.torch import save_file
-
-    directory = Path(directory)
-    for name, module in (("encoder", encoder), ("emulator", emulator)):
-        state = {key: value.detach().cpu().contiguous().clone() for key, value in module.state_dict().items()}
-        with atomic_path(directory / f"{name}.safetensors") as temporary:
-            save_file(state, str(temporary))
-    meta = {
-        "emulation": asdict(config),
-        "emulator": emulator.config.to_dict(),
-        "encoder": dict(encoder_config or {}),
-        "step": step,
-        "validation_loss": loss,
-    }
-    write_json(directory / "config.json", meta)
-
-
-def load_checkpoint(directory: str | Path, encoder: nn.Module) -> tuple[Emulator, dict[str, Any]]:
-    """Load a checkpoint's weights into ``encoder`` (built by the caller from config['encoder']).
-
-    Returns the rebuilt emulator and the checkpoint's config.json contents.
-    """
-    from safetensors.torch import load_file
-
-    directory = Path(directory)
-    if not (directory / "config.json").is_file():
-        raise ZooError(f"{directory} is not an emulation checkpoint: config.json is missing")
-    meta = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    emulator = Emulator(EmulatorConfig(**meta["emulator"]))
-    emulator.load_state_dict(load_file(str(directory / "emulator.safetensors")))
-    encoder.load_state_dict(load_file(str(directory / "encoder.safetensors")))
-    return emulator.eval(), meta
