@@ -16,6 +16,7 @@ from torch import nn
 
 from rnn_zoo import encoders
 from rnn_zoo.encoders.layer_stats import tensor_statistics
+from rnn_zoo.encoders.param_transformer import SummaryTransformer
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.spec import MemberSpec, Params
 
@@ -274,3 +275,25 @@ def test_forward_pass_follows_the_authors_steps(name: str, make_params: Callable
         ours = encoder(params)
         for m in range(2):
             torch.testing.assert_close(ours[m], reference_embedding(encoder, params, m, probe))
+
+
+@pytest.mark.parametrize("prenorm", [False, True], ids=["post-ln", "pre-ln"])
+def test_param_transformer_layers_compute_torchs_encoder_at_the_summary_token(prenorm: bool) -> None:
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True, norm_first=prenorm)
+    reference = nn.TransformerEncoder(layer, 3, enable_nested_tensor=False)
+    summary = SummaryTransformer(layer, 3)
+    summary.load_state_dict(reference.state_dict())
+    tokens = torch.randn(4, 9, 16, requires_grad=True)
+    for training in (True, False):
+        expected = reference.train(training)(tokens)[:, -1:]
+        torch.testing.assert_close(summary.train(training)(tokens), expected)
+    (grad,) = torch.autograd.grad(summary.train()(tokens).square().sum(), tokens)
+    (expected_grad,) = torch.autograd.grad(reference.train()(tokens)[:, -1:].square().sum(), tokens)
+    torch.testing.assert_close(grad, expected_grad)
+
+
+def test_param_transformer_drops_out_in_training_only() -> None:
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.1, batch_first=True)
+    summary, tokens = SummaryTransformer(layer, 2), torch.randn(4, 9, 16)
+    assert not torch.equal(summary.train()(tokens), summary(tokens))
+    assert torch.equal(summary.eval()(tokens), summary(tokens))
