@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from rnn_zoo import encoders
-from rnn_zoo.encoders.layer_stats import tensor_statistics
+from rnn_zoo.encoders.layer_stats import quantiles, tensor_statistics
 from rnn_zoo.encoders.param_transformer import SummaryTransformer
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.spec import MemberSpec, Params
@@ -297,3 +297,13 @@ def test_param_transformer_drops_out_in_training_only() -> None:
     summary, tokens = SummaryTransformer(layer, 2), torch.randn(4, 9, 16)
     assert not torch.equal(summary.train()(tokens), summary(tokens))
     assert torch.equal(summary.eval()(tokens), summary(tokens))
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (4, 2), (5, 7), (2, 4096)])
+def test_layer_stats_quantiles_are_numpys_with_ties_and_with_gradients(shape: tuple[int, int]) -> None:
+    levels = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
+    for values in (torch.randn(shape, dtype=torch.float64), torch.randint(0, 3, shape).double()):
+        expected = np.quantile(values.numpy(), levels, axis=1).T
+        np.testing.assert_allclose(quantiles(values, levels).numpy(), expected)
+        tracked = values.clone().requires_grad_()
+        np.testing.assert_allclose(quantiles(tracked, levels).detach().numpy(), expected)
