@@ -7,11 +7,15 @@ from torch import nn
 
 
 def make_optimizer(modules: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """AdamW over every parameter: fused on CUDA, multi-tensor (foreach) elsewhere -- on a CPU
-    torch's default is a loop over the tensors, a large share of a small encoder's step."""
-    cuda = next(modules.parameters()).is_cuda
-    kernel = {"fused": True} if cuda else {"foreach": True}
-    return torch.optim.AdamW(modules.parameters(), lr=lr, weight_decay=weight_decay, **kernel)
+    """AdamW over every parameter with its fused kernel (CPU and CUDA), else the multi-tensor one.
+
+    torch's default on a CPU is a Python loop over the tensors: with the hundreds of small
+    tensors of an equivariant encoder, a large share of its step (fused: about 5x less).
+    """
+    try:
+        return torch.optim.AdamW(modules.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
+        return torch.optim.AdamW(modules.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
 
 
 class BestState:
