@@ -307,3 +307,17 @@ def test_layer_stats_quantiles_are_numpys_with_ties_and_with_gradients(shape: tu
         np.testing.assert_allclose(quantiles(values, levels).numpy(), expected)
         tracked = values.clone().requires_grad_()
         np.testing.assert_allclose(quantiles(tracked, levels).detach().numpy(), expected)
+
+
+def test_probing_reader_reads_a_sequence_as_its_steps_do() -> None:
+    reader = encoders.build("probing-noninteractive", MemberSpec(4, 6, 2, 4), reader_width=8).reader.train()
+    steps = torch.randn(5, 3, 8, requires_grad=True)
+    output, state = reader.begin(3)
+    for x in steps:
+        output, state = reader.step(x, state)
+    expected = reader.finish(state)
+    torch.testing.assert_close(reader.read(steps), expected)
+    grads = torch.autograd.grad(reader.read(steps).square().sum(), [steps, *reader.parameters()])
+    expected_grads = torch.autograd.grad(expected.square().sum(), [steps, *reader.parameters()])
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad)
