@@ -208,7 +208,7 @@ class EquivariantLayer(nn.Module):
         # Terms that spread alike into one target are one linear map of their inputs, concatenated
         # along channels (one matmul instead of one per term); each sum is spread once.
         reduced: dict[tuple[str, str], Tensor] = {}
-        out: Features = {}
+        spreads: dict[str, list[Tensor]] = {}
         for (target, expand), terms in self.groups.items():
             inputs = [_reduce(features, term.source, term.reduce, reduced) for term in terms]
             maps = [self.maps[term.key] for term in terms]
@@ -216,9 +216,17 @@ class EquivariantLayer(nn.Module):
             biases = [linear.bias for linear in maps if linear.bias is not None]
             bias = torch.stack(biases).sum(0) if len(biases) > 1 else (biases[0] if biases else None)
             update = nn.functional.linear(_concat_channels(inputs), weight, bias)
-            spread = EXPAND[expand](update)
-            out[target] = spread if target not in out else out[target] + spread
-        return out
+            spreads.setdefault(target, []).append(EXPAND[expand](update))
+        return {target: _sum_smallest_first(parts) for target, parts in spreads.items()}
+
+
+def _sum_smallest_first(parts: list[Tensor]) -> Tensor:
+    """The broadcast sum of ``parts``, the smallest added first: fewer full-size additions."""
+    ordered = sorted(parts, key=Tensor.numel)
+    total = ordered[0]
+    for part in ordered[1:]:
+        total = total + part
+    return total
 
 
 def _concat_channels(inputs: list[Tensor]) -> Tensor:
