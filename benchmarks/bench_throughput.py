@@ -121,8 +121,8 @@ def emulation_sizes(preset: str) -> dict[str, Any]:
     return {name: getattr(config, name) for name in EMULATION_SIZES if hasattr(EmulationConfig, name)}
 
 
-def measure(name: str, preset: str, steps: int, device: str) -> dict[str, Any]:
-    """Steps/s of ``steps`` emulation steps after two warm-up steps, and the FLOPs of one step."""
+def measure(name: str, preset: str, steps: int, device: str, flops: bool = True) -> dict[str, Any]:
+    """Steps/s of ``steps`` emulation steps after a warm-up step, and (``flops``) the FLOPs of one."""
     from rnn_zoo.bench.pretraining import EmulationConfig, emulation_data, train_emulation
     from rnn_zoo.member.spec import MemberSpec
     from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
@@ -139,12 +139,14 @@ def measure(name: str, preset: str, steps: int, device: str) -> dict[str, Any]:
         config = EmulationConfig(steps=count, validate_every=10**9, validation_members=1, **sizes)
         train_emulation(encoder, train, validation, config)
 
-    run(2)
+    run(1)
     synchronize(device)
     started = time.perf_counter()
     run(steps)
     synchronize(device)
     seconds = (time.perf_counter() - started) / steps
+    if not flops:
+        return {"steps_per_s": 1 / seconds}
     with FlopCount() as counter:
         run(1)
     gflop = counter.flops / 1e9
@@ -160,10 +162,11 @@ def import_from(tree: Path) -> None:
     assert Path(rnn_zoo.__file__).resolve().is_relative_to(tree.resolve()), rnn_zoo.__file__
 
 
-def measure_in(tree: Path, name: str, args: argparse.Namespace) -> dict[str, Any]:
+def measure_in(tree: Path, name: str, args: argparse.Namespace, flops: bool = True) -> dict[str, Any]:
     """:func:`measure` in a fresh process that imports rnn_zoo from ``tree``."""
     command = [sys.executable, __file__, "--worker", name, "--tree", str(tree), "--preset", args.preset]
     command += ["--device", args.device, "--steps", str(args.steps), "--threads", str(args.threads)]
+    command += [] if flops else ["--no-flops"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"measuring {name} in {tree} failed:\n{done.stderr[-2000:]}")
@@ -177,7 +180,7 @@ def compare(names: list[str], args: argparse.Namespace) -> dict[str, dict[str, A
         runs: dict[str, list[dict[str, Any]]] = {"new": [], "old": []}
         for _ in range(args.rounds):
             runs["new"].append(measure_in(HERE.parent, name, args))
-            runs["old"].append(measure_in(args.baseline_tree, name, args))
+            runs["old"].append(measure_in(args.baseline_tree, name, args, flops=False))
         record = {key: statistics.median(run[key] for run in runs["new"]) for key in runs["new"][0]}
         old = statistics.median(run["steps_per_s"] for run in runs["old"])
         results[name] = {**record, "old_steps_per_s": old, "speedup": record["steps_per_s"] / old}
@@ -215,6 +218,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per encoder and tree")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--tree", help=argparse.SUPPRESS)
+    parser.add_argument("--no-flops", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -224,7 +228,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.worker:
         import_from(Path(args.tree))
-        print(json.dumps(measure(args.worker, args.preset, args.steps, args.device)))
+        print(json.dumps(measure(args.worker, args.preset, args.steps, args.device, not args.no_flops)))
         return
     from rnn_zoo.bench.run import ENCODERS
 

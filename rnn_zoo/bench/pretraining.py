@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from rnn_zoo.bench.checkpoint import load_checkpoint, save_checkpoint  # noqa: F401 (re-exported)
 from rnn_zoo.bench.configs import resolve_config
+from rnn_zoo.bench.emulation_step import BatchLoss, CompiledLoss, StepParts, batch_loss
 from rnn_zoo.bench.emulator import Emulator, EmulatorConfig
 from rnn_zoo.bench.losses import get_loss
 from rnn_zoo.bench.optimization import BestState, clip_gradients, make_optimizer
@@ -155,10 +156,7 @@ def emulation_loss(
     encoder: nn.Module, emulator: Emulator, data: EmulationData, members: Tensor, sequences: Tensor, loss: str
 ) -> Tensor:
     """Loss of emulating ``members`` (n,) on their probe ``sequences`` (n, b)."""
-    params, inputs, targets = data.batch(members, sequences)
-    embedding = encoder(params)  # (n, e)
-    embedding = embedding.repeat_interleave(sequences.shape[1], dim=0)  # (n * b, e)
-    return get_loss(loss)(emulator(embedding, inputs), targets)
+    return batch_loss(encoder, emulator, loss, *data.batch(members, sequences))
 
 
 def validation_subset(data: EmulationData, config: EmulationConfig) -> Tensor:
@@ -209,6 +207,7 @@ def train_emulation(
     checkpoint: str | Path | None = None,
     encoder_config: Mapping[str, Any] | None = None,
     event: Event = ignore,
+    compile_step: bool = False,
 ) -> EmulationResult:
     """Train ``encoder`` with a fresh emulator; keep (and optionally save) the best validation state.
 
@@ -216,7 +215,8 @@ def train_emulation(
     Events (see rnn_zoo.events): ``emulation`` {step, loss} for every step (read back from the
     device in blocks of up to LOSS_READBACK steps, so steps do not wait on each other) and
     {step, validation_loss} after every validation. Both modules hold the best state when
-    this returns.
+    this returns. ``compile_step``: run each step's forward and backward through torch.compile
+    (:class:`CompiledLoss`; the same losses to float tolerance, minutes of compilation first).
     """
     config = config or EmulationConfig()
     if len(train) == 0 or len(validation) == 0:
@@ -224,13 +224,16 @@ def train_emulation(
     generator = torch.Generator().manual_seed(config.seed)
     emulator = build_emulator(encoder, train, config).to(train.probes.log_probs.device)
     modules = nn.ModuleDict({"encoder": encoder, "emulator": emulator}).train()
-    optimizer = make_optimizer(modules, config.lr, config.weight_decay)
+    loss = BatchLoss(encoder, emulator, config.loss)
+    step_parts = StepParts(modules, make_optimizer(modules, config.lr, config.weight_decay), loss)
+    if compile_step:
+        step_parts = replace(step_parts, loss=CompiledLoss(loss))
     curve: list[dict[str, float]] = []
     best = BestState(modules)
     losses: list[Tensor] = []  # detached, not yet read back
     window: list[float] = []
     for step in range(1, config.steps + 1):
-        losses.append(_train_step(modules, optimizer, train, config, generator, augment))
+        losses.append(_train_step(step_parts, train, config, generator, augment))
         validating = step % config.validate_every == 0 or step == config.steps
         if validating or len(losses) == LOSS_READBACK:
             window += _read_back(losses, step, event)
@@ -256,8 +259,7 @@ def _read_back(losses: list[Tensor], step: int, event: Event) -> list[float]:
 
 
 def _train_step(
-    modules: nn.ModuleDict,
-    optimizer: torch.optim.Optimizer,
+    parts: StepParts,
     data: EmulationData,
     config: EmulationConfig,
     generator: torch.Generator,
@@ -271,13 +273,11 @@ def _train_step(
     if augment is not None:
         data = _augmented(data, members, augment, generator)
         members = torch.arange(config.batch_members)
-    loss = emulation_loss(
-        modules["encoder"], modules["emulator"], data, members.to(device), sequences.to(device), config.loss
-    )
-    optimizer.zero_grad(set_to_none=True)
+    loss = parts.loss(*data.batch(members.to(device), sequences.to(device)))
+    parts.optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    clip_gradients(modules, config.clip)
-    optimizer.step()
+    clip_gradients(parts.modules, config.clip)
+    parts.optimizer.step()
     return loss.detach()
 
 
