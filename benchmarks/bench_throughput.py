@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,11 @@ def emulation_sizes(preset: str) -> dict[str, Any]:
     return {name: getattr(config, name) for name in EMULATION_SIZES if hasattr(EmulationConfig, name)}
 
 
-def measure(name: str, preset: str, steps: int, device: str, flops: bool = True) -> dict[str, Any]:
-    """Steps/s of ``steps`` emulation steps after a warm-up step, and (``flops``) the FLOPs of one."""
+def measure(
+    name: str, preset: str, steps: int, device: str, flops: bool = True, compile_step: bool = False
+) -> dict[str, Any]:
+    """Steps/s of ``steps`` emulation steps after as many warm-up steps, timed between the
+    validations (of one member) that follow each; and (``flops``) one step's FLOPs."""
     from rnn_zoo.bench.pretraining import EmulationConfig, emulation_data, train_emulation
     from rnn_zoo.member.spec import MemberSpec
     from rnn_zoo.zoo.synthetic import synthetic_schema, write_synthetic_zoo
@@ -134,21 +138,20 @@ def measure(name: str, preset: str, steps: int, device: str, flops: bool = True)
         train, validation = (emulation_data(zoo, split).to(device) for split in ("train", "validation"))
     encoder = make_encoder(name, preset, spec).to(device)
     sizes = emulation_sizes(preset)
+    marks: list[float] = []
 
-    def run(count: int) -> None:
-        config = EmulationConfig(steps=count, validate_every=10**9, validation_members=1, **sizes)
-        train_emulation(encoder, train, validation, config)
+    def mark(kind: str, info: dict[str, Any]) -> None:
+        if "validation_loss" in info:  # read back from the device: every step before it is done
+            marks.append(time.perf_counter())
 
-    run(1)
-    synchronize(device)
-    started = time.perf_counter()
-    run(steps)
-    synchronize(device)
-    seconds = (time.perf_counter() - started) / steps
+    config = EmulationConfig(steps=2 * steps, validate_every=steps, validation_members=1, **sizes)
+    options = {"compile_step": True} if compile_step else {}  # old checkouts lack the option
+    train_emulation(encoder, train, validation, config, event=mark, **options)
+    seconds = (marks[-1] - marks[0]) / steps
     if not flops:
         return {"steps_per_s": 1 / seconds}
     with FlopCount() as counter:
-        run(1)
+        train_emulation(encoder, train, validation, replace(config, steps=1))
     gflop = counter.flops / 1e9
     return {"steps_per_s": 1 / seconds, "gflop_per_step": gflop, "gflops": gflop / seconds}
 
@@ -162,11 +165,12 @@ def import_from(tree: Path) -> None:
     assert Path(rnn_zoo.__file__).resolve().is_relative_to(tree.resolve()), rnn_zoo.__file__
 
 
-def measure_in(tree: Path, name: str, args: argparse.Namespace, flops: bool = True) -> dict[str, Any]:
-    """:func:`measure` in a fresh process that imports rnn_zoo from ``tree``."""
+def measure_in(tree: Path, name: str, args: argparse.Namespace, baseline: bool = False) -> dict[str, Any]:
+    """:func:`measure` in a fresh process that imports rnn_zoo from ``tree`` (a ``baseline``:
+    steps/s only, eager)."""
     command = [sys.executable, __file__, "--worker", name, "--tree", str(tree), "--preset", args.preset]
     command += ["--device", args.device, "--steps", str(args.steps), "--threads", str(args.threads)]
-    command += [] if flops else ["--no-flops"]
+    command += ["--no-flops"] if baseline else (["--compile"] if args.compile else [])
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"measuring {name} in {tree} failed:\n{done.stderr[-2000:]}")
@@ -178,9 +182,11 @@ def compare(names: list[str], args: argparse.Namespace) -> dict[str, dict[str, A
     results = {}
     for name in names:
         runs: dict[str, list[dict[str, Any]]] = {"new": [], "old": []}
-        for _ in range(args.rounds):
-            runs["new"].append(measure_in(HERE.parent, name, args))
-            runs["old"].append(measure_in(args.baseline_tree, name, args, flops=False))
+        for round_ in range(args.rounds):  # which tree goes first alternates too
+            for tree in ("new", "old") if round_ % 2 == 0 else ("old", "new"):
+                baseline = tree == "old"
+                where = args.baseline_tree if baseline else HERE.parent
+                runs[tree].append(measure_in(where, name, args, baseline=baseline))
         record = {key: statistics.median(run[key] for run in runs["new"]) for key in runs["new"][0]}
         old = statistics.median(run["steps_per_s"] for run in runs["old"])
         results[name] = {**record, "old_steps_per_s": old, "speedup": record["steps_per_s"] / old}
@@ -217,6 +223,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--baseline-tree", type=Path, help="a checkout to compare with, side by side")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per encoder and tree")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--compile", action="store_true", help="run this tree's steps through torch.compile")
     parser.add_argument("--tree", help=argparse.SUPPRESS)
     parser.add_argument("--no-flops", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -228,7 +235,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.worker:
         import_from(Path(args.tree))
-        print(json.dumps(measure(args.worker, args.preset, args.steps, args.device, not args.no_flops)))
+        record = measure(args.worker, args.preset, args.steps, args.device, not args.no_flops, args.compile)
+        print(json.dumps(record))
         return
     from rnn_zoo.bench.run import ENCODERS
 
@@ -241,7 +249,9 @@ def main() -> None:
     if args.baseline_tree:
         results = compare(names, args)
     else:
-        results = {name: measure(name, args.preset, args.steps, args.device) for name in names}
+        results = {
+            name: measure(name, args.preset, args.steps, args.device, True, args.compile) for name in names
+        }
     limit = matmul_gflops(args.device)
     report(results, limit)
     if args.json:
