@@ -23,6 +23,7 @@ from rnn_zoo.member.spec import MemberSpec, Params
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 STATISTICS = 2 + len(QUANTILES)  # mean, variance, quantiles
+NUMPY_SORTED = (torch.float32, torch.float64)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def quantiles(flat: Tensor, levels: tuple[float, ...]) -> Tensor:
     On a CPU, members' weights (which need no gradient) are sorted by numpy: torch's CPU sort
     took 40 % of a small encoder's emulation step, numpy's is about five times faster.
     """
-    if flat.device.type == "cpu" and not flat.requires_grad:
+    if flat.device.type == "cpu" and flat.dtype in NUMPY_SORTED and not flat.requires_grad:
         ordered = torch.from_numpy(np.sort(flat.numpy(), axis=-1))
     else:
         ordered = flat.sort(dim=-1).values

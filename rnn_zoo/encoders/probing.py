@@ -20,6 +20,7 @@ together), t probe steps, r reader width.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -116,8 +117,10 @@ class ResidualReader(nn.Module):
         zeros = x.new_zeros(1, n, x.shape[-1])
         for cell in self.cells:
             weights = [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
-            # (input, state, weights, biases, layers, dropout, train, bidirectional, batch_first)
-            hidden = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, False)[0]
+            with warnings.catch_warnings():  # cuDNN would rather have the four in one buffer
+                warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous")
+                # (input, state, weights, biases, layers, dropout, train, bidirectional, batch_first)
+                hidden = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, False)[0]
             x = hidden + x
         return x[-1]
 
