@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from rnn_zoo import encoders
-from rnn_zoo.encoders.layer_stats import tensor_statistics
+from rnn_zoo.encoders.layer_stats import quantiles, tensor_statistics
+from rnn_zoo.encoders.param_transformer import SummaryTransformer
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.spec import MemberSpec, Params
 
@@ -274,3 +275,49 @@ def test_forward_pass_follows_the_authors_steps(name: str, make_params: Callable
         ours = encoder(params)
         for m in range(2):
             torch.testing.assert_close(ours[m], reference_embedding(encoder, params, m, probe))
+
+
+@pytest.mark.parametrize("prenorm", [False, True], ids=["post-ln", "pre-ln"])
+def test_param_transformer_layers_compute_torchs_encoder_at_the_summary_token(prenorm: bool) -> None:
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True, norm_first=prenorm)
+    reference = nn.TransformerEncoder(layer, 3, enable_nested_tensor=False)
+    summary = SummaryTransformer(layer, 3)
+    summary.load_state_dict(reference.state_dict())
+    tokens = torch.randn(4, 9, 16, requires_grad=True)
+    for training in (True, False):
+        expected = reference.train(training)(tokens)[:, -1:]
+        torch.testing.assert_close(summary.train(training)(tokens), expected)
+    (grad,) = torch.autograd.grad(summary.train()(tokens).square().sum(), tokens)
+    (expected_grad,) = torch.autograd.grad(reference.train()(tokens)[:, -1:].square().sum(), tokens)
+    torch.testing.assert_close(grad, expected_grad)
+
+
+def test_param_transformer_drops_out_in_training_only() -> None:
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.1, batch_first=True)
+    summary, tokens = SummaryTransformer(layer, 2), torch.randn(4, 9, 16)
+    assert not torch.equal(summary.train()(tokens), summary(tokens))
+    assert torch.equal(summary.eval()(tokens), summary(tokens))
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (4, 2), (5, 7), (2, 4096)])
+def test_layer_stats_quantiles_are_numpys_with_ties_and_with_gradients(shape: tuple[int, int]) -> None:
+    levels = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
+    for values in (torch.randn(shape, dtype=torch.float64), torch.randint(0, 3, shape).double()):
+        expected = np.quantile(values.numpy(), levels, axis=1).T
+        np.testing.assert_allclose(quantiles(values, levels).numpy(), expected)
+        tracked = values.clone().requires_grad_()
+        np.testing.assert_allclose(quantiles(tracked, levels).detach().numpy(), expected)
+
+
+def test_probing_reader_reads_a_sequence_as_its_steps_do() -> None:
+    reader = encoders.build("probing-noninteractive", MemberSpec(4, 6, 2, 4), reader_width=8).reader.train()
+    steps = torch.randn(5, 3, 8, requires_grad=True)
+    output, state = reader.begin(3)
+    for x in steps:
+        output, state = reader.step(x, state)
+    expected = reader.finish(state)
+    torch.testing.assert_close(reader.read(steps), expected)
+    grads = torch.autograd.grad(reader.read(steps).square().sum(), [steps, *reader.parameters()])
+    expected_grads = torch.autograd.grad(expected.square().sum(), [steps, *reader.parameters()])
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad)

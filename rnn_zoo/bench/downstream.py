@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from rnn_zoo.bench.config import DownstreamConfig
+from rnn_zoo.bench.optimization import make_optimizer
 from rnn_zoo.bench.properties import Property, column_values, get_property
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.errors import ZooError
@@ -145,7 +146,7 @@ def fit_predictor(
     steps, lr = (
         (config.steps, config.lr) if encoder is None else (config.supervised_steps, config.supervised_lr)
     )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(model, lr, config.weight_decay)
     for _ in range(steps):
         drawn = torch.randint(len(rows), (min(config.batch, len(rows)),), generator=generator)
         batch = rows[drawn.to(rows.device)]

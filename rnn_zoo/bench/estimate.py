@@ -41,18 +41,26 @@ def time_steps(
     validation: EmulationData,
     config: EmulationConfig,
 ) -> StepTime:
-    """Time ``TIMED_STEPS`` emulation steps and one validation of a batch of members."""
+    """Time ``TIMED_STEPS`` emulation steps, each followed by a validation of a batch of members.
+
+    Validating after every step makes each step's loss read back at once, so the events
+    alternate: a step's ``loss`` once that step has run, then its ``validation_loss``. A step
+    takes from one validation event to the next step's loss event (the first step, a warm-up,
+    is not counted); a validation from a step's loss event to its validation event.
+    """
     members = min(len(validation), config.batch_members)
-    quick = replace(config, steps=TIMED_STEPS, validate_every=TIMED_STEPS, validation_members=members)
-    stamps: list[float] = []
+    quick = replace(config, steps=TIMED_STEPS, validate_every=1, validation_members=members)
+    stamps: list[tuple[str, float]] = []
 
     def stamp(kind: str, payload: Mapping[str, Any]) -> None:
-        stamps.append(time.perf_counter())
+        stamps.append(("validation" if "validation_loss" in payload else "step", time.perf_counter()))
 
     train_emulation(make_encoder(), train, validation, quick, event=stamp)
-    # events: one per step, then one after the validation
-    step = (stamps[TIMED_STEPS - 1] - stamps[0]) / (TIMED_STEPS - 1)
-    return StepTime(step, (stamps[-1] - stamps[TIMED_STEPS - 1]) / members)
+    steps = [now for kind, now in stamps if kind == "step"]
+    validations = [now for kind, now in stamps if kind == "validation"]
+    step = sum(steps[k] - validations[k - 1] for k in range(1, TIMED_STEPS)) / (TIMED_STEPS - 1)
+    validated = sum(v - s for s, v in zip(steps, validations, strict=True)) / TIMED_STEPS / members
+    return StepTime(step, validated)
 
 
 def estimate_jobs(

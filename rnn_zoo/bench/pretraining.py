@@ -7,24 +7,23 @@ probe sequences. The encoder is what is kept: its embeddings are used downstream
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from rnn_zoo.bench.checkpoint import load_checkpoint, save_checkpoint  # noqa: F401 (re-exported)
 from rnn_zoo.bench.config import EmulationConfig
+from rnn_zoo.bench.emulation_step import BatchLoss, CompiledLoss, StepParts, batch_loss
 from rnn_zoo.bench.emulator import Emulator, EmulatorConfig
-from rnn_zoo.bench.losses import get_loss
+from rnn_zoo.bench.optimization import BestState, clip_gradients, make_optimizer
 from rnn_zoo.bench.probes import Probes, load_probes
 from rnn_zoo.bench.seeding import seeded_init
 from rnn_zoo.errors import ZooError
 from rnn_zoo.events import Event, ignore
-from rnn_zoo.files import atomic_path, write_json
 from rnn_zoo.member.spec import MemberSpec, map_params
 from rnn_zoo.zoo.load import load_weights
 
@@ -33,6 +32,11 @@ Augment = Callable[[Params, torch.Generator], Params]
 # The seed of the validation subset: one fixed subset for every encoder and seed, so that
 # their validation losses (and best checkpoints) are measured on the same sequences.
 VALIDATION_SEED = 1234
+# Validation scores chunks of about this many sequences (at most VALIDATION_MEMBERS members).
+VALIDATION_SEQUENCES = 4_096
+VALIDATION_MEMBERS = 256
+# Step losses are read back from the device at every validation and at least this often.
+LOSS_READBACK = 50
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,7 @@ def emulation_loss(
     encoder: nn.Module, emulator: Emulator, data: EmulationData, members: Tensor, sequences: Tensor, loss: str
 ) -> Tensor:
     """Loss of emulating ``members`` (n,) on their probe ``sequences`` (n, b)."""
-    params, inputs, targets = data.batch(members, sequences)
-    embedding = encoder(params)  # (n, e)
-    embedding = embedding.repeat_interleave(sequences.shape[1], dim=0)  # (n * b, e)
-    return get_loss(loss)(emulator(embedding, inputs), targets)
+    return batch_loss(encoder, emulator, loss, *data.batch(members, sequences))
 
 
 def validation_subset(data: EmulationData, config: EmulationConfig) -> Tensor:
@@ -122,19 +123,24 @@ def validation_subset(data: EmulationData, config: EmulationConfig) -> Tensor:
 def validation_loss(
     encoder: nn.Module, emulator: Emulator, data: EmulationData, config: EmulationConfig
 ) -> float:
-    """Mean loss over the validation members, each on its sequences of :func:`validation_subset`."""
+    """Mean loss over the validation members, each on its sequences of :func:`validation_subset`.
+
+    Members are scored in chunks of about VALIDATION_SEQUENCES sequences (at least
+    ``batch_members`` members); the chunks' losses are summed on the device and read back once.
+    """
     encoder.eval()
     emulator.eval()
     device = data.probes.log_probs.device
     subset = validation_subset(data, config).to(device)
-    total = 0.0
-    for start in range(0, len(subset), config.batch_members):
-        chosen = subset[start : start + config.batch_members]  # (n, k)
+    chunk = min(VALIDATION_MEMBERS, max(config.batch_members, VALIDATION_SEQUENCES // subset.shape[1]))
+    total = torch.zeros((), device=device)
+    for start in range(0, len(subset), chunk):
+        chosen = subset[start : start + chunk]  # (n, k)
         members = torch.arange(start, start + len(chosen), device=device)
-        total += emulation_loss(encoder, emulator, data, members, chosen, config.loss).item() * len(members)
+        total += emulation_loss(encoder, emulator, data, members, chosen, config.loss) * len(members)
     encoder.train()
     emulator.train()
-    return total / len(subset)
+    return total.item() / len(subset)
 
 
 def train_emulation(
@@ -147,12 +153,16 @@ def train_emulation(
     checkpoint: str | Path | None = None,
     encoder_config: Mapping[str, Any] | None = None,
     event: Event = ignore,
+    compile_step: bool = False,
 ) -> EmulationResult:
     """Train ``encoder`` with a fresh emulator; keep (and optionally save) the best validation state.
 
     ``augment`` transforms each batch of weights (e.g. random hidden-unit permutations);
-    Events (see rnn_zoo.events): ``emulation`` {step, loss} every step and {step,
-    validation_loss} after every validation. Both modules hold the best state when this returns.
+    Events (see rnn_zoo.events): ``emulation`` {step, loss} for every step (read back from the
+    device in blocks of up to LOSS_READBACK steps, so steps do not wait on each other) and
+    {step, validation_loss} after every validation. Both modules hold the best state when
+    this returns. ``compile_step``: run each step's forward and backward through torch.compile
+    (:class:`CompiledLoss`; the same losses to float tolerance, minutes of compilation first).
     """
     config = config or EmulationConfig()
     if len(train) == 0 or len(validation) == 0:
@@ -160,36 +170,47 @@ def train_emulation(
     generator = torch.Generator().manual_seed(config.seed)
     emulator = build_emulator(encoder, train, config).to(train.probes.log_probs.device)
     modules = nn.ModuleDict({"encoder": encoder, "emulator": emulator}).train()
-    optimizer = torch.optim.AdamW(modules.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    loss = BatchLoss(encoder, emulator, config.loss)
+    step_parts = StepParts(modules, make_optimizer(modules, config.lr, config.weight_decay), loss)
+    if compile_step:
+        step_parts = replace(step_parts, loss=CompiledLoss(loss))
     curve: list[dict[str, float]] = []
-    best = (float("inf"), 0, copy.deepcopy(modules.state_dict()))
+    best = BestState(modules)
+    losses: list[Tensor] = []  # detached, not yet read back
     window: list[float] = []
     for step in range(1, config.steps + 1):
-        loss = _train_step(modules, optimizer, train, config, generator, augment)
-        window.append(loss)
-        event("emulation", {"step": step, "loss": loss})
-        if step % config.validate_every and step != config.steps:
+        losses.append(_train_step(step_parts, train, config, generator, augment))
+        validating = step % config.validate_every == 0 or step == config.steps
+        if validating or len(losses) == LOSS_READBACK:
+            window += _read_back(losses, step, event)
+            losses = []
+        if not validating:
             continue
         value = validation_loss(encoder, emulator, validation, config)
         curve.append({"step": step, "train_loss": sum(window) / len(window), "validation_loss": value})
         window = []
         event("emulation", {"step": step, "validation_loss": value})
-        if value < best[0]:
-            best = (value, step, copy.deepcopy(modules.state_dict()))
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, encoder, emulator, config, encoder_config, step=step, loss=value)
-    modules.load_state_dict(best[2])
-    return EmulationResult(curve, best[0], best[1], encoder.eval(), emulator.eval(), config)
+        if best.update(value, step) and checkpoint is not None:
+            save_checkpoint(checkpoint, encoder, emulator, config, encoder_config, step=step, loss=value)
+    best.restore()
+    return EmulationResult(curve, best.loss, best.step, encoder.eval(), emulator.eval(), config)
+
+
+def _read_back(losses: list[Tensor], step: int, event: Event) -> list[float]:
+    """The step losses ending at ``step`` as floats (one host sync), each sent as an event."""
+    values = torch.stack(losses).tolist()
+    for offset, loss in enumerate(values):
+        event("emulation", {"step": step - len(values) + 1 + offset, "loss": loss})
+    return values
 
 
 def _train_step(
-    modules: nn.ModuleDict,
-    optimizer: torch.optim.Optimizer,
+    parts: StepParts,
     data: EmulationData,
     config: EmulationConfig,
     generator: torch.Generator,
     augment: Augment | None,
-) -> float:
+) -> Tensor:
     device = data.probes.log_probs.device
     members = torch.randint(len(data), (config.batch_members,), generator=generator)
     sequences = torch.randint(
@@ -198,21 +219,12 @@ def _train_step(
     if augment is not None:
         data = _augmented(data, members, augment, generator)
         members = torch.arange(config.batch_members)
-    loss = emulation_loss(
-        modules["encoder"], modules["emulator"], data, members.to(device), sequences.to(device), config.loss
-    )
-    optimizer.zero_grad(set_to_none=True)
+    loss = parts.loss(*data.batch(members.to(device), sequences.to(device)))
+    parts.optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    clip_gradients(modules, config.clip)
-    optimizer.step()
-    return loss.item()
-
-
-def clip_gradients(modules: nn.ModuleDict, clip: float) -> None:
-    """Clip each module's gradient (encoder, emulator) to norm ``clip`` on its own, as the
-    authors' code does: a large emulator gradient does not shrink the encoder's."""
-    for module in modules.values():
-        nn.utils.clip_grad_norm_(module.parameters(), clip)
+    clip_gradients(parts.modules, config.clip)
+    parts.optimizer.step()
+    return loss.detach()
 
 
 def _augmented(
@@ -228,47 +240,3 @@ def _augmented(
         log_probs=data.probes.log_probs[members.to(device)],
     )
     return EmulationData(params, data.spec, probes)
-
-
-def save_checkpoint(
-    directory: str | Path,
-    encoder: nn.Module,
-    emulator: Emulator,
-    config: EmulationConfig,
-    encoder_config: Mapping[str, Any] | None = None,
-    *,
-    step: int,
-    loss: float,
-) -> None:
-    """Write encoder.safetensors, emulator.safetensors and config.json (each atomically)."""
-    from safetensors.torch import save_model
-
-    directory = Path(directory)
-    for name, module in (("encoder", encoder), ("emulator", emulator)):
-        with atomic_path(directory / f"{name}.safetensors") as temporary:
-            save_model(module, str(temporary))
-    meta = {
-        "emulation": asdict(config),
-        "emulator": emulator.config.to_dict(),
-        "encoder": dict(encoder_config or {}),
-        "step": step,
-        "validation_loss": loss,
-    }
-    write_json(directory / "config.json", meta)
-
-
-def load_checkpoint(directory: str | Path, encoder: nn.Module) -> tuple[Emulator, dict[str, Any]]:
-    """Load a checkpoint's weights into ``encoder`` (built by the caller from config['encoder']).
-
-    Returns the rebuilt emulator and the checkpoint's config.json contents.
-    """
-    from safetensors.torch import load_model
-
-    directory = Path(directory)
-    if not (directory / "config.json").is_file():
-        raise ZooError(f"{directory} is not an emulation checkpoint: config.json is missing")
-    meta = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    emulator = Emulator(EmulatorConfig(**meta["emulator"]))
-    load_model(emulator, str(directory / "emulator.safetensors"))
-    load_model(encoder, str(directory / "encoder.safetensors"))
-    return emulator.eval(), meta

@@ -194,6 +194,9 @@ class EquivariantLayer(nn.Module):
         for term in terms:
             for parameter in self.maps[term.key].parameters():
                 nn.init.uniform_(parameter, -(fan_in[term.target] ** -0.5), fan_in[term.target] ** -0.5)
+        self.groups: dict[tuple[str, str], list[Term]] = {}
+        for term in terms:
+            self.groups.setdefault((term.target, term.expand), []).append(term)
         self.positions = nn.ParameterDict(
             {key: nn.Parameter(torch.randn(*units, in_channels[key])) for key, units in positions.items()}
         )
@@ -202,18 +205,36 @@ class EquivariantLayer(nn.Module):
         features = {
             key: x + self.positions[key] if key in self.positions else x for key, x in features.items()
         }
-        # Sum terms that spread alike while they are still small, then spread each sum once.
+        # Terms that spread alike into one target are one linear map of their inputs, concatenated
+        # along channels (one matmul instead of one per term); each sum is spread once.
         reduced: dict[tuple[str, str], Tensor] = {}
-        sums: dict[tuple[str, str], Tensor] = {}
-        for term in self.terms:
-            update = self.maps[term.key](_reduce(features, term.source, term.reduce, reduced))
-            group = (term.target, term.expand)
-            sums[group] = update if group not in sums else sums[group] + update
-        out: Features = {}
-        for (target, expand), update in sums.items():
-            spread = EXPAND[expand](update)
-            out[target] = spread if target not in out else out[target] + spread
-        return out
+        spreads: dict[str, list[Tensor]] = {}
+        for (target, expand), terms in self.groups.items():
+            inputs = [_reduce(features, term.source, term.reduce, reduced) for term in terms]
+            maps = [self.maps[term.key] for term in terms]
+            weight = torch.cat([linear.weight for linear in maps], dim=1) if len(maps) > 1 else maps[0].weight
+            biases = [linear.bias for linear in maps if linear.bias is not None]
+            bias = torch.stack(biases).sum(0) if len(biases) > 1 else (biases[0] if biases else None)
+            update = nn.functional.linear(_concat_channels(inputs), weight, bias)
+            spreads.setdefault(target, []).append(EXPAND[expand](update))
+        return {target: _sum_smallest_first(parts) for target, parts in spreads.items()}
+
+
+def _sum_smallest_first(parts: list[Tensor]) -> Tensor:
+    """The broadcast sum of ``parts``, the smallest added first: fewer full-size additions."""
+    ordered = sorted(parts, key=Tensor.numel)
+    total = ordered[0]
+    for part in ordered[1:]:
+        total = total + part
+    return total
+
+
+def _concat_channels(inputs: list[Tensor]) -> Tensor:
+    """Inputs (..., c_k) whose leading axes broadcast -> one (..., sum c_k)."""
+    if len(inputs) == 1:
+        return inputs[0]
+    leading = torch.broadcast_shapes(*(x.shape[:-1] for x in inputs))
+    return torch.cat([x.expand(*leading, x.shape[-1]) for x in inputs], dim=-1)
 
 
 def _reduce(features: Features, source: str, reduce: str, cache: dict[tuple[str, str], Tensor]) -> Tensor:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -22,6 +23,7 @@ from rnn_zoo.member.spec import MemberSpec, Params
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 STATISTICS = 2 + len(QUANTILES)  # mean, variance, quantiles
+NUMPY_SORTED = (torch.float32, torch.float64)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,23 @@ class LayerStatsEncoder(Encoder):
 def tensor_statistics(tensor: Tensor) -> Tensor:
     """(n, ...) -> (n, 7): mean, variance and the quantiles of each member's tensor."""
     flat = tensor.flatten(1)
-    levels = torch.tensor(QUANTILES, dtype=flat.dtype, device=flat.device)
-    quantiles = torch.quantile(flat, levels, dim=-1).T  # (n, 5)
     variance = flat.var(dim=-1)  # with Bessel's correction, as the authors'
-    return torch.cat([flat.mean(dim=-1, keepdim=True), variance.unsqueeze(-1), quantiles], dim=-1)
+    moments = torch.stack([flat.mean(dim=-1), variance], dim=-1)
+    return torch.cat([moments, quantiles(flat, QUANTILES)], dim=-1)
+
+
+def quantiles(flat: Tensor, levels: tuple[float, ...]) -> Tensor:
+    """(n, m) -> (n, k): ``torch.quantile(flat, levels, dim=-1).T`` (linear interpolation).
+
+    On a CPU, members' weights (which need no gradient) are sorted by numpy: torch's CPU sort
+    took 40 % of a small encoder's emulation step, numpy's is about five times faster.
+    """
+    if flat.device.type == "cpu" and flat.dtype in NUMPY_SORTED and not flat.requires_grad:
+        ordered = torch.from_numpy(np.sort(flat.numpy(), axis=-1))
+    else:
+        ordered = flat.sort(dim=-1).values
+    positions = torch.tensor(levels, dtype=torch.float64) * (flat.shape[-1] - 1)
+    below = positions.floor().long()
+    above = (below + 1).clamp_max(flat.shape[-1] - 1)
+    weight = (positions - below).to(flat.dtype).to(flat.device)
+    return torch.lerp(ordered[:, below.to(flat.device)], ordered[:, above.to(flat.device)], weight)

@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from einops import rearrange
 from torch import Tensor, nn
+from torch.nn import functional
 
 from rnn_zoo.encoders.encoder import AugmentedConfig, AugmentedEncoder
 from rnn_zoo.member.spec import MemberSpec, Params
@@ -67,7 +69,7 @@ class ParamTransformerEncoder(AugmentedEncoder):
             batch_first=True,
             norm_first=config.prenorm,
         )
-        self.transformer = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        self.transformer = SummaryTransformer(layer, config.layers)
         final_norm = nn.LayerNorm(d) if config.prenorm else nn.Identity()
         self.to_embedding = nn.Sequential(final_norm, nn.Linear(d, config.embedding_size))
 
@@ -78,4 +80,55 @@ class ParamTransformerEncoder(AugmentedEncoder):
         ]
         summary = self.summary.expand(rows[0].shape[0], 1, -1)
         tokens = torch.cat([*rows, summary], dim=1) + self.positions  # (n, tokens, d)
-        return self.to_embedding(self.transformer(tokens)[:, -1])
+        return self.to_embedding(self.transformer(tokens)[:, -1])  # (n, 1, d) or every token
+
+
+class SummaryTransformer(nn.TransformerEncoder):
+    """torch's encoder layers (same modules and state keys), run for the last token's output.
+
+    Each layer is ``layer``'s computation with scaled-dot-product attention (fused kernels;
+    attention dropout inside it), without the mask checks of ``nn.TransformerEncoder``. The
+    last layer computes only the last (summary) token's query, attention and feed-forward: no
+    other token's output is read. Returns (n, 1, d).
+    """
+
+    def __init__(self, layer: nn.TransformerEncoderLayer, layers: int) -> None:
+        super().__init__(layer, layers, enable_nested_tensor=False)
+
+    def forward(self, tokens: Tensor) -> Tensor:  # type: ignore[override]
+        for index, layer in enumerate(self.layers):
+            tokens = encoder_layer(layer, tokens, last_only=index == len(self.layers) - 1)
+        return tokens
+
+
+def encoder_layer(layer: nn.TransformerEncoderLayer, x: Tensor, *, last_only: bool = False) -> Tensor:
+    """``layer(x)`` for x (n, t, d) in training or eval mode; with ``last_only`` its last token only."""
+    norm_first = layer.norm_first
+    attended = _attention(layer, layer.norm1(x) if norm_first else x, last_only)
+    x = x[:, -1:] if last_only else x
+    if norm_first:
+        x = x + layer.dropout1(attended)
+        return x + _feedforward(layer, layer.norm2(x))
+    x = layer.norm1(x + layer.dropout1(attended))
+    return layer.norm2(x + _feedforward(layer, x))
+
+
+def _attention(layer: nn.TransformerEncoderLayer, x: Tensor, last_only: bool) -> Tensor:
+    """Multi-head self-attention of ``layer`` with its in/out projections: (n, t, d) -> (n, t|1, d)."""
+    attention = layer.self_attn
+    d = x.shape[-1]
+    weight, bias = attention.in_proj_weight, attention.in_proj_bias
+    if last_only:
+        query = functional.linear(x[:, -1:], weight[:d], bias[:d])
+        key, value = functional.linear(x, weight[d:], bias[d:]).chunk(2, dim=-1)
+    else:
+        query, key, value = functional.linear(x, weight, bias).chunk(3, dim=-1)
+    heads = attention.num_heads
+    query, key, value = (rearrange(part, "n t (h e) -> n h t e", h=heads) for part in (query, key, value))
+    dropout = attention.dropout if layer.training else 0.0
+    attended = functional.scaled_dot_product_attention(query, key, value, dropout_p=dropout)
+    return attention.out_proj(rearrange(attended, "n h t e -> n t (h e)"))
+
+
+def _feedforward(layer: nn.TransformerEncoderLayer, x: Tensor) -> Tensor:
+    return layer.dropout2(layer.linear2(layer.dropout(layer.activation(layer.linear1(x)))))

@@ -20,6 +20,7 @@ together), t probe steps, r reader width.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -104,6 +105,25 @@ class ResidualReader(nn.Module):
         """Read the end step: the reader's last output (n, r)."""
         return self.step(self.end.expand(state[0][0].shape[0], -1), state)[0]
 
+    def read(self, steps: Tensor) -> Tensor:
+        """Read a whole sequence (t, n, r) between the start and end steps: the last output (n, r).
+
+        What :meth:`begin`, :meth:`step` per step and :meth:`finish` give, computed layer by
+        layer (a cell's input sequence is the whole output sequence of the one below), each
+        layer one fused LSTM call (oneDNN, cuDNN) over the sequence instead of a cell per step.
+        """
+        n = steps.shape[1]
+        x = torch.cat([self.start.expand(1, n, -1), steps, self.end.expand(1, n, -1)])  # (t + 2, n, r)
+        zeros = x.new_zeros(1, n, x.shape[-1])
+        for cell in self.cells:
+            weights = [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
+            with warnings.catch_warnings():  # cuDNN would rather have the four in one buffer
+                warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous")
+                # (input, state, weights, biases, layers, dropout, train, bidirectional, batch_first)
+                hidden = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, False)[0]
+            x = hidden + x
+        return x[-1]
+
 
 class _ProbingEncoder(Encoder):
     """Shared parts: the input kind and its check, the reader, the probe decoder, the final MLP."""
@@ -146,10 +166,8 @@ class NonInteractiveProbingEncoder(_ProbingEncoder):
         n = params[self.spec.parameter_names[0]].shape[0]
         probes = rearrange(self.probe_step(self.probe_encodings), "t s i -> s t i")
         answers, _ = functional.forward(params, self.spec, probes.expand(n, -1, -1, -1))  # (n, s, t, o)
-        output, state = self.reader.begin(n)
-        for answer in rearrange(answers, "n s t o -> t n (s o)"):
-            output, state = self.reader.step(self.read_answers(answer), state)
-        return self.to_embedding(self.reader.finish(state))
+        read = self.read_answers(rearrange(answers, "n s t o -> t n (s o)"))  # (t, n, r)
+        return self.to_embedding(self.reader.read(read))
 
 
 class InteractiveProbingEncoder(_ProbingEncoder):
