@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,9 +87,15 @@ class BenchProgress:
 
 
 def print_results(results: Mapping[str, Any], out: Path) -> None:
-    """The emulation table, one downstream table per property, and where the report is."""
+    """What the run can say (zoo size, headroom), the ranking by share of the headroom, the
+    emulation table, one downstream table per property, and where the report is."""
+    from rnn_zoo.bench.readings import first_lines, ranking_section
     from rnn_zoo.bench.tables import downstream_table, emulation_table
 
+    for sentence in first_lines(results):
+        click.echo(sentence + "\n")
+    for line in ranking_section(results):
+        click.echo(line)
     click.echo(emulation_table(results))
     for prop in results["properties"]:
         click.echo("\n" + downstream_table(results, prop))
@@ -152,7 +159,7 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
     from rnn_zoo.bench.output import plan_jobs, share
     from rnn_zoo.bench.references import reference_names
     from rnn_zoo.bench.run import run_bench
-    from rnn_zoo.cli.bench_log import LogProgress
+    from rnn_zoo.cli.bench_log import LogProgress, clock
     from rnn_zoo.encoders.plugins import factory
     from rnn_zoo.folder import parse_part
     from rnn_zoo.zoo.load import locate_zoo
@@ -178,6 +185,7 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
     progress = (
         BenchProgress(config.emulation.steps, len(jobs)) if terminal else LogProgress(config.emulation.steps)
     )
+    started = time.monotonic()
     try:
         results = run_bench(
             zoo,
@@ -197,3 +205,4 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
         click.echo(part_summary(request.out, part))
     else:
         print_results(results, request.out)
+    click.echo(f"wall time {clock(time.monotonic() - started)} ({torch.get_num_threads()} CPU threads)")
