@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_zoo.bench.cloning import cloned_agreement, cloned_performance, sample_sequences
+from rnn_zoo.bench.cloning import Generation, cloned_agreement, cloned_performance, sample_sequences
 from rnn_zoo.bench.emulator import Emulator, EmulatorConfig
 from rnn_zoo.bench.statistics import pearson
 
@@ -52,17 +52,8 @@ def test_cloned_performance_is_the_accepted_fraction():
         assert samples.shape[:2] == (len(tasks), 2000)
         return (samples != 0).all(-1)
 
-    fractions = cloned_performance(
-        emulator,
-        torch.randn(3, 3),
-        np.zeros(3),
-        accept,
-        bos=BOS,
-        length=5,
-        samples=2000,
-        batch=2,
-        generator=torch.Generator().manual_seed(1),
-    )
+    generation = Generation(BOS, 5, torch.Generator().manual_seed(1), samples=2000, batch=2)
+    fractions = cloned_performance(emulator, torch.randn(3, 3), np.zeros(3), accept, generation)
     torch.testing.assert_close(fractions, torch.full((3,), 0.2401), atol=0.03, rtol=0)
 
 

@@ -23,12 +23,10 @@ def save_checkpoint(
     encoder: nn.Module,
     emulator: Emulator,
     config: EmulationConfig,
-    encoder_config: Mapping[str, Any] | None = None,
-    *,
-    step: int,
-    loss: float,
+    best: Mapping[str, Any],
 ) -> None:
-    """Write encoder.safetensors, emulator.safetensors and config.json (each atomically)."""
+    """Write encoder.safetensors, emulator.safetensors and config.json (each atomically);
+    ``best`` holds the encoder's own config (``encoder``), the ``step`` and its ``validation_loss``."""
     from safetensors.torch import save_model
 
     directory = Path(directory)
@@ -38,9 +36,9 @@ def save_checkpoint(
     meta = {
         "emulation": asdict(config),
         "emulator": emulator.config.to_dict(),
-        "encoder": dict(encoder_config or {}),
-        "step": step,
-        "validation_loss": loss,
+        "encoder": dict(best.get("encoder") or {}),
+        "step": best["step"],
+        "validation_loss": best["validation_loss"],
     }
     write_json(directory / "config.json", meta)
 

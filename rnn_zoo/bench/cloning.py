@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,24 +48,32 @@ def sample_sequences(
     return torch.cat(drawn, dim=1).reshape(n, samples, length)
 
 
+@dataclass(frozen=True)
+class Generation:
+    """How clones generate: sequences of ``length`` tokens from ``bos``, ``samples`` per member,
+    ``batch`` members at a time, drawn with ``generator``."""
+
+    bos: int
+    length: int
+    generator: torch.Generator
+    samples: int = 1_000
+    batch: int = 16
+
+
 def cloned_performance(
-    emulator: Emulator,
-    embeddings: Tensor,
-    tasks: Any,
-    accept: Accept,
-    *,
-    bos: int,
-    length: int,
-    samples: int = 1_000,
-    batch: int = 16,
-    generator: torch.Generator,
+    emulator: Emulator, embeddings: Tensor, tasks: Any, accept: Accept, generation: Generation
 ) -> Tensor:
-    """Per member (n,): the fraction of ``samples`` generated sequences that ``accept`` accepts."""
-    fractions = []
+    """Per member (n,): the fraction of ``generation.samples`` generated sequences that ``accept`` accepts."""
+    fractions, batch = [], generation.batch
     for start in range(0, embeddings.shape[0], batch):
         chosen = slice(start, start + batch)
         drawn = sample_sequences(
-            emulator, embeddings[chosen], bos=bos, length=length, samples=samples, generator=generator
+            emulator,
+            embeddings[chosen],
+            bos=generation.bos,
+            length=generation.length,
+            samples=generation.samples,
+            generator=generation.generator,
         )
         member_tasks = torch.tensor(np.array(tasks[chosen]), device=drawn.device).unsqueeze(1)
         fractions.append(accept(drawn, member_tasks).float().mean(1).cpu())
@@ -83,19 +92,33 @@ def cloned_agreement(emulator: Emulator, embeddings: Tensor, inputs: Tensor, log
     return same.reshape(n, s).float().mean(1).cpu()
 
 
+@dataclass(frozen=True)
+class ClonedMembers:
+    """The k members whose clones are scored: their probes, spec and metadata rows."""
+
+    probes: Any
+    spec: Any
+    metadata: Any
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """What token clones generate from (``bos``), how many sequences each, and the seed."""
+
+    bos: int
+    samples: int
+    seed: int
+
+
 def clone_record(
     emulator: Emulator,
     embeddings: Tensor,
-    probes: Any,
-    spec: Any,
-    metadata: Any,
-    *,
+    members: ClonedMembers,
     accept: Accept | None,
-    bos: int,
-    samples: int,
-    seed: int,
+    sampling: Sampling,
 ) -> dict[str, Any] | None:
-    """Cloned performance of k members (their embeddings (k, e), probes and metadata rows).
+    """Cloned performance of k members (their embeddings (k, e), probes and metadata rows);
+    token clones generate as ``sampling`` says.
 
     Token zoos with an ``accept`` function and a ``performance`` column: the accepted fraction
     per member, the member's own performance and their Pearson correlation. Real-valued zoos:
@@ -104,6 +127,7 @@ def clone_record(
     from rnn_zoo.bench.properties import column_values
     from rnn_zoo.bench.statistics import pearson
 
+    probes, spec, metadata = members.probes, members.spec, members.metadata
     device = probes.log_probs.device
     embeddings = embeddings.to(device)
     if not probes.tokens:
@@ -111,17 +135,9 @@ def clone_record(
         return {"metric": "last-step agreement with the member", "agreement": float(agreement.mean())}
     if accept is None or "performance" not in metadata.column_names:
         return None
-    generator = torch.Generator(device=device).manual_seed(seed)
-    cloned = cloned_performance(
-        emulator,
-        embeddings,
-        column_values(metadata, "task"),
-        accept,
-        bos=bos,
-        length=probes.sequences.shape[-1],
-        samples=samples,
-        generator=generator,
-    )
+    generator = torch.Generator(device=device).manual_seed(sampling.seed)
+    drawing = Generation(sampling.bos, probes.sequences.shape[-1], generator, sampling.samples)
+    cloned = cloned_performance(emulator, embeddings, column_values(metadata, "task"), accept, drawing)
     original = column_values(metadata, "performance").astype(float).tolist()
     return {
         "metric": "fraction of generated sequences accepted",

@@ -116,17 +116,26 @@ def property_targets(prop: Property, data: DownstreamRows) -> Tensor:
     return prop.targets(column_values(data.table, prop.column))
 
 
+@dataclass(frozen=True)
+class FitData:
+    """What a predictor learns from: every member's ``inputs`` (embeddings (n, e) or a parameter
+    dict), every member's ``targets``, and the ``rows`` it may fit on."""
+
+    inputs: Inputs
+    targets: Tensor
+    rows: Tensor
+
+
 def fit_predictor(
-    inputs: Inputs,
-    targets: Tensor,
-    rows: Tensor,
+    data: FitData,
     prop: Property,
     config: DownstreamConfig,
     *,
     encoder: nn.Module | None = None,
     seed: int = 0,
 ) -> Predictor:
-    """Fit a predictor on ``rows`` only: an MLP on embeddings, or ``encoder`` + MLP end to end."""
+    """Fit a predictor on ``data.rows`` only: an MLP on embeddings, or ``encoder`` + MLP end to end."""
+    inputs, targets, rows = data.inputs, data.targets, data.rows
     generator = torch.Generator().manual_seed(seed)
     fitted = targets[rows]
     if prop.classification:
@@ -196,7 +205,7 @@ def evaluate_property(
     targets = property_targets(prop, data).to(device)
     encoder = encoder_factory().to(device) if encoder_factory is not None else None
     fit = data.rows["fit"].to(device)
-    model = fit_predictor(inputs, targets, fit, prop, config, encoder=encoder, seed=seed)
+    model = fit_predictor(FitData(inputs, targets, fit), prop, config, encoder=encoder, seed=seed)
     scores = {}
     for split in EVALUATED:
         rows = data.rows[split].to(device)

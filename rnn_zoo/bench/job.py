@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from rnn_zoo.bench import output as bench_out
-from rnn_zoo.bench.cloning import Accept, clone_record
+from rnn_zoo.bench.cloning import Accept, ClonedMembers, Sampling, clone_record
 from rnn_zoo.bench.config import BenchConfig, BenchData
 from rnn_zoo.bench.downstream import embed, evaluate_property
 from rnn_zoo.bench.output import Job
@@ -159,16 +159,10 @@ def _clone(job: Job, context: JobContext, emulator: Any, embeddings: Tensor) -> 
         log_probs=validation.probes.log_probs[:count],
     )
     bos = data.family.bos if data.family is not None else None  # no family: no BOS to generate from
+    members = ClonedMembers(probes, validation.spec, data.rows.table.take(rows.numpy()))
+    accept = context.accept if bos is not None else None
     return clone_record(
-        emulator,
-        embeddings[rows],
-        probes,
-        validation.spec,
-        data.rows.table.take(rows.numpy()),
-        accept=context.accept if bos is not None else None,
-        bos=bos if bos is not None else 0,
-        samples=config.clone_samples,
-        seed=job.seed,
+        emulator, embeddings[rows], members, accept, Sampling(bos or 0, config.clone_samples, job.seed)
     )
 
 

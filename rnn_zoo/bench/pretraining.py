@@ -191,7 +191,8 @@ def train_emulation(
         window = []
         event("emulation", {"step": step, "validation_loss": value})
         if best.update(value, step) and checkpoint is not None:
-            save_checkpoint(checkpoint, encoder, emulator, config, encoder_config, step=step, loss=value)
+            best_now = {"encoder": encoder_config, "step": step, "validation_loss": value}
+            save_checkpoint(checkpoint, encoder, emulator, config, best_now)
     best.restore()
     return EmulationResult(curve, best.loss, best.step, encoder.eval(), emulator.eval(), config)
 

@@ -94,9 +94,9 @@ def print_results(results: Mapping[str, Any], out: Path) -> None:
 
     for sentence in first_lines(results):
         click.echo(sentence + "\n")
-    for line in ranking_section(results):
+    for line in ranking_section(results)[1:]:  # its leading blank line is printed above
         click.echo(line)
-    click.echo(emulation_table(results))
+    click.echo("\n" + emulation_table(results))
     for prop in results["properties"]:
         click.echo("\n" + downstream_table(results, prop))
     if "transfer" in results:
