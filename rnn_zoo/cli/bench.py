@@ -191,11 +191,13 @@ def bench(
     Progress goes to stderr: bars on a terminal, else plain lines with an ETA.
 
     \b
-    Presets, and the time of all six encoders (README: how it was measured):
-      tiny   2 seeds x 100 steps, narrow encoders: 4-5 minutes on 2 CPU cores
+    Presets, and the time of all six encoders with the two reference rows (README: how it
+    was measured; the bench also prints its own estimate before it starts):
+      tiny   2 seeds x 100 steps, narrow encoders: about 2 minutes on 2 CPU cores
+             (measured on a 16-run tiny zoo)
       medium 3 seeds x 800 steps, a narrower parameter transformer, no supervised
              baselines; for a zoo of `rnn-zoo build --preset medium`: about an hour
-             on 2 CPU cores in two --shard parts
+             on 2 CPU cores in two --shard parts (estimate from measured step rates)
       small  3 seeds x 3,000 steps: about half a day on 2 CPU cores (estimate)
       paper  15 seeds x 100,000 steps: about 100 GPU-hours (estimate); use --shard
     """
