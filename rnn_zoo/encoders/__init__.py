@@ -9,7 +9,7 @@ Names are the ones the command line uses; :data:`ENCODERS` maps each to its clas
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from rnn_zoo.encoders.dws import DwsEncoder
@@ -54,10 +54,18 @@ def make_config(name: str, **config: Any) -> EncoderConfig:
         raise ZooError(f"encoder {name!r}: {error}") from None
 
 
-def build(name: str, spec: MemberSpec, **config: Any) -> Encoder:
-    """A fresh encoder ``name`` for members of ``spec`` (as ``load_weights`` returns it)."""
+def build(name: str, spec: MemberSpec, *, input_kind: str | None = None, **config: Any) -> Encoder:
+    """A fresh encoder ``name`` for members of ``spec`` (as ``load_weights`` returns it).
+
+    The signature of every encoder factory, by name: ``input_kind`` (``"tokens"`` or
+    ``"real"``, the zoo's inputs) reaches the encoders whose config takes it (the probing
+    ones) and is ignored by the others; ``config`` are the encoder's options.
+    """
     if not isinstance(spec, MemberSpec):
         raise ZooError(f"encoder {name!r} needs a MemberSpec, got {type(spec).__name__}")
+    takes_kind = any(option.name == "input_kind" for option in fields(encoder_class(name).config_class))
+    if input_kind is not None and takes_kind:
+        config = {"input_kind": input_kind, **config}
     resolved = make_config(name, **config)
     try:
         return encoder_class(name)(spec, resolved)

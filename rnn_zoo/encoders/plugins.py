@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import fields
+from functools import partial
 from importlib import metadata
 from typing import Any
 
 from torch import Tensor, nn
 
-from rnn_zoo.encoders import ENCODERS, EncoderSummary, build, encoder_class
+from rnn_zoo.encoders import ENCODERS, EncoderSummary, build
 from rnn_zoo.errors import ZooError, first_line
 from rnn_zoo.member.spec import MemberSpec
 
@@ -77,12 +77,7 @@ def factory(name: str) -> EncoderFactory:
 
 
 def _builtin(name: str) -> EncoderFactory:
-    takes_kind = any(option.name == "input_kind" for option in fields(encoder_class(name).config_class))
-
-    def make(spec: MemberSpec, *, input_kind: str, **options: Any) -> nn.Module:
-        return build(name, spec, **({"input_kind": input_kind, **options} if takes_kind else options))
-
-    return make
+    return partial(build, name)
 
 
 def _import(path: str) -> Any:
