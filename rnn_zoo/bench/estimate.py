@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from rnn_zoo.bench.job import JobContext, seeded
 from rnn_zoo.bench.pretraining import EmulationConfig, EmulationData, train_emulation
 
 TIMED_STEPS = 3  # the first is a warm-up and is not counted
@@ -63,27 +64,23 @@ def time_steps(
     return StepTime(step, validated)
 
 
-def estimate_jobs(
-    jobs: list[Any], inputs: Mapping[str, tuple[Any, Any, Callable[[], nn.Module]]]
-) -> dict[str, Any]:
+def estimate_jobs(jobs: list[Any], contexts: Mapping[str, JobContext]) -> dict[str, Any]:
     """The ``estimate`` event's payload: each job's emulation seconds and their sum.
 
-    ``jobs`` are the jobs to run (Job: encoder, seed); ``inputs[encoder]`` is the job's
-    (BenchData, BenchConfig, encoder factory). Each encoder is timed once.
+    ``jobs`` are the jobs to run (Job: encoder, seed); ``contexts[encoder]`` is the context its
+    jobs run in (its data, config and encoder factory). Each encoder is timed once.
     """
-    from rnn_zoo.bench.job import seeded
-
     per_encoder: dict[str, float] = {}
     untimed = []
     for name in dict.fromkeys(job.encoder for job in jobs):
-        data, config, factory = inputs[name]
-        train, validation = data.splits["train"], data.splits["validation"]
+        context, emulation = contexts[name], contexts[name].config.emulation
+        train, validation = context.data.splits["train"], context.data.splits["validation"]
         try:
-            timing = time_steps(seeded(factory, 0), train, validation, config.emulation)
+            timing = time_steps(seeded(context.factories[name], 0), train, validation, emulation)
         except Exception:  # the encoder's own job reports its failure, in one line
             untimed.append(name)
             timing = StepTime(0.0, 0.0)
-        per_encoder[name] = timing.job_seconds(config.emulation, len(validation))
+        per_encoder[name] = timing.job_seconds(emulation, len(validation))
     planned = [
         {"encoder": job.encoder, "seed": job.seed, "seconds": per_encoder[job.encoder]} for job in jobs
     ]

@@ -129,14 +129,6 @@ def reference_names(config: Any) -> tuple[str, ...]:
     return REFERENCES if config.references else ()
 
 
-def reference_inputs(
-    references: Mapping[str, Reference], config: Any
-) -> dict[str, tuple[Any, Any, Callable[[], nn.Module]]]:
-    """Per reference that runs: its (BenchData, BenchConfig without supervised baselines, factory)."""
-    config = replace(config, supervised=False)  # no weights to train an encoder on end to end
-    return {name: (ref.data, config, ref.factory) for name, ref in references.items() if ref.factory}
-
-
 def without_transfer(runs: dict[str, dict[str, Any]]) -> None:
     """Mark the reference rows' transfer n/a wherever the encoders transferred (in place): a
     reference reads no weights, so there is no trained encoder to apply to another config."""

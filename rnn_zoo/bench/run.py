@@ -35,14 +35,12 @@ from rnn_zoo.bench.data import bench_data
 from rnn_zoo.bench.estimate import estimate_jobs
 from rnn_zoo.bench.job import JobContext, check_encoder, run_job, seeded
 from rnn_zoo.bench.output import Job
-from rnn_zoo.bench.pretraining import (
-    Augment,
-)
+from rnn_zoo.bench.pretraining import Augment
 from rnn_zoo.bench.readings import add_readings
 from rnn_zoo.bench.references import (
+    Reference,
     bench_references,
     not_applicable,
-    reference_inputs,
     reference_names,
     refuse_reserved,
     without_transfer,
@@ -131,15 +129,14 @@ def run_bench(
         event or ignore,  # None: no events, as for every other emitter's ``ignore``
         load_targets(zoo, names, config, data.properties, builder_for),
     )
-    contexts = job_contexts(context, reference_inputs(bench_references(data, config.references), config))
+    contexts = job_contexts(context, bench_references(data, config.references))
     jobs = [job for job in jobs if job.encoder in contexts]  # an n/a reference does not run
     ran = [name for name in contexts if name not in factories]
     claim = bench_claim(data, config, encoders, options, names, ran) if out is not None else None
     with bench_out.claim_out(Path(out), claim) if out is not None else nullcontext():
         pending = [job for job in jobs if out is None or not bench_out.is_finished(Path(out), job)]
         if pending:
-            inputs = {name: (c.data, c.config, c.factories[name]) for name, c in contexts.items()}
-            context.event("estimate", estimate_jobs(pending, inputs))
+            context.event("estimate", estimate_jobs(pending, contexts))
         finished: dict[Job, tuple[dict[str, Any], Tensor]] = {}
         for job in jobs:
             if job not in pending:
@@ -152,16 +149,22 @@ def run_bench(
         return None if part is not None else assemble(data, config, encoders, out, finished)
 
 
-def job_contexts(
-    context: JobContext, references: Mapping[str, tuple[Any, Any, Any]]
-) -> dict[str, JobContext]:
+def job_contexts(context: JobContext, references: Mapping[str, Reference]) -> dict[str, JobContext]:
     """The context of each encoder's jobs, and of each reference row's that runs: its own data
-    (features, no weights), config and factory, with no augmentation and no transfer."""
+    (features, no weights) and factory, no supervised baseline (there are no weights to train
+    end to end), no augmentation and no transfer."""
     contexts = {name: context for name in context.factories}
-    for name, (data, config, factory) in references.items():
-        contexts[name] = replace(
-            context, data=data, config=config, factories={name: factory}, augment_for=None, targets=None
-        )
+    config = replace(context.config, supervised=False)
+    for name, reference in references.items():
+        if reference.factory is not None:
+            contexts[name] = replace(
+                context,
+                data=reference.data,
+                config=config,
+                factories={name: reference.factory},
+                augment_for=None,
+                targets=None,
+            )
     return contexts
 
 
