@@ -212,8 +212,13 @@ def parse_part(text: str | None) -> tuple[int, int] | None:
         index, count = (int(piece) for piece in text.split("/"))
     except ValueError:
         raise ZooError(f"--shard {text!r} is not of the form i/n, e.g. 0/4") from None
+    return check_part(index, count)
+
+
+def check_part(index: int, count: int) -> tuple[int, int]:
+    """(i, n) if it names a part, 0 <= i < n; else a ZooError."""
     if count < 1 or not 0 <= index < count:
-        raise ZooError(f"--shard {text} is out of range; give i/n with 0 <= i < n")
+        raise ZooError(f"--shard {index}/{count} is out of range; give i/n with 0 <= i < n")
     return index, count
 
 
@@ -224,9 +229,7 @@ def take_part(items: Sequence[Item], part: tuple[int, int] | None, what: str) ->
     """
     if part is None:
         return list(items)
-    index, count = part
-    if count < 1 or not 0 <= index < count:
-        raise ZooError(f"--shard {index}/{count} is out of range; give i/n with 0 <= i < n")
+    index, count = check_part(*part)
     if count > len(items):
         raise ZooError(
             f"--shard {index}/{count}: there are only {len(items)} {what}; use at most that many parts"

@@ -8,43 +8,18 @@ bootstrap resamples seeds, and every row of a resample uses the same seeds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from rnn_zoo.bench.statistics import Interval
-
-CONFIDENCE = 0.95
-RESAMPLES = 10_000
+from rnn_zoo.bench.statistics import Interval, paired_bootstrap_ci
 
 
 def seed_losses(runs: Mapping[str, Mapping[str, Any]], name: str, seeds: Sequence[str]) -> list[float]:
     """Best validation emulation loss of ``name`` at each of ``seeds`` (results.json seed keys)."""
     return [float(runs[name][seed]["emulation"]["best_validation_loss"]) for seed in seeds]
-
-
-def paired_interval(
-    columns: Sequence[Sequence[float]], statistic: Callable[[Tensor], Tensor], seed: int = 0
-) -> Interval | None:
-    """Percentile bootstrap CI of ``statistic`` (means (r, k) -> (r,)) over seeds resampled together.
-
-    ``columns[k]`` holds row k's value per seed, the seeds in the same order in every row.
-    None where the statistic of the plain means is not finite; resamples where it is not
-    finite are left out of the bounds.
-    """
-    values = torch.tensor([list(column) for column in columns], dtype=torch.float64).T  # (s, k)
-    generator = torch.Generator().manual_seed(seed)
-    drawn = torch.randint(len(values), (RESAMPLES, len(values)), generator=generator)
-    resampled = statistic(values[drawn].mean(1))  # (r,)
-    centre = float(statistic(values.mean(0, keepdim=True))[0])
-    finite = resampled[resampled.isfinite()]
-    if not torch.isfinite(torch.tensor(centre)) or not len(finite):
-        return None
-    tail = (1 - CONFIDENCE) / 2
-    low, high = torch.quantile(finite, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
-    return Interval(centre, low, high)
 
 
 def difference(means: Tensor) -> Tensor:
@@ -90,12 +65,13 @@ def headroom_record(runs: Mapping[str, Mapping[str, Any]], encoders: Sequence[st
     seeds = sorted(set(runs["constant"]) & set(runs["oracle"]), key=int)
     constant, oracle = seed_losses(runs, "constant", seeds), seed_losses(runs, "oracle", seeds)
     single = {
-        name: paired_interval([seed_losses(runs, name, seeds)], lambda means: means[:, 0])
+        name: paired_bootstrap_ci([seed_losses(runs, name, seeds)], lambda means: means[:, 0])
         for name in ("constant", "oracle", *encoders)
     }
-    headroom = paired_interval([constant, oracle], difference)
+    headroom = paired_bootstrap_ci([constant, oracle], difference)
     shares = {
-        name: paired_interval([constant, oracle, seed_losses(runs, name, seeds)], share) for name in encoders
+        name: paired_bootstrap_ci([constant, oracle, seed_losses(runs, name, seeds)], share)
+        for name in encoders
     }
     floor, ceiling = single["constant"], single["oracle"]
     if headroom is None or floor is None or ceiling is None:
