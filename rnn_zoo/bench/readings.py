@@ -81,15 +81,12 @@ def zoo_size(zoo: Any, preset: str | None, members: int) -> dict[str, Any] | Non
 
 def preset_members(task: str, preset: str) -> int | None:
     """Members (runs x snapshots) of `rnn-zoo build --task TASK --preset PRESET`, read from the
-    installed recipe file (rnn_zoo.recipes; the bench does not build); None where there is none."""
-    from importlib import resources
+    task family's recipe (the bench does not build); None where there is none."""
+    from rnn_zoo.tasks.registry import family_names, read_recipe_file
 
-    import tomllib
-
-    source = resources.files("rnn_zoo.recipes").joinpath(f"{task}.toml")
-    if not source.is_file():
+    if task not in family_names():
         return None
-    recipe = tomllib.loads(source.read_text(encoding="utf-8"))
+    recipe = read_recipe_file(task)
     if preset not in recipe.get("presets", {}):
         return None
     settings = {**recipe, **recipe["presets"][preset]}

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +29,7 @@ from typing import Any
 from rnn_zoo.build.trainer import TrainConfig
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.cells import CELLS
-from rnn_zoo.tasks.registry import family_names, get_family
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from rnn_zoo.tasks.registry import family_names, read_recipe_file
 
 
 def _integer(value: Any) -> int:
@@ -149,11 +143,6 @@ FIELDS = tuple(field.name for field in dataclasses.fields(Recipe) if field.name 
 def available_tasks() -> list[str]:
     """Task names a recipe can name: every registered task family (:mod:`rnn_zoo.tasks.registry`)."""
     return family_names()
-
-
-def read_recipe_file(task: str) -> dict[str, Any]:
-    """The parsed recipe of ``task`` (a built-in family's is builders/<task>.toml)."""
-    return tomllib.loads(get_family(task).recipe_text())
 
 
 def load_recipe(

@@ -8,11 +8,17 @@ the task -- the build, the bench, the report, the command line -- asks the famil
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from rnn_zoo.errors import ZooError
 from rnn_zoo.tasks.properties import GENERIC, Property
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 # The built-in families: name -> (module, class), imported when first asked for.
 BUILT_IN: dict[str, tuple[str, str]] = {
@@ -54,6 +60,11 @@ def get_family(name: str) -> type:
         module, attribute = BUILT_IN[name]
         _FAMILIES[name] = getattr(importlib.import_module(module), attribute)
     return _FAMILIES[name]
+
+
+def read_recipe_file(task: str) -> dict[str, Any]:
+    """The parsed recipe of ``task`` (a built-in family's is builders/<task>.toml)."""
+    return tomllib.loads(get_family(task).recipe_text())
 
 
 def zoo_task(manifest: Mapping[str, Any]) -> str | None:
