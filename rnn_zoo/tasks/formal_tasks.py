@@ -123,6 +123,7 @@ def oracle_features(columns: Mapping[str, Any]) -> Tensor | None:
     differences, its snapshot and its weight decay, (n, f); None without task and step columns."""
     if not features.has_columns(columns, ("task", "step")) or np.ndim(columns["task"]) != 2:
         return None
-    task = features.occurrence_difference_features(columns["task"])
+    differences = task_difference_targets(columns["task"]).clamp(0, len(OFFSETS) - 1)  # (n, 3)
+    task = torch.nn.functional.one_hot(differences, len(OFFSETS)).flatten(1).float()  # (n, 18)
     snapshot = features.snapshot_features(columns["step"])
     return torch.cat([task, snapshot, *features.hyperparameter_features(columns)], dim=1)

@@ -1,6 +1,7 @@
 """What a zoo's metadata says about each member, as numbers: the bench's oracle reads these.
 
-Every function maps metadata columns (numpy arrays, one row per member, every split of the
+The pieces every family shares (the snapshot, the run's hyperparameters); a family encodes
+its own task beside its properties. Every function maps metadata columns (numpy arrays, one row per member, every split of the
 zoo together) to float features (n, f). None of them reads a weight. A column's scaling
 is taken over all the rows it is given, so that one member's features do not depend on
 which split it is in.
@@ -48,15 +49,3 @@ def hyperparameter_features(columns: Columns) -> list[Tensor]:
         return []
     decay = np.asarray(columns["weight_decay"], dtype=np.float64)
     return [standardized(np.log10(np.clip(decay, 1e-12, None)))]
-
-
-def occurrence_difference_features(task: np.ndarray) -> Tensor:
-    """Formal-language tasks [0, m_b, m_c, m_d], m in -3..2: one-hot per difference, (n, 18)."""
-    differences = torch.from_numpy(np.asarray(task, dtype=np.int64)[:, 1:] + 3).clamp(0, 5)
-    return torch.nn.functional.one_hot(differences, 6).flatten(1).float()
-
-
-def angle_features(degrees: np.ndarray) -> Tensor:
-    """Rotation angles in degrees as (sin, cos): (n, 2)."""
-    radians = torch.from_numpy(np.asarray(degrees, dtype=np.float64)).deg2rad()
-    return torch.stack([radians.sin(), radians.cos()], dim=1).float()

@@ -60,6 +60,7 @@ def oracle_features(columns: Mapping[str, Any]) -> Tensor | None:
     its snapshot and its weight decay, (n, f); None without task and step columns."""
     if not features.has_columns(columns, ("task", "step")) or np.ndim(columns["task"]) != 1:
         return None
-    angle = features.angle_features(columns["task"])
+    radians = torch.from_numpy(np.asarray(columns["task"], dtype=np.float64)).deg2rad()
+    angle = torch.stack([radians.sin(), radians.cos()], dim=1).float()  # (n, 2)
     snapshot = features.snapshot_features(columns["step"])
     return torch.cat([angle, snapshot, *features.hyperparameter_features(columns)], dim=1)
