@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from rnn_zoo.bench.losses import get_loss
+from rnn_zoo.errors import first_line
 from rnn_zoo.member.spec import Params
 
 
@@ -53,8 +54,7 @@ class CompiledLoss:
             try:
                 return self.compiled(params, inputs, targets)
             except Exception as error:  # noqa: BLE001 -- torch.compile's failures share no base class
-                first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                message = f"emulation runs eagerly: torch.compile failed ({type(error).__name__}: {first})"
+                message = f"emulation runs eagerly: torch.compile failed ({first_line(error)})"
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
                 self.compiled = None
         return self.eager(params, inputs, targets)
