@@ -81,10 +81,18 @@ class OutputFolder:
 
         ``accept`` (the stage's claim check) runs before the lock is taken, so a refused folder
         gets no lock file, and again once it is held, when no other writer can change the folder.
-        A folder this call created that holds nothing but the lock afterwards is removed again.
+        A refusal before the lock is final only where no writer has ever locked the folder: a
+        writer locks before it writes anything, so where a lock file exists the folder may be
+        changing under the first check (a build writing its claim, a merge finishing), and the
+        check under the lock decides. A folder this call created that holds nothing but the lock
+        afterwards is removed again.
         """
         self.check_place()
-        accept()
+        try:
+            accept()
+        except ZooError:
+            if not self.lock_file.is_file():
+                raise
         created = not self.root.exists()
         try:
             self.lock_file.parent.mkdir(parents=True, exist_ok=True)

@@ -77,6 +77,19 @@ def test_a_second_build_into_a_locked_directory_is_one_line_naming_the_holder(tm
     assert sorted(path.name for path in out.rglob("*")) == []  # nothing written, nothing left
 
 
+def test_a_build_racing_a_writer_that_has_not_written_its_claim_yet_is_told_of_the_writer(
+    tmp_path: Path,
+) -> None:
+    # The writer holds the lock and has written a shard's file but, for a moment, no readable
+    # claim: the folder looks like someone else's, but it is being written, and that is the answer.
+    out = tmp_path / "zoo"
+    with output_lock(out):
+        (out / "data").mkdir()
+        (out / "data" / "train-00000-of-00001.parquet").write_bytes(b"being written")
+        with pytest.raises(ZooError, match="being written by another rnn-zoo build"):
+            build_zoo(micro(0), out, device=CPU)
+
+
 def test_the_lock_is_free_again_after_the_holder_fails(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), output_lock(tmp_path):
         raise RuntimeError("killed")
