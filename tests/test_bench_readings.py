@@ -179,3 +179,12 @@ def test_a_zoo_much_smaller_than_its_preset_is_said_first(task):
     assert lines[0].startswith("**The zoo is much smaller than the medium preset assumes**: 48 members")
     enough = {**size, "members": size["assumed"]}
     assert not first_lines({"zoo_size": enough, "references": {}})[0].startswith("**The zoo")
+
+
+def test_the_paper_cpu_bench_preset_is_sized_for_the_paper_cpu_zoo():
+    assert preset_members("formal-languages", "paper-cpu") == 1_000 * 9  # the paper's zoo shape
+    assert preset_members("mnist", "paper-cpu") is None  # no such MNIST build: nothing to compare
+    size = {"preset": "paper-cpu", "task": "formal-languages", "members": 1_020, "assumed": 9_000}
+    lines = first_lines({"zoo_size": size, "references": {}})
+    assert lines[0].startswith("**The zoo is much smaller than the paper-cpu preset assumes**: 1,020 members")
+    assert "`rnn-zoo build --task formal-languages --preset paper-cpu` makes 9,000" in lines[0]

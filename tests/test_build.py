@@ -143,6 +143,23 @@ def test_parts_merge_into_the_single_build(tiny_zoo: Path, tmp_path: Path) -> No
     assert result.exit_code == 1 and "no part holds shard" in result.output
 
 
+def test_parts_of_two_presets_are_not_merged(tmp_path: Path) -> None:
+    """A part of the paper-shaped CPU zoo (stopped after its first steps) beside a tiny part."""
+    paper_cpu = load_recipe("formal-languages", "paper-cpu", {"runs": 100})
+    with pytest.raises(KeyboardInterrupt):
+        build_zoo(
+            paper_cpu, tmp_path / "paper-cpu", device=CPU, population=1, part=(1, 2), event=KillAfter(1)
+        )
+    tiny = tmp_path / "tiny"
+    build_zoo(TINY, tiny, device=CPU, part=(0, 2))
+    result = CliRunner().invoke(
+        main, ["merge", str(tiny), str(tmp_path / "paper-cpu"), "--out", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "built from different recipes or seeds" in result.output
+    assert not (tmp_path / "m").exists()
+
+
 @pytest.mark.parametrize(
     ("arguments", "match"),
     [

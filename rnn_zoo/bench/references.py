@@ -21,8 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from rnn_zoo.bench.pretraining import EmulationData
-from rnn_zoo.encoders.plugins import RESERVED
-from rnn_zoo.errors import ZooError
+from rnn_zoo.encoders.plugins import RESERVED, reserved_name
 
 REFERENCES = RESERVED  # the names no encoder may take: "constant", "oracle"
 FEATURES = "oracle.features"  # the one key of a reference's params: features (n, f), no weight
@@ -66,10 +65,7 @@ def refuse_reserved(encoders: Sequence[str]) -> None:
     """A ZooError when an encoder is named like a reference row (``constant``, ``oracle``)."""
     taken = [name for name in encoders if name in REFERENCES]
     if taken:
-        raise ZooError(
-            f"encoder name {taken[0]!r} is reserved for the bench's {taken[0]} reference row; "
-            "rename the encoder (its entry point or --encoder name)"
-        )
+        raise reserved_name(taken[0])
 
 
 def oracle_features(family: Any, table: Any) -> Tensor | str:

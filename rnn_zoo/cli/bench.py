@@ -94,13 +94,16 @@ def bench_encoder_builder() -> Any:
     help="Option for the encoders' factories (VALUE as JSON where it parses); repeatable.",
 )
 @click.option(
-    "--preset", type=click.Choice(["tiny", "medium", "small", "paper"]), default="small", show_default=True
+    "--preset",
+    type=click.Choice(["tiny", "medium", "small", "paper-cpu", "paper"]),
+    default="small",
+    show_default=True,
 )
 @click.option(
     "--seeds",
     type=click.IntRange(1, MAX_SEEDS),
     default=None,
-    help=f"seeds per encoder, 1 to {MAX_SEEDS:,} (preset: tiny 2, medium and small 3, paper 15)",
+    help=f"seeds per encoder, 1 to {MAX_SEEDS:,} (preset: tiny 2, medium, small and paper-cpu 3, paper 15)",
 )
 @click.option(
     "--steps",
@@ -113,7 +116,7 @@ def bench_encoder_builder() -> Any:
     type=click.IntRange(min=1),
     default=None,
     help="stored sequences per member that emulation validation scores, a fixed random subset "
-    "(at most as many as the zoo stores; preset: tiny, medium and small 10, paper 1 as the authors' code)",
+    "(at most as many as the zoo stores; preset: 10, paper 1 as the authors' code)",
 )
 @click.option(
     "--device",

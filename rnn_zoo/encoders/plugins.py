@@ -39,6 +39,15 @@ RESERVED = ("constant", "oracle")
 EncoderFactory = Callable[..., nn.Module]
 
 
+def reserved_name(name: str, declared_as: str | None = None) -> ZooError:
+    """The one error for an encoder named like a reference row (one of :data:`RESERVED`)."""
+    where = f" (declared by an installed package as {declared_as})" if declared_as else ""
+    return ZooError(
+        f"encoder name {name!r}{where} is reserved for the bench's {name} reference row; "
+        "give the encoder another name (its entry point or --encoder name)"
+    )
+
+
 def installed() -> dict[str, metadata.EntryPoint]:
     """Entry points of the ``rnn_zoo.encoders`` group by name; a built-in name shadows them."""
     found = metadata.entry_points(group=ENTRY_POINT_GROUP)
@@ -61,11 +70,7 @@ def factory(name: str) -> EncoderFactory:
         return _builtin(name)
     points = installed()
     if name in RESERVED:
-        where = f" (declared by an installed package as {points[name].value})" if name in points else ""
-        raise ZooError(
-            f"encoder name {name!r}{where} is reserved for the bench's {name} reference row; "
-            f"give the encoder another name"
-        )
+        raise reserved_name(name, points[name].value if name in points else None)
     if name in points:
         return _loaded(name, points[name].value, points[name].load)
     if is_import_path(name):
