@@ -73,3 +73,37 @@ def test_every_preset_offered_by_the_command_line_resolves():
     assert set(offered) == set(PRESETS)
     for preset in offered:
         assert bench_config(preset).seeds >= 1
+
+
+def test_without_a_preset_the_bench_takes_the_one_the_zoo_was_built_with(
+    tmp_path, monkeypatch, encoder_builder
+):
+    monkeypatch.setattr(cli.bench, "bench_encoder_builder", lambda: encoder_builder)
+    zoo = tmp_path / "tiny-zoo"
+    built = CliRunner().invoke(
+        cli.main,
+        ["build", "--task", "formal-languages", "--preset", "tiny", "--device", "cpu", "--out", str(zoo)],
+    )
+    assert built.exit_code == 0, built.output
+    out = tmp_path / "bench"
+    arguments = ["bench", "--zoo", str(zoo), "--encoder", "flat", "--seeds", "1", "--steps", "2"]
+    result = CliRunner().invoke(cli.main, [*arguments, "--no-references", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "bench preset tiny: the preset this zoo was built with" in result.output
+    config = json.loads((out / "results.json").read_text())["config"]
+    assert (
+        config["preset"] == "tiny" and config["emulation"]["emulator_hidden"] == 64
+    )  # tiny's, not small's 128
+
+
+def test_a_zoo_built_without_a_bench_preset_of_its_name_gets_small(
+    token_zoo, tmp_path, monkeypatch, encoder_builder
+):
+    monkeypatch.setattr(cli.bench, "bench_encoder_builder", lambda: encoder_builder)
+    out = tmp_path / "bench"
+    arguments = ["bench", "--zoo", str(token_zoo.root), "--encoder", "flat", "--seeds", "1", "--steps", "2"]
+    result = CliRunner().invoke(cli.main, [*arguments, "--no-references", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "bench preset small: the default" in result.output
+    config = json.loads((out / "results.json").read_text())["config"]
+    assert config["preset"] == "small" and config["emulation"]["emulator_hidden"] == 128

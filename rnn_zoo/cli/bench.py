@@ -96,8 +96,9 @@ def bench_encoder_builder() -> Any:
 @click.option(
     "--preset",
     type=click.Choice(["tiny", "medium", "small", "paper-cpu", "paper"]),
-    default="small",
-    show_default=True,
+    default=None,
+    help="Bench preset (below) [default: the one named like the zoo's build preset, e.g. "
+    "paper-cpu for a zoo of `rnn-zoo build --preset paper-cpu`; else small].",
 )
 @click.option(
     "--seeds",
@@ -149,7 +150,7 @@ def bench(
     zoo_path: str,
     encoder: str,
     option_pairs: tuple[str, ...],
-    preset: str,
+    preset: str | None,
     seeds: int | None,
     steps: int | None,
     validation_sequences: int | None,
@@ -202,6 +203,8 @@ def bench(
              baselines; for a zoo of `rnn-zoo build --preset medium`: about an hour
              on 2 CPU cores in two --shard parts (estimate from measured step rates)
       small  3 seeds x 3,000 steps: about half a day on 2 CPU cores (estimate)
+      paper-cpu  3 seeds x PAPERCPU_STEPS steps at lr 1e-3, for a zoo of `rnn-zoo build --preset
+             paper-cpu`: PAPERCPU_TIME
       paper  15 seeds x 100,000 steps: about 100 GPU-hours (estimate); use --shard
     """
     request = BenchRequest(

@@ -123,7 +123,7 @@ class BenchRequest:
     zoo: str
     encoder: str
     option_pairs: tuple[str, ...]
-    preset: str
+    preset: str | None  # None: the zoo's own build preset where the bench has one, else small
     seeds: int | None
     steps: int | None
     device: str | None
@@ -133,6 +133,41 @@ class BenchRequest:
     config: str | None = None  # the zoo config benched (in a zoo of several)
     transfer_to: str | None = None  # comma list of other configs, or all
     references: bool = True  # the constant and oracle rows
+
+
+DEFAULT_PRESET = "small"
+
+
+def zoo_preset(zoo: Any) -> str:
+    """The bench preset of the name the zoo was built with (`rnn-zoo build --preset`), where
+    the bench has one, else small: a tiny zoo gets the tiny bench, a paper-cpu zoo paper-cpu."""
+    from rnn_zoo.bench.config import PRESETS
+
+    built = (zoo.manifest.get("recipe") or {}).get("preset")
+    return built if isinstance(built, str) and built in PRESETS else DEFAULT_PRESET
+
+
+def chosen_preset(zoo: Any, preset: str) -> str:
+    """The line that says which preset :func:`zoo_preset` chose for ``zoo``, and why."""
+    if preset == DEFAULT_PRESET and (zoo.manifest.get("recipe") or {}).get("preset") != preset:
+        why = "the default (the zoo was not built with a preset the bench has)"
+    else:
+        why = "the preset this zoo was built with"
+    return f"bench preset {preset}: {why} (--preset to choose another)"
+
+
+def said_first(event: Any, line: str) -> Any:
+    """``event``, printing ``line`` to stderr before the bench's estimate (once its checks passed)."""
+    said = False
+
+    def call(kind: str, info: Mapping[str, Any]) -> None:
+        nonlocal said
+        if kind == "estimate" and not said:
+            said = True
+            click.echo(line, err=True)
+        event(kind, info)
+
+    return call
 
 
 def check_validation_sequences(zoo: Any, config: str | None, asked: int | None) -> None:
@@ -169,9 +204,11 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
     for name in names:  # an unknown name or a broken import path fails before the zoo loads
         factory(name)
     device = request.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    zoo = locate_zoo(request.zoo)
+    preset = request.preset or zoo_preset(zoo)
     validation = {"validation_sequences": request.validation_sequences}
     config = bench_config(
-        request.preset,
+        preset,
         seeds=request.seeds,
         steps=request.steps,
         device=device,
@@ -179,7 +216,6 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
         references=request.references,
     )
     jobs = share(plan_jobs([*names, *reference_names(config)], config.seeds), part)
-    zoo = locate_zoo(request.zoo)
     check_validation_sequences(zoo, request.config, request.validation_sequences)
     terminal = sys.stderr.isatty()  # else plain lines with an ETA (a SLURM log, a pipe)
     progress = (
@@ -194,8 +230,8 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
             request.out,
             part=part,
             encoder_builder=builder,
-            encoder_options=encoder_options(request.preset, names, given),
-            event=progress,
+            encoder_options=encoder_options(preset, names, given),
+            event=progress if request.preset else said_first(progress, chosen_preset(zoo, preset)),
             zoo_config=request.config,
             transfer_to=config_names(request.transfer_to),
         )
