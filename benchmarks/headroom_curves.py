@@ -2,16 +2,17 @@
 
 Trains only the bench's two reference rows -- ``constant`` (one learned embedding for every
 member) and ``oracle`` (a learned map of each member's task, snapshot and weight decay from the
-zoo's metadata) -- with the bench's own emulation code, seeds and batches, at the given
-learning rate, emulator width and steps, and prints their validation loss at every
-validation with the ratio oracle / constant. A bench budget has headroom where that ratio
-is well below 1; docs/results.md's presets were chosen from these curves. No encoder runs,
-so one curve costs about what the bench's cheapest encoder does.
+zoo's metadata) -- with the bench's own emulation code and seeds, starting from a bench preset's
+emulation settings (``--preset``; none: the defaults) with the options given over it, and
+prints their mean validation loss at every validation with the ratio oracle / constant. A
+budget has headroom where that ratio is well below 1; the paper-cpu bench preset was chosen
+from these curves (docs/results.md). No encoder runs, so a curve costs about what the bench's
+cheapest encoder does.
 
 Run the two rows side by side, one per core, then join them:
 
-    python benchmarks/headroom_curves.py --zoo ZOO --lr 1e-3 --steps 4000 --rows constant --json c.json &
-    python benchmarks/headroom_curves.py --zoo ZOO --lr 1e-3 --steps 4000 --rows oracle --json o.json
+    python benchmarks/headroom_curves.py --zoo ZOO --preset paper-cpu --lr 3e-3 --rows constant --json c.json &
+    python benchmarks/headroom_curves.py --zoo ZOO --preset paper-cpu --lr 3e-3 --rows oracle --json o.json
     python benchmarks/headroom_curves.py --join c.json o.json
 """
 
@@ -20,33 +21,38 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from rnn_zoo.bench.config import BenchConfig, EmulationConfig
+from rnn_zoo.bench.config import PRESETS, BenchConfig, emulation_config
 from rnn_zoo.bench.data import bench_data
 from rnn_zoo.bench.job import seeded
 from rnn_zoo.bench.pretraining import train_emulation
 from rnn_zoo.bench.references import REFERENCES, bench_references
 
+# EmulationConfig fields the command line may set; each not given keeps the preset's value.
+EMULATION_OPTIONS = (
+    "steps",
+    "lr",
+    "validate_every",
+    "validation_members",
+    "validation_sequences",
+    "emulator_hidden",
+    "batch_members",
+)
+
 
 def curves(args: argparse.Namespace) -> dict[str, Any]:
     """Each asked reference row's validation curve per seed, with the settings that made it."""
-    emulation = EmulationConfig(
-        steps=args.steps,
-        lr=args.lr,
-        emulator_hidden=args.emulator_hidden,
-        validate_every=args.validate_every,
-        validation_members=args.validation_members,
-        validation_sequences=args.validation_sequences,
-        batch_members=args.batch_members,
-    )
+    given = {name: getattr(args, name) for name in EMULATION_OPTIONS}
+    emulation = emulation_config(args.preset, **given)
     data = bench_data(args.zoo, BenchConfig(seeds=args.seeds, emulation=emulation))
+    print(f"emulation: {asdict(emulation)}", flush=True)
     references = bench_references(data)
-    found: dict[str, Any] = {"settings": {**vars(args), "join": None}, "rows": {}}
+    found: dict[str, Any] = {"emulation": asdict(emulation), "rows": {}}
     for name in args.rows:
         reference = references[name]
         if reference.factory is None:
@@ -102,13 +108,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--zoo", default="rnn-zoo/formal-languages")
     parser.add_argument("--rows", type=lambda s: s.split(","), default=list(REFERENCES))
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--steps", type=int, default=4_000)
-    parser.add_argument("--validate-every", type=int, default=250)
-    parser.add_argument("--validation-members", type=int, default=1_024)
-    parser.add_argument("--validation-sequences", type=int, default=10)
-    parser.add_argument("--emulator-hidden", type=int, default=128)
-    parser.add_argument("--batch-members", type=int, default=64)
+    parser.add_argument(
+        "--preset", choices=list(PRESETS), help="the bench preset to start from [default: none]"
+    )
+    parser.add_argument("--lr", type=float)
+    for name in EMULATION_OPTIONS[2:]:
+        parser.add_argument("--" + name.replace("_", "-"), type=int)
+    parser.add_argument("--steps", type=int)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", help="write the curves here")
