@@ -1,5 +1,7 @@
 import json
+from dataclasses import replace
 
+import pytest
 from click.testing import CliRunner
 
 from rnn_zoo import cli
@@ -75,18 +77,32 @@ def test_every_preset_offered_by_the_command_line_resolves():
         assert bench_config(preset).seeds >= 1
 
 
+@pytest.fixture(scope="module")
+def built_tiny_zoo(tmp_path_factory):
+    """A zoo of `rnn-zoo build --task formal-languages --preset tiny` (6 runs)."""
+    zoo = tmp_path_factory.mktemp("built") / "tiny-zoo"
+    arguments = [
+        "build",
+        "--task",
+        "formal-languages",
+        "--preset",
+        "tiny",
+        "--device",
+        "cpu",
+        "--out",
+        str(zoo),
+    ]
+    built = CliRunner().invoke(cli.main, arguments)
+    assert built.exit_code == 0, built.output
+    return zoo
+
+
 def test_without_a_preset_the_bench_takes_the_one_the_zoo_was_built_with(
-    tmp_path, monkeypatch, encoder_builder
+    built_tiny_zoo, tmp_path, monkeypatch, encoder_builder
 ):
     monkeypatch.setattr(cli.bench, "bench_encoder_builder", lambda: encoder_builder)
-    zoo = tmp_path / "tiny-zoo"
-    built = CliRunner().invoke(
-        cli.main,
-        ["build", "--task", "formal-languages", "--preset", "tiny", "--device", "cpu", "--out", str(zoo)],
-    )
-    assert built.exit_code == 0, built.output
     out = tmp_path / "bench"
-    arguments = ["bench", "--zoo", str(zoo), "--encoder", "flat", "--seeds", "1", "--steps", "2"]
+    arguments = ["bench", "--zoo", str(built_tiny_zoo), "--encoder", "flat", "--seeds", "1", "--steps", "2"]
     result = CliRunner().invoke(cli.main, [*arguments, "--no-references", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "bench preset tiny: the preset this zoo was built with" in result.output
@@ -94,6 +110,28 @@ def test_without_a_preset_the_bench_takes_the_one_the_zoo_was_built_with(
     assert (
         config["preset"] == "tiny" and config["emulation"]["emulator_hidden"] == 64
     )  # tiny's, not small's 128
+
+
+def test_the_paper_cpu_preset_on_a_tiny_zoo_runs_and_says_so_first(
+    built_tiny_zoo, tmp_path, monkeypatch, encoder_builder
+):
+    from rnn_zoo.bench import config as bench_config
+
+    preset = bench_config.PRESETS["paper-cpu"]  # its downstream fits shortened; the rest as it is
+    shorter = replace(preset, downstream={**preset.downstream, "steps": 5})
+    monkeypatch.setitem(bench_config.PRESETS, "paper-cpu", shorter)
+    monkeypatch.setattr(cli.bench, "bench_encoder_builder", lambda: encoder_builder)
+    out = tmp_path / "bench"
+    arguments = ["bench", "--zoo", str(built_tiny_zoo), "--encoder", "flat", "--preset", "paper-cpu"]
+    result = CliRunner().invoke(cli.main, [*arguments, "--seeds", "2", "--steps", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text().split("\n\n")
+    assert report[2].startswith("**The zoo is much smaller than the paper-cpu preset assumes**: 18 members")
+    assert "makes 9,000" in report[2]  # 1,000 runs x 9 snapshots
+    budget = "4 emulation steps, 2 seed(s)"  # then the headroom the run had, or why it cannot rank
+    assert report[3].startswith(f"Headroom at this budget ({budget})") or report[3].startswith(
+        f"**This run cannot rank the encoders**: at its budget ({budget}) the headroom"
+    )
 
 
 def test_a_zoo_built_without_a_bench_preset_of_its_name_gets_small(
