@@ -203,8 +203,10 @@ def bench(
              baselines; for a zoo of `rnn-zoo build --preset medium`: about an hour
              on 2 CPU cores in two --shard parts (estimate from measured step rates)
       small  3 seeds x 3,000 steps: about half a day on 2 CPU cores (estimate)
-      paper-cpu  3 seeds x PAPERCPU_STEPS steps at lr 1e-3, for a zoo of `rnn-zoo build --preset
-             paper-cpu`: PAPERCPU_TIME
+      paper-cpu  3 seeds x 2,500 steps at lr 1e-3, no supervised baselines, for a zoo of
+             `rnn-zoo build --preset paper-cpu`: the five encoders but the parameter
+             transformer and the reference rows about 1 h 40 min on 2 CPU cores in --shard
+             parts (estimate); the parameter transformer (narrowed) adds about 3 CPU-hours
       paper  15 seeds x 100,000 steps: about 100 GPU-hours (estimate); use --shard
     """
     request = BenchRequest(
