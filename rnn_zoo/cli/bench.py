@@ -204,9 +204,9 @@ def bench(
              on 2 CPU cores in two --shard parts (estimate from measured step rates)
       small  3 seeds x 3,000 steps: about half a day on 2 CPU cores (estimate)
       paper-cpu  3 seeds x 2,500 steps at lr 1e-3, no supervised baselines, for a zoo of
-             `rnn-zoo build --preset paper-cpu`: the five encoders but the parameter
-             transformer and the reference rows about 1 h 40 min on 2 CPU cores in --shard
-             parts (estimate); the parameter transformer (narrowed) adds about 3 CPU-hours
+             `rnn-zoo build --preset paper-cpu`: both probing encoders, flat, layer-stats
+             and the reference rows 64 minutes on 2 CPU cores in --shard parts (measured);
+             DWS adds about 1.4 CPU-hours, the narrowed parameter transformer about 3.3
       paper  15 seeds x 100,000 steps: about 100 GPU-hours (estimate); use --shard
     """
     request = BenchRequest(
