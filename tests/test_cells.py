@@ -133,14 +133,15 @@ def test_an_unknown_cell_is_rejected_by_name() -> None:
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("sizes", SIZES, ids=str)
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 1e-5), (torch.float64, 1e-12)], ids=str)
+@pytest.mark.parametrize("b", [4, 1], ids=lambda b: f"b{b}")  # b = 1 takes the matrix-vector form
 def test_whole_sequence_forward_equals_the_torch_module(
-    cell: str, sizes: tuple[int, ...], dtype: torch.dtype, tolerance: float, device: torch.device
+    cell: str, sizes: tuple[int, ...], dtype: torch.dtype, tolerance: float, b: int, device: torch.device
 ) -> None:
     spec = MemberSpec(*sizes, cell=cell)
     members = make_torch_members(spec, 3, seed=1, dtype=dtype)
     generator = torch.Generator().manual_seed(2)
-    x = torch.randn(3, 4, 7, spec.input_size, generator=generator, dtype=dtype)
-    state = random_state(spec, 3, 4, generator, dtype)
+    x = torch.randn(3, b, 7, spec.input_size, generator=generator, dtype=dtype)
+    state = random_state(spec, 3, b, generator, dtype)
     params = {name: tensor.to(device) for name, tensor in stacked(members, cell).items()}
     on_device = tuple(tuple(part.to(device) for part in layer) for layer in state)
     with torch.no_grad():
@@ -172,14 +173,15 @@ def test_stepwise_forward_carrying_state_equals_the_torch_module(cell: str) -> N
 
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("sizes", SIZES[1:], ids=str)
+@pytest.mark.parametrize("b", [3, 1], ids=lambda b: f"b{b}")  # b = 1: rows form, weight gradients at the end
 def test_gradients_equal_autograd_through_the_torch_module_in_float64(
-    cell: str, sizes: tuple[int, ...]
+    cell: str, sizes: tuple[int, ...], b: int
 ) -> None:
     spec = MemberSpec(*sizes, cell=cell)
     members = make_torch_members(spec, 2, seed=5, dtype=torch.float64)
     generator = torch.Generator().manual_seed(6)
-    x = torch.randn(2, 3, 5, spec.input_size, generator=generator, dtype=torch.float64, requires_grad=True)
-    state = random_state(spec, 2, 3, generator, torch.float64)
+    x = torch.randn(2, b, 5, spec.input_size, generator=generator, dtype=torch.float64, requires_grad=True)
+    state = random_state(spec, 2, b, generator, torch.float64)
     for layer in state:
         for part in layer:
             part.requires_grad_()
@@ -218,14 +220,22 @@ LAYERS = {"gru": GRULayer, "rnn": RNNLayer}
 
 
 @pytest.mark.parametrize("cell", LAYERS)
-def test_layer_gradients_pass_gradcheck(cell: str) -> None:
-    inputs = make_layer_inputs(cell, t=4, n=2, b=3, i=2, h=3, seed=0)
-    assert torch.autograd.gradcheck(LAYERS[cell].apply, inputs, fast_mode=False)
+@pytest.mark.parametrize("b", [3, 1], ids=lambda b: f"b{b}")
+@pytest.mark.parametrize("x_grad", [True, False], ids=["x-grad", "x-no-grad"])
+def test_layer_gradients_pass_gradcheck(cell: str, b: int, x_grad: bool) -> None:
+    x, *rest = make_layer_inputs(cell, t=4, n=2, b=b, i=2, h=3, seed=0)
+    x = x if x_grad else x.detach()
+
+    def layer(*args: Tensor) -> Tensor:
+        return LAYERS[cell].apply(x, *args)
+
+    assert torch.autograd.gradcheck(layer, rest, fast_mode=False)
 
 
 @pytest.mark.parametrize("cell", LAYERS)
-def test_layer_inputs_without_grad_get_none_and_no_grad_changes_nothing(cell: str) -> None:
-    inputs = make_layer_inputs(cell, t=3, n=2, b=5, i=3, h=4, seed=1)
+@pytest.mark.parametrize("b", [5, 1], ids=lambda b: f"b{b}")
+def test_layer_inputs_without_grad_get_none_and_no_grad_changes_nothing(cell: str, b: int) -> None:
+    inputs = make_layer_inputs(cell, t=3, n=2, b=b, i=3, h=4, seed=1)
     x = inputs[0].detach()
     hiddens = LAYERS[cell].apply(x, *inputs[1:])
     hiddens.square().sum().backward()

@@ -43,13 +43,16 @@ def reference_forward(
     return torch.stack(outputs, dim=2), *(tensor for pair in state for tensor in pair)
 
 
-def test_layer_gradients_pass_gradcheck() -> None:
-    inputs = make_layer_inputs(t=4, n=2, b=3, i=2, h=3, seed=0)
+@pytest.mark.parametrize("b", [3, 1], ids=lambda b: f"b{b}")  # b = 1: the matrix-vector form
+@pytest.mark.parametrize("x_grad", [True, False], ids=["x-grad", "x-no-grad"])
+def test_layer_gradients_pass_gradcheck(b: int, x_grad: bool) -> None:
+    x, *rest = make_layer_inputs(t=4, n=2, b=b, i=2, h=3, seed=0)
+    x = x if x_grad else x.detach()
 
     def layer(*args: Tensor) -> tuple[Tensor, Tensor]:
-        return LSTMLayer.apply(*args)
+        return LSTMLayer.apply(x, *args)
 
-    assert torch.autograd.gradcheck(layer, inputs, fast_mode=False)
+    assert torch.autograd.gradcheck(layer, rest, fast_mode=False)
 
 
 @pytest.mark.parametrize("spec", SPECS)

@@ -18,6 +18,12 @@ matrix per member for the matmuls; the gates are time-major, (t, n, g, b), so th
 gate of a member is one contiguous (h, b) block and torch's elementwise ops run over long
 contiguous rows rather than rows of h.
 
+With one sequence per member (b = 1, as when an encoder probes members), every step's
+products are matrix-vector products per member; ATen's batched matmul takes those many
+times faster as a row vector times transposed weights than as written, so :class:`StepMatmul`
+and :class:`Backprop` take that form for b = 1, and backward then gathers every step's gate
+gradients and takes the weight gradients in one matmul at the end.
+
 It is plain torch on every device: ATen's kernels and the BLAS (MKL, OpenBLAS, cuBLAS) pick
 the instruction set at run time, so nothing here is tuned to one CPU. On a GPU, the trainer
 replays a whole training step, loops included, as one CUDA graph (see rnn_zoo.build.trainer).
@@ -59,7 +65,7 @@ class LSTMLayer(torch.autograd.Function):
         to_cell, forget_grad = x.new_empty(t, n, h, b), x.new_empty(t, n, h, b)
         weights = fused_weights(w_ih, w_hh, bias)
         local = (to_cell, forget_grad) if any(ctx.needs_input_grad) else None
-        cell = _run(inputs, weights, c0.contiguous(), gates, local)
+        cell = _run(inputs, StepMatmul.of(weights, b), c0.contiguous(), gates, local)
         ctx.buffers = (gates, to_cell, forget_grad, inputs, weights)  # backward only reads them
         return inputs[:, :h, 1:], cell  # the hidden states, a view: the loop wrote them there
 
@@ -69,12 +75,12 @@ class LSTMLayer(torch.autograd.Function):
         local, to_cell, forget_grad, inputs, weights = ctx.buffers
         back = Backprop.create(inputs, weights, d_hiddens, need_x=ctx.needs_input_grad[0])
         d_h0, d_c0 = _run_back((local, to_cell, forget_grad), back, d_cell)
-        return back.d_x, *split_weights(back.d_weights, back.h, back.i), d_h0, d_c0
+        return back.d_x, *split_weights(back.weight_gradients(), back.h, back.i), d_h0, d_c0
 
 
 def _run(
     inputs: Tensor,
-    weights: Tensor,
+    weights: StepMatmul,
     c0: Tensor,
     gates: Tensor,
     local: tuple[Tensor, Tensor] | None,
@@ -83,7 +89,7 @@ def _run(
 
     ``inputs`` (n, k, t + 1, b) must hold x and the constant 1 already, and h0 at step 0;
     the loop writes each new hidden state into the next step's inputs (the last into the
-    extra step t). weights (n, g, k), gates in the order (i, f, o, g); c0 (n, h, b).
+    extra step t). weights: those (n, g, k), gates in the order (i, f, o, g); c0 (n, h, b).
 
     With ``local = (to_cell, forget_grad)`` (each (t, n, h, b)), it also keeps what backprop
     multiplies the incoming gradients by, while a step's values are still in cache: gates
@@ -94,7 +100,7 @@ def _run(
     t, h = gates.shape[0], c0.shape[1]
     cell = c0
     for s in range(t):
-        gate = torch.bmm(weights, inputs[:, :, s], out=gates[s])  # (n, g, b)
+        gate = weights(inputs[:, :, s], out=gates[s])  # (n, g, b)
         gate[:, : 3 * h].sigmoid_()
         tanh_(gate[:, 3 * h :])
         i, f, o, g = gate.split(h, dim=1)  # each (n, h, b)
@@ -151,19 +157,49 @@ def sequence_inputs(x: Tensor, h0: Tensor) -> Tensor:
     return inputs
 
 
+@dataclass(frozen=True)
+class StepMatmul:
+    """A layer's fused weights (n, g, k) times one step's ``[h; x; 1]`` (n, k, b), into (n, g, b).
+
+    For b = 1 the product is taken as the row vector times the transposed weights,
+    (n, 1, k) @ (n, k, g), written into the output's transposed view (the same memory when
+    b = 1): on a CPU, ATen's batched matmul runs (n, g, k) @ (n, k, 1) at about a tenth of
+    that form's rate.
+    """
+
+    weights: Tensor
+    rows: Tensor | None  # weights transposed (n, k, g), contiguous, when b = 1
+
+    @classmethod
+    def of(cls, weights: Tensor, b: int) -> StepMatmul:
+        return cls(weights, weights.mT.contiguous() if b == 1 else None)
+
+    def __call__(self, step_inputs: Tensor, out: Tensor) -> Tensor:
+        if self.rows is None:
+            return torch.bmm(self.weights, step_inputs, out=out)
+        torch.bmm(step_inputs.mT, self.rows, out=out.mT)
+        return out
+
+
 @dataclass
 class Backprop:
     """What every cell's backward loop does once it has a step's gate gradients d_gate (n, g, b).
 
     inputs (n, k, t + 1, b) are the forward's (see :func:`sequence_inputs`), d_hiddens
     (n, h, t, b) the gradients of the layer's hidden states; the weight gradients (n, g, k)
-    accumulate in d_weights, those of x (n, i, t, b) go to d_x (None: x needs none).
-    ``back_t`` (n, h [+ i], g) maps gate gradients to those of the step's h [and x].
+    come from :meth:`weight_gradients` after the loop, those of x (n, i, t, b) go to d_x
+    (None: x needs none). ``back`` maps gate gradients to those of the step's h [and x]:
+    the weights' columns for them transposed, (n, h [+ i], g), or for b = 1 as they are,
+    (n, g, h [+ i]), multiplied from the left by the gradients as rows (see
+    :class:`StepMatmul`). Then every step's gate gradients are kept (n, g, t) and the
+    weight gradients are one matmul at the end, instead of one outer product per step
+    that reads and writes all of them.
     """
 
     inputs: Tensor
-    back_t: Tensor
-    d_weights: Tensor
+    back: Tensor
+    d_weights: Tensor  # b > 1: accumulated step by step
+    d_gates: Tensor | None  # b = 1: every step's gate gradients (n, g, t)
     d_hiddens: Tensor
     d_x: Tensor | None
 
@@ -173,8 +209,11 @@ class Backprop:
         n, h, t, b = d_hiddens.shape
         i = inputs.shape[1] - h - 1
         d_x = inputs.new_empty(n, i, t, b) if need_x else None
-        back_t = weights[..., : h + i if need_x else h].transpose(1, 2).contiguous()
-        return cls(inputs, back_t, torch.zeros_like(weights), d_hiddens, d_x)
+        columns = weights[..., : h + i if need_x else h]
+        if b == 1:
+            d_gates = weights.new_empty(n, weights.shape[1], t)
+            return cls(inputs, columns.contiguous(), weights.new_empty(0), d_gates, d_hiddens, d_x)
+        return cls(inputs, columns.mT.contiguous(), torch.zeros_like(weights), None, d_hiddens, d_x)
 
     @property
     def h(self) -> int:
@@ -189,16 +228,29 @@ class Backprop:
     def through(self, s: int, d_gate: Tensor) -> Tensor:
         """Step s's gate gradients -> d h_{s-1} (n, h, b) through the matmul, plus the hiddens' own.
 
-        Accumulates the step's weight gradients and writes d x_s on the way.
+        Accumulates (or keeps) the step's weight gradients and writes d x_s on the way.
         """
         h = self.h
-        self.d_weights.baddbmm_(d_gate, self.inputs[:, :, s].transpose(1, 2))
-        if self.d_x is None and s > 0:
-            return torch.baddbmm(self.d_hiddens[:, :, s - 1], self.back_t, d_gate)  # (n, h, b)
-        d_in = torch.bmm(self.back_t, d_gate)  # (n, h [+ i], b)
+        if self.d_gates is None:
+            self.d_weights.baddbmm_(d_gate, self.inputs[:, :, s].mT)
+            if self.d_x is None and s > 0:
+                return torch.baddbmm(self.d_hiddens[:, :, s - 1], self.back, d_gate)  # (n, h, b)
+            d_in = torch.bmm(self.back, d_gate)  # (n, h [+ i], b)
+        else:
+            self.d_gates[:, :, s].copy_(d_gate[..., 0])
+            if self.d_x is None and s > 0:
+                return torch.baddbmm(self.d_hiddens[:, :, s - 1].mT, d_gate.mT, self.back).mT
+            d_in = torch.bmm(d_gate.mT, self.back).mT
         if self.d_x is not None:
             self.d_x[:, :, s].copy_(d_in[:, h:])
         return d_in[:, :h] + self.d_hiddens[:, :, s - 1] if s > 0 else d_in[:, :h]
+
+    def weight_gradients(self) -> Tensor:
+        """The gradients of the fused weights (n, g, k), once the loop has gone through every step."""
+        if self.d_gates is None:
+            return self.d_weights
+        t = self.d_gates.shape[2]
+        return torch.bmm(self.d_gates, self.inputs[:, :, :t, 0].mT)
 
 
 def tanh_(x: Tensor, *, doubled: bool = False) -> Tensor:

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnn_zoo.member.recurrence import Backprop, sequence_inputs, tanh_
+from rnn_zoo.member.recurrence import Backprop, StepMatmul, sequence_inputs, tanh_
 
 BLOCKS = 4  # rows of the fused weights, in blocks of h: r, z, hn, in
 
@@ -48,7 +48,7 @@ class GRULayer(torch.autograd.Function):
         gates = x.new_empty(t, n, BLOCKS * h, b)
         weights = fused_weights(w_ih, w_hh, b_ih, b_hh)
         update = x.new_empty(t, n, h, b) if any(ctx.needs_input_grad) else None
-        _run(inputs, weights, gates, update)
+        _run(inputs, StepMatmul.of(weights, b), gates, update)
         ctx.buffers = (gates, update, inputs, weights)  # backward only reads them
         return inputs[:, :h, 1:]  # the hidden states, a view: the loop wrote them there
 
@@ -58,21 +58,21 @@ class GRULayer(torch.autograd.Function):
         local, update, inputs, weights = ctx.buffers
         back = Backprop.create(inputs, weights, d_hiddens, need_x=ctx.needs_input_grad[0])
         d_h0 = _run_back(local, update, back)
-        return back.d_x, *split_weights(back.d_weights, back.h, back.i), d_h0
+        return back.d_x, *split_weights(back.weight_gradients(), back.h, back.i), d_h0
 
 
-def _run(inputs: Tensor, weights: Tensor, gates: Tensor, update: Tensor | None) -> None:
+def _run(inputs: Tensor, weights: StepMatmul, gates: Tensor, update: Tensor | None) -> None:
     """The forward loop: fills gates (t, n, 4 h, b) and writes the hidden states into ``inputs``.
 
-    ``inputs`` (n, k, t + 1, b) as made by :func:`sequence_inputs`; weights (n, 4 h, k).
+    ``inputs`` (n, k, t + 1, b) as made by :func:`sequence_inputs`; weights: those (n, 4 h, k).
     With ``update`` (t, n, h, b), it keeps z there and what backprop multiplies by in
     gates, each step becoming (r, (h - n) z', hn r', (1 - z) n'): d n_pre = d h' (1 - z) n'
     is the gradient of the ``in`` rows, d hn = d n_pre r, d r_pre = d n_pre hn r', and
     d z_pre = d h' (h - n) z'.
     """
-    t, h = gates.shape[0], weights.shape[1] // BLOCKS
+    t, h = gates.shape[0], weights.weights.shape[1] // BLOCKS
     for s in range(t):
-        gate = torch.bmm(weights, inputs[:, :, s], out=gates[s])  # (n, 4 h, b)
+        gate = weights(inputs[:, :, s], out=gates[s])  # (n, 4 h, b)
         gate[:, : 2 * h].sigmoid_()
         r, z, hn, candidate = gate.split(h, dim=1)  # each (n, h, b); candidate: in, then n
         tanh_(candidate.addcmul_(r, hn))

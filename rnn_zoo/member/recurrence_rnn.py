@@ -13,7 +13,14 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnn_zoo.member.recurrence import Backprop, sequence_inputs, stack_weights, tanh_, unstack_weights
+from rnn_zoo.member.recurrence import (
+    Backprop,
+    StepMatmul,
+    sequence_inputs,
+    stack_weights,
+    tanh_,
+    unstack_weights,
+)
 
 
 class RNNLayer(torch.autograd.Function):
@@ -30,9 +37,10 @@ class RNNLayer(torch.autograd.Function):
         inputs = sequence_inputs(x, h0)
         local = x.new_empty(t, n, h, b)
         weights = stack_weights(w_ih, w_hh, bias)
+        matmul = StepMatmul.of(weights, b)
         keep = any(ctx.needs_input_grad)
         for s in range(t):
-            hidden = tanh_(torch.bmm(weights, inputs[:, :, s], out=local[s]))  # (n, h, b)
+            hidden = tanh_(matmul(inputs[:, :, s], out=local[s]))  # (n, h, b)
             inputs[:, :h, s + 1].copy_(hidden)
             if keep:
                 hidden.square_().neg_().add_(1.0)  # tanh' = 1 - h^2, what backprop multiplies by
@@ -47,4 +55,4 @@ class RNNLayer(torch.autograd.Function):
         d_hidden = d_hiddens[:, :, -1]
         for s in range(local.shape[0] - 1, -1, -1):
             d_hidden = back.through(s, d_hidden * local[s])  # through tanh, then the matmul
-        return back.d_x, *unstack_weights(back.d_weights, back.h, back.i), d_hidden
+        return back.d_x, *unstack_weights(back.weight_gradients(), back.h, back.i), d_hidden
