@@ -202,7 +202,8 @@ def bench(
       medium 3 seeds x 800 steps, a narrower parameter transformer, no supervised
              baselines; for a zoo of `rnn-zoo build --preset medium`: about an hour
              on 2 CPU cores in two --shard parts (estimate from measured step rates)
-      small  3 seeds x 3,000 steps at lr 1e-3: about half a day on 2 CPU cores (estimate)
+      small  3 seeds x 3,000 steps at lr 1e-3: about 20 hours of emulation on 2 CPU cores
+             (the bench's own estimate on the README's small zoo)
       paper-cpu  3 seeds x 2,500 steps at lr 1e-3, no supervised baselines, for a zoo of
              `rnn-zoo build --preset paper-cpu`: both probing encoders, flat, layer-stats
              and the reference rows 64 minutes on 2 CPU cores in --shard parts (measured);
