@@ -99,6 +99,18 @@ def test_seeds_repeat_exactly(token_zoo, encoder_builder):
     assert first["runs"] == second["runs"]
 
 
+def test_each_job_records_the_cpu_threads_it_ran_on(token_zoo, encoder_builder):
+    config = make_config(properties=["performance"])
+    config = type(config)(**{**config.__dict__, "seeds": 1, "supervised": False})
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        results = run_bench(token_zoo, ["flat"], config, encoder_builder=encoder_builder)
+    finally:
+        torch.set_num_threads(before)
+    assert results["runs"]["flat"]["0"]["emulation"]["threads"] == 2
+
+
 def test_a_property_the_zoo_lacks_is_refused(token_zoo, encoder_builder):
     with pytest.raises(ZooError, match="no property 'rotation'"):
         run_bench(token_zoo, ["flat"], make_config(properties=["rotation"]), encoder_builder=encoder_builder)

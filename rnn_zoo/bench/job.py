@@ -118,6 +118,7 @@ def run_seed(
             "best_step": result.best_step,
             "curve": result.curve,
             "seconds": seconds,
+            "threads": torch.get_num_threads(),  # float sums, so the numbers, depend on it on a CPU
         },
         "downstream": _downstream(job, context, embeddings),
     }
