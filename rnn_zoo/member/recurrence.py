@@ -157,6 +157,11 @@ def sequence_inputs(x: Tensor, h0: Tensor) -> Tensor:
     return inputs
 
 
+def matrix_vector(b: int) -> bool:
+    """Whether a layer over b sequences per member takes the row form (see :class:`StepMatmul`)."""
+    return b == 1
+
+
 @dataclass(frozen=True)
 class StepMatmul:
     """A layer's fused weights (n, g, k) times one step's ``[h; x; 1]`` (n, k, b), into (n, g, b).
@@ -172,7 +177,7 @@ class StepMatmul:
 
     @classmethod
     def of(cls, weights: Tensor, b: int) -> StepMatmul:
-        return cls(weights, weights.mT.contiguous() if b == 1 else None)
+        return cls(weights, weights.mT.contiguous() if matrix_vector(b) else None)
 
     def __call__(self, step_inputs: Tensor, out: Tensor) -> Tensor:
         if self.rows is None:
@@ -198,7 +203,7 @@ class Backprop:
 
     inputs: Tensor
     back: Tensor
-    d_weights: Tensor  # b > 1: accumulated step by step
+    d_weights: Tensor | None  # b > 1: accumulated step by step
     d_gates: Tensor | None  # b = 1: every step's gate gradients (n, g, t)
     d_hiddens: Tensor
     d_x: Tensor | None
@@ -210,9 +215,9 @@ class Backprop:
         i = inputs.shape[1] - h - 1
         d_x = inputs.new_empty(n, i, t, b) if need_x else None
         columns = weights[..., : h + i if need_x else h]
-        if b == 1:
+        if matrix_vector(b):
             d_gates = weights.new_empty(n, weights.shape[1], t)
-            return cls(inputs, columns.contiguous(), weights.new_empty(0), d_gates, d_hiddens, d_x)
+            return cls(inputs, columns.contiguous(), None, d_gates, d_hiddens, d_x)
         return cls(inputs, columns.mT.contiguous(), torch.zeros_like(weights), None, d_hiddens, d_x)
 
     @property
@@ -231,7 +236,7 @@ class Backprop:
         Accumulates (or keeps) the step's weight gradients and writes d x_s on the way.
         """
         h = self.h
-        if self.d_gates is None:
+        if self.d_weights is not None:
             self.d_weights.baddbmm_(d_gate, self.inputs[:, :, s].mT)
             if self.d_x is None and s > 0:
                 return torch.baddbmm(self.d_hiddens[:, :, s - 1], self.back, d_gate)  # (n, h, b)
@@ -247,7 +252,7 @@ class Backprop:
 
     def weight_gradients(self) -> Tensor:
         """The gradients of the fused weights (n, g, k), once the loop has gone through every step."""
-        if self.d_gates is None:
+        if self.d_weights is not None:
             return self.d_weights
         t = self.d_gates.shape[2]
         return torch.bmm(self.d_gates, self.inputs[:, :, :t, 0].mT)
