@@ -25,7 +25,7 @@ from rnn_zoo.encoders import dropout as cpu_dropout
 from rnn_zoo.encoders.encoder import AugmentedConfig, AugmentedEncoder
 from rnn_zoo.member.spec import MemberSpec, Params
 
-CPU_CHUNK_BYTES = 8 * 2**20  # the largest activation of the members run together on a CPU
+CPU_CHUNK_BYTES = 16 * 2**20  # the largest activation of the members run together on a CPU
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,8 @@ class SummaryTransformer(nn.TransformerEncoder):
     other token's output is read. Returns (n, 1, d).
 
     On a CPU, dropout and attention with dropout are rnn_zoo.encoders.dropout's, and the layers
-    run a few members at a time: an activation over CPU_CHUNK_BYTES is mapped fresh from the
+    run a few members at a time when their widest activation (the feed-forward's, or the last
+    layer's keys and values) would pass CPU_CHUNK_BYTES: large ones are mapped fresh from the
     system at every step (a page fault each 4 KiB, ~2 ns an entry: a quarter of a step at the
     authors' sizes), smaller ones reuse freed memory.
     """
@@ -106,9 +107,11 @@ class SummaryTransformer(nn.TransformerEncoder):
     def forward(self, tokens: Tensor) -> Tensor:  # type: ignore[override]
         if tokens.device.type != "cpu":
             return self._forward(tokens)
-        widest = tokens.shape[1] * max(tokens.shape[2], self.layers[0].linear1.out_features)
-        members = max(1, CPU_CHUNK_BYTES // (widest * tokens.element_size()))
-        chunks = -(-tokens.shape[0] // members)
+        n, t, d = tokens.shape
+        widest = t * (self.layers[0].linear1.out_features if len(self.layers) > 1 else 2 * d)  # per member
+        chunks = -(-n * widest * tokens.element_size() // CPU_CHUNK_BYTES)
+        if chunks == 1:
+            return self._forward(tokens)
         return torch.cat([self._forward(part) for part in tokens.tensor_split(chunks)])
 
     def _forward(self, tokens: Tensor) -> Tensor:

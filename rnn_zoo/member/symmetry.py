@@ -67,13 +67,24 @@ def permute(params: Params, spec: MemberSpec, perms: Sequence[Tensor]) -> dict[s
 
 
 def _gather_axes(tensor: Tensor, axes: tuple[Axis, ...], perms: Sequence[Tensor]) -> Tensor:
-    for axis in axes:
-        index = _block_index(perms[axis.layer], axis.blocks)  # (n, blocks * h)
-        dim = axis.dim + 1  # past the member dimension
-        shape = [1] * tensor.dim()
-        shape[0], shape[dim] = index.shape
-        tensor = torch.take_along_dim(tensor, index.reshape(shape), dim=dim)
-    return tensor
+    """``tensor`` (n, ...) with each of ``axes`` reordered: one gather over each member's entries
+    at their flat positions (a gather per axis, or take_along_dim's broadcast, costs several)."""
+    if not axes:
+        return tensor
+    n, shape = tensor.shape[0], tensor.shape[1:]
+    flat = torch.zeros((n,) + (1,) * len(shape), dtype=torch.long, device=tensor.device)
+    moved = {axis.dim: axis for axis in axes}
+    stride = 1
+    for dim in reversed(range(len(shape))):
+        if dim in moved:
+            index = _block_index(perms[moved[dim].layer], moved[dim].blocks)  # (n, blocks * h)
+        else:
+            index = torch.arange(shape[dim], device=tensor.device).expand(n, -1)
+        view = [n] + [1] * len(shape)
+        view[dim + 1] = shape[dim]
+        flat = flat + index.reshape(view) * stride
+        stride *= shape[dim]
+    return tensor.flatten(1).gather(1, flat.flatten(1)).view(tensor.shape)
 
 
 def _block_index(perm: Tensor, blocks: int) -> Tensor:
