@@ -202,12 +202,12 @@ def bench(
       medium 3 seeds x 800 steps, a narrower parameter transformer, no supervised
              baselines; for a zoo of `rnn-zoo build --preset medium`: about an hour
              on 2 CPU cores in two --shard parts (estimate from measured step rates)
-      small  3 seeds x 3,000 steps at lr 1e-3: about 20 hours of emulation on 2 CPU cores
+      small  3 seeds x 3,000 steps at lr 1e-3: about 12 hours of emulation on 2 CPU cores
              (the bench's own estimate on the README's small zoo)
       paper-cpu  3 seeds x 2,500 steps at lr 1e-3, no supervised baselines, for a zoo of
              `rnn-zoo build --preset paper-cpu`: both probing encoders, flat, layer-stats
              and the reference rows 64 minutes on 2 CPU cores in --shard parts (measured);
-             DWS adds about 1.4 CPU-hours, the narrowed parameter transformer about 3.3
+             DWS adds 1.8 CPU-hours, the narrowed parameter transformer 1.7 (measured)
       paper  15 seeds x 100,000 steps: about 100 GPU-hours (estimate); use --shard
     """
     request = BenchRequest(

@@ -35,7 +35,8 @@ def kept_fraction(p: float) -> float:
 def keep_mask(shape: tuple[int, ...], p: float, generator: torch.Generator | None = None) -> Tensor:
     """A bool tensor of ``shape``, each entry True with probability ``kept_fraction(p)``, alone."""
     entries = math.prod(shape)
-    words = torch.empty((entries + 3) // 4, dtype=torch.int64).random_(-(2**63), None, generator=generator)
+    words = torch.empty((entries + 3) // 4, dtype=torch.int64, device="cpu")
+    words = words.random_(-(2**63), None, generator=generator)
     dropped_below = round(p * DRAWS) - DRAWS // 2  # int16 draws are uniform on [-32768, 32767]
     return words.view(torch.int16)[:entries].view(shape) >= dropped_below
 
