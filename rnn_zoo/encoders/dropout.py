@@ -27,9 +27,14 @@ DRAWS = 65536  # values of one 16-bit draw
 CHUNK_BYTES = 2 * 2**20  # scores of this many bytes are computed, used and freed together
 
 
+def dropped_draws(p: float) -> int:
+    """How many of the 65536 values of a draw drop an entry: p rounded to a multiple of 1/65536."""
+    return round(p * DRAWS)
+
+
 def kept_fraction(p: float) -> float:
     """The probability with which an entry is kept: 1 - p, p rounded to a multiple of 1/65536."""
-    return 1 - round(p * DRAWS) / DRAWS
+    return 1 - dropped_draws(p) / DRAWS
 
 
 def keep_mask(shape: tuple[int, ...], p: float, generator: torch.Generator | None = None) -> Tensor:
@@ -37,7 +42,7 @@ def keep_mask(shape: tuple[int, ...], p: float, generator: torch.Generator | Non
     entries = math.prod(shape)
     words = torch.empty((entries + 3) // 4, dtype=torch.int64, device="cpu")
     words = words.random_(-(2**63), None, generator=generator)
-    dropped_below = round(p * DRAWS) - DRAWS // 2  # int16 draws are uniform on [-32768, 32767]
+    dropped_below = dropped_draws(p) - DRAWS // 2  # int16 draws are uniform on [-32768, 32767]
     return words.view(torch.int16)[:entries].view(shape) >= dropped_below
 
 
@@ -69,10 +74,10 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query: Tensor, key: Tensor, value: Tensor, p: float) -> Tensor:  # noqa: ANN001
         size = _chunk(query, key)
+        parts = [slice(start, start + size) for start in range(0, query.shape[0], size)]
         attended = torch.empty_like(query)
         weights, masks = [], []
-        for start in range(0, query.shape[0], size):
-            part = slice(start, start + size)
+        for part in parts:
             scores = torch.baddbmm(  # (c, t, t') scaled inside the matmul
                 query.new_empty(()),
                 query[part],
@@ -86,7 +91,7 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
             weights.append(weight)
             masks.append(mask)
         ctx.save_for_backward(query, key, value)
-        ctx.weights, ctx.masks, ctx.size = weights, masks, size
+        ctx.parts, ctx.weights, ctx.masks = parts, weights, masks
         ctx.scale = 1 / kept_fraction(p)
         return attended.mul_(ctx.scale)
 
@@ -96,9 +101,7 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
         d_query, d_key, d_value = (torch.empty_like(part) for part in (query, key, value))
         d_attended = d_attended * ctx.scale
         score_scale = query.shape[-1] ** -0.5
-        for index, start in enumerate(range(0, query.shape[0], ctx.size)):
-            part = slice(start, start + ctx.size)
-            weight, mask = ctx.weights[index], ctx.masks[index]
+        for part, weight, mask in zip(ctx.parts, ctx.weights, ctx.masks, strict=True):
             torch.bmm((weight * mask).transpose(1, 2), d_attended[part], out=d_value[part])
             d_weight = torch.bmm(d_attended[part], value[part].transpose(1, 2)).mul_(mask)
             d_scores = torch._softmax_backward_data(d_weight, weight, -1, weight.dtype)
