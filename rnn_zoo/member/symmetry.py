@@ -71,16 +71,16 @@ def _gather_axes(tensor: Tensor, axes: tuple[Axis, ...], perms: Sequence[Tensor]
     at their flat positions (a gather per axis, or take_along_dim's broadcast, costs several)."""
     if not axes:
         return tensor
-    n, shape = tensor.shape[0], tensor.shape[1:]
-    flat = torch.zeros((n,) + (1,) * len(shape), dtype=torch.long, device=tensor.device)
+    shape = tensor.shape[1:]
     moved = {axis.dim: axis for axis in axes}
-    stride = 1
+    flat, stride = 0, 1  # each entry's flat position in its member, broadcast over the axes
     for dim in reversed(range(len(shape))):
-        if dim in moved:
-            index = _block_index(perms[moved[dim].layer], moved[dim].blocks)  # (n, blocks * h)
+        axis = moved.get(dim)
+        if axis is None:
+            index = torch.arange(shape[dim], device=tensor.device)
         else:
-            index = torch.arange(shape[dim], device=tensor.device).expand(n, -1)
-        view = [n] + [1] * len(shape)
+            index = _block_index(perms[axis.layer], axis.blocks)  # (n, blocks * h)
+        view = [1 if axis is None else -1] + [1] * len(shape)
         view[dim + 1] = shape[dim]
         flat = flat + index.reshape(view) * stride
         stride *= shape[dim]
