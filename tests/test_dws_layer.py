@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from rnn_zoo import encoders
 from rnn_zoo.encoders.dws import EXPAND, REDUCE
@@ -16,7 +17,10 @@ def make_term_by_term(layer, features):
     features = {key: x + layer.positions[key] if key in layer.positions else x for key, x in features.items()}
     out = {}
     for term in layer.terms:
-        spread = EXPAND[term.expand](layer.maps[term.key](REDUCE[term.reduce](features[term.source])))
+        weight, bias = layer.term_map(term)
+        spread = EXPAND[term.expand](
+            nn.functional.linear(REDUCE[term.reduce](features[term.source]), weight, bias)
+        )
         out[term.target] = spread if term.target not in out else out[term.target] + spread
     return out
 
@@ -39,3 +43,33 @@ def test_dws_layers_compute_every_term_of_their_definition(sets: str, make_param
         for grad, expected_grad in zip(grads, expected_grads, strict=True):
             torch.testing.assert_close(grad, expected_grad)
         features = {key: torch.relu(x.detach()) for key, x in got.items()}
+
+
+@pytest.mark.parametrize("sets", ["tensors", "axes"])
+def test_dws_layers_load_a_state_saved_with_a_module_per_term(sets: str, make_params) -> None:
+    spec = MemberSpec(3, 5, 2, 4)
+    encoder = encoders.build("dws", spec, sets=sets, layers=1, channels=6)
+    layer = encoder.layers[0]
+    generator = torch.Generator().manual_seed(0)
+    maps = {}  # the earlier layout: one nn.Linear per term, biased where the term reads its target
+    for term in layer.terms:
+        fan_in = layer.term_map(term)[0].shape[1]
+        maps[term.key] = nn.Linear(fan_in, 6, bias=term.source == term.target)
+        for parameter in maps[term.key].parameters():
+            parameter.data = torch.randn(parameter.shape, generator=generator)
+    saved = {
+        f"maps.{key}.{name}": value
+        for key, linear in maps.items()
+        for name, value in linear.state_dict().items()
+    }
+    saved |= {f"positions.{key}": value for key, value in layer.positions.state_dict().items()}
+    layer.load_state_dict(saved)
+    features = to_features(make_params(spec, 3), spec, encoder.layout)
+    placed = {key: x + layer.positions[key] if key in layer.positions else x for key, x in features.items()}
+    expected = {}
+    for term in layer.terms:
+        spread = EXPAND[term.expand](maps[term.key](REDUCE[term.reduce](placed[term.source])))
+        expected[term.target] = spread if term.target not in expected else expected[term.target] + spread
+    got = layer(features)
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value.expand_as(got[key]), atol=1e-4, rtol=1e-4)

@@ -116,7 +116,7 @@ def test_dws_size_differs_from_the_authors_only_as_docs_fidelity_records(spec: M
 
 def test_dws_default_is_relu_with_the_mean_of_each_tensor_into_128() -> None:
     encoder = encoders.build("dws", PAPER_SPECS[0])
-    assert (len(encoder.layers), len(encoder.layers[0].maps)) == (4, 170)
+    assert (len(encoder.layers), len(encoder.layers[0].terms)) == (4, 170)
     assert isinstance(encoder.activation, nn.ReLU)
     assert [type(module) for module in encoder.to_embedding] == [nn.Linear, nn.ReLU, nn.Linear]
     assert (encoder.to_embedding[0].in_features, encoder.to_embedding[0].out_features) == (10 * 48, 128)
