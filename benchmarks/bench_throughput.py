@@ -252,17 +252,29 @@ def parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def keep_freed_memory() -> bool:
+    """The allocator setting that ``rnn-zoo bench`` makes, where the imported tree has it (a tree
+    given with --baseline-tree may predate it, and then runs as it did)."""
+    try:
+        from rnn_zoo.bench.memory import keep_freed_memory as keep
+    except ImportError:
+        return False
+    return keep()
+
+
 def main() -> None:
     args = parse()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.worker:
         import_from(Path(args.tree))
+        keep_freed_memory()
         record = measure(args.worker, args.preset, args.steps, args.device, not args.no_flops, args.compile)
         print(json.dumps(record))
         return
     from rnn_zoo.bench.run import ENCODERS
 
+    keep_freed_memory()
     names = [BASELINE, *(name for name in args.encoders.split(",") if name and name != BASELINE)]
     names = names if len(names) > 1 else [BASELINE, *ENCODERS]
     sizes = emulation_sizes(args.preset)

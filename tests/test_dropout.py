@@ -132,3 +132,20 @@ def test_transformer_layers_drop_out_at_their_rate(recorded_masks: list[torch.Te
     assert recorded_masks  # attention weights, the attention output, the feed-forward's two
     kept = torch.cat([mask.flatten() for mask in recorded_masks]).double().mean().item()
     assert abs(kept - 0.8) < 0.01
+
+
+def test_the_last_tokens_attention_drops_out_its_weights_and_the_value_bias_with_them(
+    recorded_masks: list[torch.Tensor],
+) -> None:
+    layer = nn.TransformerEncoderLayer(12, 3, 24, dropout=0.3, batch_first=True).double().train()
+    nn.init.normal_(layer.self_attn.in_proj_bias)  # torch starts it at zero
+    tokens = torch.randn(5, 7, 12, dtype=torch.float64)
+    ours = param_transformer._attention(layer, tokens, last_only=True)  # (n, 1, d), before out_proj's dropout
+    (mask,) = recorded_masks  # (n, h, t)
+    attention = layer.self_attn
+    projected = functional.linear(tokens, attention.in_proj_weight, attention.in_proj_bias)
+    query, key, value = (part.unflatten(-1, (3, 4)).transpose(1, 2) for part in projected.chunk(3, dim=-1))
+    attended = reference_attention(
+        query[:, :, -1:], key, value, mask.unsqueeze(2), dropout.kept_fraction(0.3)
+    )
+    torch.testing.assert_close(ours, attention.out_proj(attended.transpose(1, 2).flatten(2)))

@@ -16,7 +16,7 @@ from torch import nn
 
 from rnn_zoo import encoders
 from rnn_zoo.encoders.layer_stats import quantiles, tensor_statistics
-from rnn_zoo.encoders.param_transformer import SummaryTransformer
+from rnn_zoo.encoders.param_transformer import SummaryTransformer, encoder_layer
 from rnn_zoo.errors import ZooError
 from rnn_zoo.member.spec import MemberSpec, Params
 
@@ -290,6 +290,23 @@ def test_param_transformer_layers_compute_torchs_encoder_at_the_summary_token(pr
     (grad,) = torch.autograd.grad(summary.train()(tokens).square().sum(), tokens)
     (expected_grad,) = torch.autograd.grad(reference.train()(tokens)[:, -1:].square().sum(), tokens)
     torch.testing.assert_close(grad, expected_grad)
+
+
+def test_the_last_layers_attention_is_torchs_at_the_last_token_with_every_gradient() -> None:
+    layer = nn.TransformerEncoderLayer(12, 3, 24, dropout=0.0, batch_first=True).double()
+    tokens = torch.randn(5, 7, 12, dtype=torch.float64, requires_grad=True)
+    ours = encoder_layer(layer, tokens, last_only=True)
+    expected = layer(tokens)[:, -1:]
+    torch.testing.assert_close(ours, expected)
+    inputs = (tokens, *layer.parameters())
+    outward = torch.randn(ours.shape, dtype=torch.float64)
+    grads = torch.autograd.grad((ours * outward).sum(), inputs, allow_unused=True)
+    expected_grads = torch.autograd.grad((expected * outward).sum(), inputs, allow_unused=True)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        # the key bias moves every score alike: the softmax, and so torch too, gives it none
+        torch.testing.assert_close(
+            grad if grad is not None else torch.zeros_like(expected_grad), expected_grad
+        )
 
 
 def test_param_transformer_drops_out_in_training_only() -> None:

@@ -191,6 +191,7 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
     import torch
 
     from rnn_zoo.bench.config import bench_config, encoder_options
+    from rnn_zoo.bench.memory import keep_freed_memory
     from rnn_zoo.bench.output import plan_jobs, share
     from rnn_zoo.bench.references import reference_names
     from rnn_zoo.bench.run import run_bench
@@ -221,6 +222,7 @@ def run_bench_command(request: BenchRequest, builder: Any) -> None:
     progress = (
         BenchProgress(config.emulation.steps, len(jobs)) if terminal else LogProgress(config.emulation.steps)
     )
+    keep_freed_memory()  # each step's activations reused, not mapped afresh (rnn_zoo.bench.memory)
     started = time.monotonic()
     try:
         results = run_bench(

@@ -92,11 +92,12 @@ class SummaryTransformer(nn.TransformerEncoder):
     Each layer is ``layer``'s computation with scaled-dot-product attention (fused kernels,
     attention dropout inside them), without the mask checks of ``nn.TransformerEncoder``. The
     last layer computes only the last (summary) token's query, attention and feed-forward: no
-    other token's output is read. Returns (n, 1, d).
+    other token's output is read, and its attention forms no key or value
+    (:func:`_last_token_attention`). Returns (n, 1, d).
 
     On a CPU, dropout and attention with dropout are rnn_zoo.encoders.dropout's, and the layers
-    run a few members at a time when their widest activation (the feed-forward's, or the last
-    layer's keys and values) would pass CPU_CHUNK_BYTES: large ones are mapped fresh from the
+    run a few members at a time when their widest activation (the feed-forward's of all layers
+    but the last) would pass CPU_CHUNK_BYTES: large ones are mapped fresh from the
     system at every step (a page fault each 4 KiB, ~2 ns an entry: a quarter of a step at the
     authors' sizes), smaller ones reuse freed memory.
     """
@@ -107,10 +108,12 @@ class SummaryTransformer(nn.TransformerEncoder):
     def forward(self, tokens: Tensor) -> Tensor:  # type: ignore[override]
         if tokens.device.type != "cpu":
             return self._forward(tokens)
-        n, t, d = tokens.shape
-        widest = t * (self.layers[0].linear1.out_features if len(self.layers) > 1 else 2 * d)  # per member
+        n, t, _ = tokens.shape
+        # the widest activation per member: the feed-forward's of any layer but the last, which
+        # forms no activation over all tokens
+        widest = t * self.layers[0].linear1.out_features if len(self.layers) > 1 else 0
         chunks = -(-n * widest * tokens.element_size() // CPU_CHUNK_BYTES)
-        if chunks == 1:
+        if chunks <= 1:
             return self._forward(tokens)
         return torch.cat([self._forward(part) for part in tokens.tensor_split(chunks)])
 
@@ -136,17 +139,36 @@ def encoder_layer(layer: nn.TransformerEncoderLayer, x: Tensor, *, last_only: bo
 def _attention(layer: nn.TransformerEncoderLayer, x: Tensor, last_only: bool) -> Tensor:
     """Multi-head self-attention of ``layer`` with its in/out projections: (n, t, d) -> (n, t|1, d)."""
     attention = layer.self_attn
-    d = x.shape[-1]
-    weight, bias = attention.in_proj_weight, attention.in_proj_bias
+    weight, bias, heads = attention.in_proj_weight, attention.in_proj_bias, attention.num_heads
+    p = attention.dropout if layer.training else 0.0
     if last_only:
-        query = functional.linear(x[:, -1:], weight[:d], bias[:d])
-        key, value = functional.linear(x, weight[d:], bias[d:]).chunk(2, dim=-1)
-    else:
-        query, key, value = functional.linear(x, weight, bias).chunk(3, dim=-1)
-    heads = attention.num_heads
+        return attention.out_proj(_last_token_attention(x, weight, bias, heads, p))
+    query, key, value = functional.linear(x, weight, bias).chunk(3, dim=-1)
     query, key, value = (rearrange(part, "n t (h e) -> n h t e", h=heads) for part in (query, key, value))
-    attended = cpu_dropout.attention(query, key, value, attention.dropout if layer.training else 0.0)
+    attended = cpu_dropout.attention(query, key, value, p)
     return attention.out_proj(rearrange(attended, "n h t e -> n t (h e)"))
+
+
+def _last_token_attention(x: Tensor, weight: Tensor, bias: Tensor, heads: int, p: float) -> Tensor:
+    """The last token's attention over every token of x (n, t, d), with dropout ``p`` on its
+    attention weights -> (n, 1, d), without forming any key or value.
+
+    Each head's query is read through that head's key map once (q W_k, a d-vector), which
+    scores the tokens themselves; the weighted sum of the tokens goes through the value map once
+    (P X W_v = P V). The key bias adds the same score to every token, which the softmax ignores;
+    the value bias enters in proportion to the weight that dropout kept. For the last layer of
+    the summary transformer that is a few matrix-vector products per member in place of the
+    (n, t, 2d) key and value projection.
+    """
+    e = x.shape[-1] // heads
+    to_query, to_key, to_value = (rearrange(w, "(h e) d -> h e d", h=heads) for w in weight.chunk(3))
+    query_bias, _, value_bias = (rearrange(b, "(h e) -> h e", h=heads) for b in bias.chunk(3))
+    query = torch.einsum("nd,hed->nhe", x[:, -1], to_query) + query_bias
+    reading = torch.einsum("nhe,hed->nhd", query, to_key) * e**-0.5
+    weights = cpu_dropout.dropout(torch.bmm(reading, x.transpose(1, 2)).softmax(-1), p, p > 0)  # (n, h, t)
+    pooled = torch.bmm(weights, x)  # (n, h, d)
+    attended = torch.einsum("nhd,hed->nhe", pooled, to_value) + weights.sum(-1, keepdim=True) * value_bias
+    return rearrange(attended, "n h e -> n 1 (h e)")
 
 
 def _feedforward(layer: nn.TransformerEncoderLayer, x: Tensor) -> Tensor:
