@@ -156,6 +156,12 @@ def test_layer_stats_uses_the_raw_statistics_with_unbiased_variance() -> None:
     assert [type(module) for module in encoder.to_embedding] == [nn.Linear, nn.ReLU, nn.Linear]
 
 
+def test_layer_stats_variance_of_float32_weights_is_numpys_in_float64() -> None:
+    tensor = torch.randn(4, 128, 32, generator=torch.Generator().manual_seed(0)) * 0.2 + 0.05
+    expected = tensor.flatten(1).double().numpy().var(1, ddof=1)
+    np.testing.assert_allclose(tensor_statistics(tensor)[:, 1].double().numpy(), expected, rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("name", "options"),
     [
