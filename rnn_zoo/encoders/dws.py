@@ -42,17 +42,23 @@ from rnn_zoo.encoders.weight_space import (
 from rnn_zoo.member.spec import MemberSpec, Params
 
 
+def mean(x: Tensor, dim: int) -> Tensor:
+    """``x.mean(dim)`` as a sum scaled after: its backward spreads the gradient as a broadcast
+    view, where a mean's writes a full-size quotient (a full-size set's worth at every reduction)."""
+    return x.sum(dim=dim) * (1 / x.shape[dim])
+
+
 def pool(x: Tensor) -> Tensor:
     """Mean over every unit axis: (n, [h, [h,]] c) -> (n, c), the same for any permutation."""
-    return x.flatten(1, -2).mean(dim=1) if x.dim() > 2 else x
+    return mean(x.flatten(1, -2), dim=1) if x.dim() > 2 else x
 
 
 # Reductions of a set that a permutation moves along, and how a result spreads over a target.
 REDUCE: dict[str, Callable[[Tensor], Tensor]] = {
     "same": lambda x: x,
     "transpose": lambda edge: rearrange(edge, "n i j c -> n j i c"),
-    "row_means": lambda edge: edge.mean(dim=2),  # (n, h, c): one per row unit
-    "column_means": lambda edge: edge.mean(dim=1),  # (n, h, c): one per column unit
+    "row_means": lambda edge: mean(edge, dim=2),  # (n, h, c): one per row unit
+    "column_means": lambda edge: mean(edge, dim=1),  # (n, h, c): one per column unit
     "diagonal": lambda edge: rearrange(edge.diagonal(dim1=1, dim2=2), "n c h -> n h c"),
     "mean": pool,  # (n, c)
 }
@@ -236,9 +242,9 @@ class EquivariantLayer(nn.Module):
         if "as_is" not in inputs:
             return _sum_smallest_first(parts)
         key, x = _group_key(target, "as_is"), inputs["as_is"]
-        weight = self.weight[key]
-        if key in self.bias:
-            parts.append(self.bias[key].sum(0))
+        weight, bias = self.weight[key], self._bias(key)
+        if bias is not None:
+            parts.append(bias)
         if not parts:
             return nn.functional.linear(x, weight)
         spread = _sum_smallest_first(parts)
@@ -248,7 +254,11 @@ class EquivariantLayer(nn.Module):
 
     def _map(self, target: str, expand: str, x: Tensor) -> Tensor:
         key = _group_key(target, expand)
-        return nn.functional.linear(x, self.weight[key], self.bias[key].sum(0) if key in self.bias else None)
+        return nn.functional.linear(x, self.weight[key], self._bias(key))
+
+    def _bias(self, key: str) -> Tensor | None:
+        """A group's bias: the sum of its terms' (None where no term reads its own target)."""
+        return self.bias[key].sum(0) if key in self.bias else None
 
     def _load_from_state_dict(self, state: dict[str, Tensor], prefix: str, *args: Any, **kwargs: Any) -> None:
         """Load this layer's state, also as saved with a module per term (``maps.<term>.weight``,
@@ -296,20 +306,11 @@ def _reduce(features: Features, source: str, reduce: str, cache: dict[tuple[str,
     """REDUCE[reduce](features[source]), computed once per layer; each full-size reduction
     costs a full-size tensor in the backward pass, so an edge's mean comes from its row means."""
     if (source, reduce) not in cache:
-        x = features[source]
-        if reduce == "mean" and x.dim() == 4:
+        if reduce == "mean" and features[source].dim() == 4:
             cache[source, reduce] = pool(_reduce(features, source, "row_means", cache))
-        elif reduce in MEAN_AXIS and x.dim() == 4:
-            # a sum scaled after: its backward broadcasts the gradient as a view, where a mean's
-            # writes a full-size quotient
-            axis = MEAN_AXIS[reduce]
-            cache[source, reduce] = x.sum(dim=axis) * (1 / x.shape[axis])
         else:
-            cache[source, reduce] = REDUCE[reduce](x)
+            cache[source, reduce] = REDUCE[reduce](features[source])
     return cache[source, reduce]
-
-
-MEAN_AXIS = {"row_means": 2, "column_means": 1}  # the unit axis each mean of an edge runs over
 
 
 @dataclass(frozen=True)
