@@ -13,25 +13,38 @@ from rnn_zoo.member.spec import MemberSpec
 
 
 def make_term_by_term(layer, features):
-    """The layer's definition, one term at a time, positions added first."""
+    """The layer's definition, one term at a time, positions added first; channels last."""
     features = {key: x + layer.positions[key] if key in layer.positions else x for key, x in features.items()}
     out = {}
     for term in layer.terms:
         weight, bias = layer.term_map(term)
         spread = EXPAND[term.expand](
-            nn.functional.linear(REDUCE[term.reduce](features[term.source]), weight, bias)
+            nn.functional.linear(REDUCE[term.reduce](features[term.source], 1), weight, bias), 1
         )
         out[term.target] = spread if term.target not in out else out[term.target] + spread
     return out
 
 
+def run_channels_last(layer, features):
+    """``layer`` on channels-last sets, whichever layout it computes in."""
+    if not layer.channels_first:
+        return layer(features)
+    got = layer({key: x.movedim(-1, 0) for key, x in features.items()})
+    return {key: x.movedim(0, -1) for key, x in got.items()}
+
+
+# 6 channels are laid out channels first (c, n, *units), 40 channels last (n, *units, c)
+@pytest.mark.parametrize(("channels", "channels_first"), [(6, True), (40, False)])
 @pytest.mark.parametrize("sets", ["tensors", "axes"])
-def test_dws_layers_compute_every_term_of_their_definition(sets: str, make_params) -> None:
+def test_dws_layers_compute_every_term_of_their_definition(
+    sets: str, channels: int, channels_first: bool, make_params
+) -> None:
     spec = MemberSpec(3, 5, 2, 4)
-    encoder = encoders.build("dws", spec, sets=sets, layers=2, channels=6)
+    encoder = encoders.build("dws", spec, sets=sets, layers=2, channels=channels)
+    assert [layer.channels_first for layer in encoder.layers] == [channels_first] * 2
     features = to_features(make_params(spec, 3), spec, encoder.layout)
     for layer in encoder.layers:
-        expected, got = make_term_by_term(layer, features), layer(features)
+        expected, got = make_term_by_term(layer, features), run_channels_last(layer, features)
         assert got.keys() == expected.keys()
         for key in expected:
             torch.testing.assert_close(got[key], expected[key].expand_as(got[key]))
@@ -68,8 +81,30 @@ def test_dws_layers_load_a_state_saved_with_a_module_per_term(sets: str, make_pa
     placed = {key: x + layer.positions[key] if key in layer.positions else x for key, x in features.items()}
     expected = {}
     for term in layer.terms:
-        spread = EXPAND[term.expand](maps[term.key](REDUCE[term.reduce](placed[term.source])))
+        spread = EXPAND[term.expand](maps[term.key](REDUCE[term.reduce](placed[term.source], 1)), 1)
         expected[term.target] = spread if term.target not in expected else expected[term.target] + spread
-    got = layer(features)
+    got = run_channels_last(layer, features)
     for key, value in expected.items():
         torch.testing.assert_close(got[key], value.expand_as(got[key]), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("channels", [6, 40])
+@pytest.mark.parametrize("sets", ["tensors", "axes"])
+def test_dws_embeds_the_mean_of_each_set_after_its_layers_in_either_layout(
+    sets: str, channels: int, make_params
+) -> None:
+    spec = MemberSpec(3, 5, 2, 4)
+    encoder = encoders.build("dws", spec, sets=sets, layers=2, channels=channels, widths=(16,))
+    params = make_params(spec, 3)
+    features = to_features(params, spec, encoder.layout)
+    for index, layer in enumerate(encoder.layers):
+        features = make_term_by_term(layer, features)
+        if index < len(encoder.layers) - 1:
+            features = {key: torch.relu(x) for key, x in features.items()}
+    # each set's mean over its unit axes, (n, c), in the layout's order of sets
+    pooled = [
+        features[key].flatten(1, -2).mean(1) if features[key].dim() > 2 else features[key]
+        for key in encoder.layout.channels
+    ]
+    expected = encoder.to_embedding(torch.cat(pooled, dim=1))
+    torch.testing.assert_close(encoder(params), expected, atol=1e-5, rtol=1e-5)

@@ -119,12 +119,16 @@ def _feature_key(axes: tuple[Axis, ...]) -> str:
     return {0: lambda: GLOBAL, 1: lambda: node_key(*layers), 2: lambda: edge_key(*layers)}[len(axes)]()
 
 
-def to_features(params: Params, spec: MemberSpec, layout: WeightLayout) -> Features:
-    """Batched parameters -> feature sets, each parameter's channels concatenated in canonical order."""
+def to_features(
+    params: Params, spec: MemberSpec, layout: WeightLayout, channels_first: bool = False
+) -> Features:
+    """Batched parameters -> feature sets (n, *units, c), each parameter's channels concatenated
+    in canonical order; ``channels_first``: (c, n, *units)."""
     pieces: dict[str, list[Tensor]] = {key: [] for key in layout.channels}
     for name, axes in layout.axes.items():
-        pieces[layout.placements[name]].append(_unit_major(params[name], axes))
-    return {key: torch.cat(parts, dim=-1) for key, parts in pieces.items()}
+        piece = _unit_major(params[name], axes)
+        pieces[layout.placements[name]].append(piece.movedim(-1, 0) if channels_first else piece)
+    return {key: torch.cat(parts, dim=0 if channels_first else -1) for key, parts in pieces.items()}
 
 
 def _unit_major(tensor: Tensor, axes: tuple[Axis, ...]) -> Tensor:
