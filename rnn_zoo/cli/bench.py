@@ -197,7 +197,7 @@ def bench(
     \b
     Presets, and the time of all six encoders with the two reference rows (README: how it
     was measured; the bench also prints its own estimate before it starts):
-      tiny   2 seeds x 100 steps, narrow encoders: about 1.5 minutes on 2 CPU cores
+      tiny   2 seeds x 100 steps, narrow encoders: about 75 seconds on 2 CPU cores
              (measured on a 16-run tiny zoo)
       medium 3 seeds x 800 steps, a narrower parameter transformer, no supervised
              baselines; for a zoo of `rnn-zoo build --preset medium`: about an hour
