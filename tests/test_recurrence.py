@@ -109,3 +109,25 @@ def test_forward_without_grad_equals_forward_with_grad() -> None:
     tracked = LSTMLayer.apply(*inputs)
     for a, b in zip(plain, tracked, strict=True):
         torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("b", [3, 1], ids=lambda b: f"b{b}")
+def test_members_as_data_give_the_inputs_gradients_and_no_weights_gradients(cell: str, b: int) -> None:
+    """Members as an encoder reads them: weights without grad, the probes with it."""
+    spec = MemberSpec(3, 5, 2, 2, cell=cell)
+    generator = torch.Generator().manual_seed(5)
+    n, t = 3, 6
+    params = {
+        name: torch.randn((n, *shape), generator=generator, dtype=torch.float64) * 0.5
+        for name, shape in spec.parameter_shapes().items()
+    }
+    x = torch.randn(n, b, t, spec.input_size, generator=generator, dtype=torch.float64, requires_grad=True)
+    state = functional.zero_state(spec, n, b, like=x)
+    out = functional.forward(params, spec, x, state)[0]
+    expected = reference_forward(params, spec, x, state)[0]
+    weights = torch.randn(out.shape, generator=generator, dtype=torch.float64)
+    (got,) = torch.autograd.grad((out * weights).sum(), x)
+    (reference,) = torch.autograd.grad((expected * weights).sum(), x)
+    torch.testing.assert_close(got, reference, rtol=1e-10, atol=1e-10)
+    assert all(tensor.grad is None for tensor in params.values())

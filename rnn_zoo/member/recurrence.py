@@ -36,6 +36,7 @@ the stacked weights and tanh. The GRU and vanilla RNN layers are in ``recurrence
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,9 +74,10 @@ class LSTMLayer(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, d_hiddens: Tensor, d_cell: Tensor) -> tuple[Tensor | None, ...]:
         local, to_cell, forget_grad, inputs, weights = ctx.buffers
-        back = Backprop.create(inputs, weights, d_hiddens, need_x=ctx.needs_input_grad[0])
+        need = ctx.needs_input_grad
+        back = Backprop.create(inputs, weights, d_hiddens, need_x=need[0], need_weights=any(need[1:4]))
         d_h0, d_c0 = _run_back((local, to_cell, forget_grad), back, d_cell)
-        return back.d_x, *split_weights(back.weight_gradients(), back.h, back.i), d_h0, d_c0
+        return back.d_x, *back.weight_gradients(split_weights, 3), d_h0, d_c0
 
 
 def _run(
@@ -198,27 +200,32 @@ class Backprop:
     (n, g, h [+ i]), multiplied from the left by the gradients as rows (see
     :class:`StepMatmul`). Then every step's gate gradients are kept (n, g, t) and the
     weight gradients are one matmul at the end, instead of one outer product per step
-    that reads and writes all of them.
+    that reads and writes all of them. Where no weight needs a gradient (members as an
+    encoder's input), none is kept or computed.
     """
 
     inputs: Tensor
     back: Tensor
+    rows: bool  # b = 1: the row form
     d_weights: Tensor | None  # b > 1: accumulated step by step
     d_gates: Tensor | None  # b = 1: every step's gate gradients (n, g, t)
     d_hiddens: Tensor
     d_x: Tensor | None
 
     @classmethod
-    def create(cls, inputs: Tensor, weights: Tensor, d_hiddens: Tensor, *, need_x: bool) -> Backprop:
+    def create(
+        cls, inputs: Tensor, weights: Tensor, d_hiddens: Tensor, *, need_x: bool, need_weights: bool
+    ) -> Backprop:
         """Buffers for the backward of a layer whose fused weights (n, g, k) the forward multiplied."""
         n, h, t, b = d_hiddens.shape
         i = inputs.shape[1] - h - 1
         d_x = inputs.new_empty(n, i, t, b) if need_x else None
         columns = weights[..., : h + i if need_x else h]
-        if matrix_vector(b):
-            d_gates = weights.new_empty(n, weights.shape[1], t)
-            return cls(inputs, columns.contiguous(), None, d_gates, d_hiddens, d_x)
-        return cls(inputs, columns.mT.contiguous(), torch.zeros_like(weights), None, d_hiddens, d_x)
+        rows = matrix_vector(b)
+        back = columns.contiguous() if rows else columns.mT.contiguous()
+        d_weights = torch.zeros_like(weights) if need_weights and not rows else None
+        d_gates = weights.new_empty(n, weights.shape[1], t) if need_weights and rows else None
+        return cls(inputs, back, rows, d_weights, d_gates, d_hiddens, d_x)
 
     @property
     def h(self) -> int:
@@ -238,11 +245,13 @@ class Backprop:
         h = self.h
         if self.d_weights is not None:
             self.d_weights.baddbmm_(d_gate, self.inputs[:, :, s].mT)
+        if self.d_gates is not None:
+            self.d_gates[:, :, s].copy_(d_gate[..., 0])
+        if not self.rows:
             if self.d_x is None and s > 0:
                 return torch.baddbmm(self.d_hiddens[:, :, s - 1], self.back, d_gate)  # (n, h, b)
             d_in = torch.bmm(self.back, d_gate)  # (n, h [+ i], b)
         else:
-            self.d_gates[:, :, s].copy_(d_gate[..., 0])
             if self.d_x is None and s > 0:
                 return torch.baddbmm(self.d_hiddens[:, :, s - 1].mT, d_gate.mT, self.back).mT
             d_in = torch.bmm(d_gate.mT, self.back).mT
@@ -250,12 +259,17 @@ class Backprop:
             self.d_x[:, :, s].copy_(d_in[:, h:])
         return d_in[:, :h] + self.d_hiddens[:, :, s - 1] if s > 0 else d_in[:, :h]
 
-    def weight_gradients(self) -> Tensor:
-        """The gradients of the fused weights (n, g, k), once the loop has gone through every step."""
+    def weight_gradients(
+        self, split: Callable[[Tensor, int, int], tuple[Tensor, ...]], count: int
+    ) -> tuple[Tensor | None, ...]:
+        """The gradients of the layer's ``count`` weights: those of the fused weights (n, g, k),
+        once the loop has gone through every step, ``split``; all None where none was needed."""
         if self.d_weights is not None:
-            return self.d_weights
+            return split(self.d_weights, self.h, self.i)
+        if self.d_gates is None:
+            return (None,) * count
         t = self.d_gates.shape[2]
-        return torch.bmm(self.d_gates, self.inputs[:, :, :t, 0].mT)
+        return split(torch.bmm(self.d_gates, self.inputs[:, :, :t, 0].mT), self.h, self.i)
 
 
 def tanh_(x: Tensor, *, doubled: bool = False) -> Tensor:

@@ -56,9 +56,10 @@ class GRULayer(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, d_hiddens: Tensor) -> tuple[Tensor | None, ...]:
         local, update, inputs, weights = ctx.buffers
-        back = Backprop.create(inputs, weights, d_hiddens, need_x=ctx.needs_input_grad[0])
+        need = ctx.needs_input_grad
+        back = Backprop.create(inputs, weights, d_hiddens, need_x=need[0], need_weights=any(need[1:5]))
         d_h0 = _run_back(local, update, back)
-        return back.d_x, *split_weights(back.weight_gradients(), back.h, back.i), d_h0
+        return back.d_x, *back.weight_gradients(split_weights, 4), d_h0
 
 
 def _run(inputs: Tensor, weights: StepMatmul, gates: Tensor, update: Tensor | None) -> None:

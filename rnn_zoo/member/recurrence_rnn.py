@@ -51,8 +51,9 @@ class RNNLayer(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, d_hiddens: Tensor) -> tuple[Tensor | None, ...]:
         local, inputs, weights = ctx.buffers
-        back = Backprop.create(inputs, weights, d_hiddens, need_x=ctx.needs_input_grad[0])
+        need = ctx.needs_input_grad
+        back = Backprop.create(inputs, weights, d_hiddens, need_x=need[0], need_weights=any(need[1:4]))
         d_hidden = d_hiddens[:, :, -1]
         for s in range(local.shape[0] - 1, -1, -1):
             d_hidden = back.through(s, d_hidden * local[s])  # through tanh, then the matmul
-        return back.d_x, *unstack_weights(back.weight_gradients(), back.h, back.i), d_hidden
+        return back.d_x, *back.weight_gradients(unstack_weights, 3), d_hidden
