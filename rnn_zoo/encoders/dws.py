@@ -344,7 +344,8 @@ def _concat_channels(inputs: list[Tensor], dim: int) -> Tensor:
     if len(inputs) == 1:
         return inputs[0]
     shape = list(torch.broadcast_shapes(*(_one_channel(x.shape, dim) for x in inputs)))
-    return torch.cat([x.expand(_one_channel(shape, dim, x.shape[dim])) for x in inputs], dim=dim)
+    spread = [(x, _one_channel(shape, dim, x.shape[dim])) for x in inputs]
+    return torch.cat([x if list(x.shape) == full else x.expand(full) for x, full in spread], dim=dim)
 
 
 def _one_channel(shape: Sequence[int], dim: int, channels: int = 1) -> list[int]:
