@@ -76,10 +76,11 @@ EXPAND: dict[str, Callable[[Tensor, int], Tensor]] = {
 }
 
 # The widest layer laid out channels first. On a CPU, MKL multiplies (N, c) by (c, c) at a
-# fraction of its rate when c is small, (c, c) by (c, N) several times faster; a tiny DWS (2 x 8,
-# members 2 x 32) runs forward and backward in 28-30 ms channels first against 40-42 channels
-# last, the same at 24-32 channels, and 3-10 % slower channels first at the authors' 48.
-CHANNELS_FIRST_UP_TO = 32
+# fraction of its rate when c is small, (c, c) by (c, N) several times faster. Forward and
+# backward of 2 layers over 64 members of 2 x 32, 1 thread (benchmarks/dws_layout.py): 24-27
+# ms channels first against 36-38 channels last at 8 channels, 0.90-1.14 times as fast at 16,
+# the two within run-to-run noise at 24-48 (the authors' 48 over 4 layers: 3-10 % slower).
+CHANNELS_FIRST_UP_TO = 16
 
 
 @dataclass(frozen=True)
