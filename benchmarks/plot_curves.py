@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rnn_zoo.bench.plots import plot_training_curves
+from rnn_zoo.bench.plots import plot_training_curves, validation_curves
 
 # What two benches must share for their curves to be read side by side.
 SHARED = {
@@ -49,16 +49,12 @@ def joined_curves(benches: list[tuple[Path, dict[str, Any]]]) -> tuple[dict[str,
     curves: dict[str, list[Any]] = {}
     owner: dict[str, Path] = {}
     for path, results in benches:
-        for name, seeds in results["runs"].items():
+        for name, seeds in validation_curves(results).items():
             if name in curves:
                 raise SystemExit(f"{name} is in both {owner[name]} and {path}: give each encoder once")
-            curves[name], owner[name] = [seed["emulation"]["curve"] for seed in seeds.values()], path
-    dashed = [
-        name
-        for _, results in benches
-        for name, row in (results.get("references") or {}).items()
-        if row.get("status") == "ran"
-    ]
+            curves[name], owner[name] = seeds, path
+    # the reference rows that ran, as the bench dashes its own
+    dashed = [name for _, results in benches for name in results.get("references") or () if name in curves]
     return curves, dashed
 
 

@@ -52,6 +52,14 @@ def plot_embedding_pca(path: Path, embeddings: Tensor, colours: Mapping[str, np.
     _save(figure, path)
 
 
+def validation_curves(results: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """A bench's validation curves (its results.json): each run's name -> one curve per seed."""
+    return {
+        name: [seed["emulation"]["curve"] for seed in seeds.values()]
+        for name, seeds in results["runs"].items()
+    }
+
+
 def plot_training_curves(
     path: Path, curves: Mapping[str, Sequence[Sequence[Mapping[str, float]]]], dashed: Sequence[str] = ()
 ) -> None:

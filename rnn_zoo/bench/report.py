@@ -83,7 +83,13 @@ def write_plots(
     out: Path, results: Mapping[str, Any], embeddings: Mapping[str, Tensor], table: Any
 ) -> list[str]:
     """PCA of each encoder's embeddings (seed 0) and the training curves; relative PNG paths."""
-    from rnn_zoo.bench.plots import plot_cloned, plot_embedding_pca, plot_training_curves, task_colours
+    from rnn_zoo.bench.plots import (
+        plot_cloned,
+        plot_embedding_pca,
+        plot_training_curves,
+        task_colours,
+        validation_curves,
+    )
     from rnn_zoo.bench.properties import column_values
 
     colours = {}
@@ -98,12 +104,10 @@ def write_plots(
         name = f"plots/pca-{file_stem(encoder)}.png"
         plot_embedding_pca(out / name, embedded, colours, encoder)
         written.append(name)
-    curves = {
-        name: [seed["emulation"]["curve"] for seed in seeds.values()]
-        for name, seeds in results["runs"].items()
-    }
     plot_training_curves(
-        out / "plots/training-curves.png", curves, dashed=list(results.get("references") or ())
+        out / "plots/training-curves.png",
+        validation_curves(results),
+        dashed=list(results.get("references") or ()),
     )
     written.append("plots/training-curves.png")
     pairs = {
