@@ -1,7 +1,7 @@
 """DWS forward + backward laid out channels first against channels last, by channel count.
 
-rnn_zoo.encoders.dws lays out layers of up to CHANNELS_FIRST_UP_TO channels channels first,
-(c, n, *units), and wider ones channels last, (n, *units, c). This times both layouts of the
+rnn_zoo.encoders.dws lays out an encoder's sets channels first, (c, n, *units), or channels last,
+(n, *units, c), by its width and depth (``lays_out_channels_first``). This times both layouts of the
 same encoder (same weights: the layout is not a parameter) on the paper's formal-language
 member, alternating rounds and keeping each layout's best, and prints per channel count the
 ratio channels-last time / channels-first time: above 1, channels first is faster. The last
@@ -19,6 +19,7 @@ import time
 import torch
 
 from rnn_zoo import encoders
+from rnn_zoo.bench.memory import keep_freed_memory
 from rnn_zoo.encoders import dws
 from rnn_zoo.member.spec import MemberSpec
 
@@ -29,14 +30,14 @@ TOLERANCE = 0.10  # what run-to-run noise on a shared machine moves a ratio by
 def layouts(channels: int, layers: int) -> dict[str, dws.DwsEncoder]:
     """The same encoder built channels first and channels last."""
     built = {}
-    chosen = dws.CHANNELS_FIRST_UP_TO
+    chosen = dws.lays_out_channels_first
     try:
-        for name, limit in (("first", channels), ("last", channels - 1)):
-            dws.CHANNELS_FIRST_UP_TO = limit
+        for name, first in (("first", True), ("last", False)):
+            dws.lays_out_channels_first = lambda channels, layers, first=first: first
             torch.manual_seed(0)
             built[name] = encoders.build("dws", SPEC, layers=layers, channels=channels)
     finally:
-        dws.CHANNELS_FIRST_UP_TO = chosen
+        dws.lays_out_channels_first = chosen
     assert built["first"].channels_first and not built["last"].channels_first
     return built
 
@@ -62,6 +63,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as rnn-zoo bench runs
     generator = torch.Generator().manual_seed(0)
     params = {
         name: 0.3 * torch.randn((args.members, *shape), generator=generator)
@@ -77,7 +79,7 @@ def main() -> None:
             for name, encoder in built.items():
                 times[name] = min(times[name], best_time(encoder, params, repeats))
         ratio = times["last"] / times["first"]
-        chosen = "first" if channels <= dws.CHANNELS_FIRST_UP_TO else "last"
+        chosen = "first" if dws.lays_out_channels_first(channels, args.layers) else "last"
         faster = "first" if ratio > 1 else "last"
         agrees &= chosen == faster or abs(ratio - 1) <= TOLERANCE
         print(

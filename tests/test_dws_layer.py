@@ -33,16 +33,21 @@ def run_channels_last(layer, features):
     return {key: x.movedim(0, -1) for key, x in got.items()}
 
 
-# 6 channels are laid out channels first (c, n, *units), 40 channels last (n, *units, c)
-@pytest.mark.parametrize(("channels", "channels_first"), [(6, True), (40, False)])
+# laid out channels first (c, n, *units): 6 channels, or 40 in 2 layers; channels last
+# (n, *units, c): 40 channels in 3 layers
+LAYOUTS = [(6, 2, True), (40, 2, True), (40, 3, False)]
+
+
+@pytest.mark.parametrize(("channels", "layers", "channels_first"), LAYOUTS)
 @pytest.mark.parametrize("sets", ["tensors", "axes"])
 def test_dws_layers_compute_every_term_of_their_definition(
-    sets: str, channels: int, channels_first: bool, make_params
+    sets: str, channels: int, layers: int, channels_first: bool, make_params
 ) -> None:
     spec = MemberSpec(3, 5, 2, 4)
-    encoder = encoders.build("dws", spec, sets=sets, layers=2, channels=channels)
-    assert [layer.channels_first for layer in encoder.layers] == [channels_first] * 2
-    features = to_features(make_params(spec, 3), spec, encoder.layout)
+    encoder = encoders.build("dws", spec, sets=sets, layers=layers, channels=channels).double()
+    assert [layer.channels_first for layer in encoder.layers] == [channels_first] * layers
+    params = {key: value.double() for key, value in make_params(spec, 3).items()}
+    features = to_features(params, spec, encoder.layout)
     for layer in encoder.layers:
         expected, got = make_term_by_term(layer, features), run_channels_last(layer, features)
         assert got.keys() == expected.keys()
@@ -88,14 +93,17 @@ def test_dws_layers_load_a_state_saved_with_a_module_per_term(sets: str, make_pa
         torch.testing.assert_close(got[key], value.expand_as(got[key]), atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("channels", [6, 40])
+@pytest.mark.parametrize(("channels", "layers", "channels_first"), LAYOUTS)
 @pytest.mark.parametrize("sets", ["tensors", "axes"])
 def test_dws_embeds_the_mean_of_each_set_after_its_layers_in_either_layout(
-    sets: str, channels: int, make_params
+    sets: str, channels: int, layers: int, channels_first: bool, make_params
 ) -> None:
+    # float64, so that the two orders of summation (the encoder maps its last layer's means,
+    # the definition averages that layer's full-size sets) agree to 1e-10
     spec = MemberSpec(3, 5, 2, 4)
-    encoder = encoders.build("dws", spec, sets=sets, layers=2, channels=channels, widths=(16,))
-    params = make_params(spec, 3)
+    encoder = encoders.build("dws", spec, sets=sets, layers=layers, channels=channels, widths=(16,)).double()
+    assert encoder.channels_first == channels_first
+    params = {key: value.double() for key, value in make_params(spec, 3).items()}
     features = to_features(params, spec, encoder.layout)
     for index, layer in enumerate(encoder.layers):
         features = make_term_by_term(layer, features)
@@ -107,4 +115,12 @@ def test_dws_embeds_the_mean_of_each_set_after_its_layers_in_either_layout(
         for key in encoder.layout.channels
     ]
     expected = encoder.to_embedding(torch.cat(pooled, dim=1))
-    torch.testing.assert_close(encoder(params), expected, atol=1e-5, rtol=1e-5)
+    got = encoder(params)
+    torch.testing.assert_close(got, expected, atol=1e-10, rtol=1e-10)
+    parameters = list(encoder.parameters())
+    weights = torch.randn(got.shape, dtype=torch.float64)  # a loss that weighs each output differently
+    grads, expected_grads = (
+        torch.autograd.grad((out * weights).sum(), parameters, allow_unused=True) for out in (got, expected)
+    )
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad, atol=1e-10, rtol=1e-10)

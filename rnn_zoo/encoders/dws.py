@@ -75,12 +75,20 @@ EXPAND: dict[str, Callable[[Tensor, int], Tensor]] = {
     "to_pairs": lambda pooled, u: pooled.unsqueeze(u).unsqueeze(u),  # (n, c) -> (n, 1, 1, c)
 }
 
-# The widest layer laid out channels first. On a CPU, MKL multiplies (N, c) by (c, c) at a
-# fraction of its rate when c is small, (c, c) by (c, N) several times faster. Forward and
-# backward of 2 layers over 64 members of 2 x 32, 1 thread (benchmarks/dws_layout.py): 24-27
-# ms channels first against 36-38 channels last at 8 channels, 0.90-1.14 times as fast at 16,
-# the two within run-to-run noise at 24-48 (the authors' 48 over 4 layers: 3-10 % slower).
+# The widest encoder laid out channels first when it has layers mapping full-size sets to
+# full-size sets (all but the first, which reads the gates' few channels, and the last, which
+# maps only their means: see EquivariantLayer.pooled). On a CPU, MKL multiplies (N, c) by
+# (c, c) at a fraction of its rate when c is small, (c, c) by (c, N) several times faster.
+# Forward and backward over 64 members of 2 x 32, 1 thread (benchmarks/dws_layout.py):
+# channels last takes 1.5x as long at 8 channels; at 16-48 the two are within noise with 4
+# layers (last / first 0.93-1.13), while with 2 layers, whose one full-size layer maps the
+# gates' channels, channels first is faster at every width (1.2-1.5 at 16-48).
 CHANNELS_FIRST_UP_TO = 16
+
+
+def lays_out_channels_first(channels: int, layers: int) -> bool:
+    """Whether a DWS encoder of ``layers`` layers of ``channels`` lays out its sets channels first."""
+    return channels <= CHANNELS_FIRST_UP_TO or layers <= 2
 
 
 @dataclass(frozen=True)
@@ -250,6 +258,52 @@ class EquivariantLayer(nn.Module):
             spreads.setdefault(target, {})[expand] = concatenated[sources]
         return {target: self._update(target, inputs) for target, inputs in spreads.items()}
 
+    def pooled(self, features: Features) -> Features:
+        """:func:`pool` of every set :meth:`forward` would return, (n, c) each ((c, n) channels
+        first), without forming a full-size set.
+
+        Every map is linear in the channels and every spread copies its values along unit axes
+        (or onto a diagonal of zeros), so the mean over a target's units is each map applied to
+        the mean over its input's units: that of the set read, or of its diagonal (and a
+        diagonal spread's map divided by the diagonal's length). Equal to ``pool`` of
+        :meth:`forward` up to float rounding; a last layer needs only this.
+        """
+        features = {
+            key: x + self._position(key) if key in self.positions else x for key, x in features.items()
+        }
+        reduced: dict[tuple[str, str], Tensor] = {}
+        means: dict[tuple[str, str], Tensor] = {}
+        pooled: dict[str, Tensor] = {}
+        for (target, expand), terms in self.groups.items():
+            inputs = [
+                self._pooled_input(features, term.source, term.reduce, reduced, means) for term in terms
+            ]
+            key = _group_key(target, expand)
+            x = inputs[0] if len(inputs) == 1 else torch.cat(inputs, dim=0 if self.channels_first else -1)
+            part = self._linear(x, self.weight[key], bias=self._bias(key, 2))
+            if expand == "on_diagonal":
+                part = part * (1 / features[target].shape[self.u])
+            pooled[target] = part if target not in pooled else pooled[target] + part
+        return pooled
+
+    def _pooled_input(
+        self,
+        features: Features,
+        source: str,
+        reduce: str,
+        reduced: dict[tuple[str, str], Tensor],
+        means: dict[tuple[str, str], Tensor],
+    ) -> Tensor:
+        """The mean over the units of REDUCE[reduce](features[source]): that of the set itself,
+        but for a diagonal."""
+        which = "diagonal" if reduce == "diagonal" else "mean"
+        if (source, which) not in means:
+            if which == "mean":
+                means[source, which] = self._reduce(features, source, "mean", reduced)
+            else:
+                means[source, which] = pool(self._reduce(features, source, "diagonal", reduced), self.u)
+        return means[source, which]
+
     def _position(self, key: str) -> Tensor:
         position = self.positions[key]  # (*units, c)
         return position.movedim(-1, 0).unsqueeze(1) if self.channels_first else position
@@ -381,7 +435,7 @@ class DwsEncoder(Encoder):
         terms = tensor_terms(spec) if by_tensor else equivariant_terms(self.layout)
         c = config.channels
         widths = [self.layout.channels] + [dict.fromkeys(self.layout.channels, c)] * config.layers
-        self.channels_first = c <= CHANNELS_FIRST_UP_TO
+        self.channels_first = lays_out_channels_first(c, config.layers)
         self.layers = nn.ModuleList(
             EquivariantLayer(terms, fan_in, c, self.layout.positions, self.channels_first)
             for fan_in in widths[:-1]
@@ -392,12 +446,14 @@ class DwsEncoder(Encoder):
 
     def encode(self, params: Params) -> Tensor:
         features = to_features(params, self.spec, self.layout, self.channels_first)
-        for index, layer in enumerate(self.layers):
-            features = layer(features)
-            if index < len(self.layers) - 1:
-                features = {key: self.activation(x) for key, x in features.items()}
+        for layer in self.layers[:-1]:
+            features = {key: self.activation(x) for key, x in layer(features).items()}
+        if len(self.layers):  # the last layer's sets are only pooled: it maps their means
+            means = self.layers[-1].pooled(features)
+        else:
+            means = {key: pool(x, 2 if self.channels_first else 1) for key, x in features.items()}
         if self.channels_first:  # each (c, n)
-            pooled = torch.cat([pool(features[key], 2) for key in self.layout.channels]).t()
+            pooled = torch.cat([means[key] for key in self.layout.channels]).t()
         else:  # each (n, c)
-            pooled = torch.cat([pool(features[key]) for key in self.layout.channels], dim=-1)
+            pooled = torch.cat([means[key] for key in self.layout.channels], dim=-1)
         return self.to_embedding(pooled)
