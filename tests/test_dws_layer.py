@@ -93,14 +93,15 @@ def test_dws_layers_load_a_state_saved_with_a_module_per_term(sets: str, make_pa
         torch.testing.assert_close(got[key], value.expand_as(got[key]), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize(("channels", "layers", "channels_first"), LAYOUTS)
 @pytest.mark.parametrize("sets", ["tensors", "axes"])
 def test_dws_embeds_the_mean_of_each_set_after_its_layers_in_either_layout(
-    sets: str, channels: int, layers: int, channels_first: bool, make_params
+    sets: str, channels: int, layers: int, channels_first: bool, cell: str, make_params
 ) -> None:
     # float64, so that the two orders of summation (the encoder maps its last layer's means,
     # the definition averages that layer's full-size sets) agree to 1e-10
-    spec = MemberSpec(3, 5, 2, 4)
+    spec = MemberSpec(3, 5, 2, 4, cell=cell)
     encoder = encoders.build("dws", spec, sets=sets, layers=layers, channels=channels, widths=(16,)).double()
     assert encoder.channels_first == channels_first
     params = {key: value.double() for key, value in make_params(spec, 3).items()}
