@@ -244,9 +244,7 @@ class EquivariantLayer(nn.Module):
         return self.weight[key][:, columns], None if row is None else self.bias[key][row]
 
     def forward(self, features: Features) -> Features:
-        features = {
-            key: x + self._position(key) if key in self.positions else x for key, x in features.items()
-        }
+        features = self._placed(features)
         reduced: dict[tuple[str, str], Tensor] = {}
         concatenated: dict[tuple[tuple[str, str], ...], Tensor] = {}  # groups that read alike share one
         spreads: dict[str, dict[str, Tensor]] = {}  # target -> expand -> the concatenated inputs
@@ -268,18 +266,13 @@ class EquivariantLayer(nn.Module):
         diagonal spread's map divided by the diagonal's length). Equal to ``pool`` of
         :meth:`forward` up to float rounding; a last layer needs only this.
         """
-        features = {
-            key: x + self._position(key) if key in self.positions else x for key, x in features.items()
-        }
+        features = self._placed(features)
         reduced: dict[tuple[str, str], Tensor] = {}
-        means: dict[tuple[str, str], Tensor] = {}
         pooled: dict[str, Tensor] = {}
         for (target, expand), terms in self.groups.items():
-            inputs = [
-                self._pooled_input(features, term.source, term.reduce, reduced, means) for term in terms
-            ]
+            inputs = [self._pooled_input(features, term.source, term.reduce, reduced) for term in terms]
             key = _group_key(target, expand)
-            x = inputs[0] if len(inputs) == 1 else torch.cat(inputs, dim=0 if self.channels_first else -1)
+            x = _concat_channels(inputs, 0 if self.channels_first else -1)
             part = self._linear(x, self.weight[key], bias=self._bias(key, 2))
             if expand == "on_diagonal":
                 part = part * (1 / features[target].shape[self.u])
@@ -287,22 +280,17 @@ class EquivariantLayer(nn.Module):
         return pooled
 
     def _pooled_input(
-        self,
-        features: Features,
-        source: str,
-        reduce: str,
-        reduced: dict[tuple[str, str], Tensor],
-        means: dict[tuple[str, str], Tensor],
+        self, features: Features, source: str, reduce: str, reduced: dict[tuple[str, str], Tensor]
     ) -> Tensor:
         """The mean over the units of REDUCE[reduce](features[source]): that of the set itself,
         but for a diagonal."""
-        which = "diagonal" if reduce == "diagonal" else "mean"
-        if (source, which) not in means:
-            if which == "mean":
-                means[source, which] = self._reduce(features, source, "mean", reduced)
-            else:
-                means[source, which] = pool(self._reduce(features, source, "diagonal", reduced), self.u)
-        return means[source, which]
+        if reduce == "diagonal":
+            return pool(self._reduce(features, source, "diagonal", reduced), self.u)
+        return self._reduce(features, source, "mean", reduced)
+
+    def _placed(self, features: Features) -> Features:
+        """The sets with the learned embeddings of their unpermuted unit axes added."""
+        return {key: x + self._position(key) if key in self.positions else x for key, x in features.items()}
 
     def _position(self, key: str) -> Tensor:
         position = self.positions[key]  # (*units, c)
@@ -448,10 +436,7 @@ class DwsEncoder(Encoder):
         features = to_features(params, self.spec, self.layout, self.channels_first)
         for layer in self.layers[:-1]:
             features = {key: self.activation(x) for key, x in layer(features).items()}
-        if len(self.layers):  # the last layer's sets are only pooled: it maps their means
-            means = self.layers[-1].pooled(features)
-        else:
-            means = {key: pool(x, 2 if self.channels_first else 1) for key, x in features.items()}
+        means = self.layers[-1].pooled(features)  # the last layer's sets are only pooled: it maps their means
         if self.channels_first:  # each (c, n)
             pooled = torch.cat([means[key] for key in self.layout.channels]).t()
         else:  # each (n, c)
